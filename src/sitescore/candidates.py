@@ -1,0 +1,226 @@
+"""Candidates: federal parcels -> eligible land -> candidate cells (square grid or H3).
+
+Eligible land is the managing agencies' land minus protected areas (by GAP status, designation
+and extra exclusion layers, each buffered) and minus tribal and non-federal land. The excluded
+areas keep their reason so the map and the report can say why land is out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from .config import CandidatesConfig
+from .errors import SitescoreError
+from .schema import CRS, M_PER_KM, SQM_PER_ACRE, WEB_CRS
+from .study_area import StudyArea
+
+log = logging.getLogger(__name__)
+
+DESIGNATION_NAMES = {
+    "WA": "Wilderness Area", "WSA": "Wilderness Study Area", "NP": "National Park",
+    "NM": "National Monument", "NWR": "National Wildlife Refuge",
+    "NCA": "National Conservation Area", "WSR": "Wild and Scenic River",
+    "RNA": "Research Natural Area", "ACEC": "Area of Critical Environmental Concern",
+    "NRA": "National Recreation Area", "NF": "National Forest", "IRA": "Inventoried Roadless Area",
+}
+
+
+@dataclass
+class EligibleLand:
+    parcels: gpd.GeoDataFrame        # selected agency parcels (attributes for naming cells)
+    geometry: shapely.Geometry       # eligible area, one (multi)polygon
+    excluded: gpd.GeoDataFrame       # excluded areas with a `reason`, buffered
+    summary: dict[str, float]        # acres removed by each rule
+
+
+def _exclusion_reasons(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Series:
+    """Why each parcel is a protected area (None where it is not)."""
+    reasons = pd.Series([None] * len(land), index=land.index, dtype=object)
+    gap = pd.to_numeric(land["gap_status"], errors="coerce")
+    for code in cfg.exclude.gap_status:
+        hit = (gap == code) & reasons.isna()
+        reasons[hit] = f"GAP status {code}"
+    des = land["designation"].fillna("").str.upper()
+    for code in cfg.exclude.designations:
+        hit = (des == code.upper()) & reasons.isna()
+        reasons[hit] = f"designation {code} ({DESIGNATION_NAMES.get(code.upper(), code)})"
+    return reasons
+
+
+def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: StudyArea,
+                  extra_exclusions: dict[str, gpd.GeoDataFrame] | None = None) -> EligibleLand:
+    """Agency land that may host a park, and everything excluded with its reason."""
+    agencies = {a.upper() for a in cfg.agencies}
+    mang = federal_land["mang_name"].fillna("").str.upper()
+    own_type = federal_land["own_type"].fillna("").str.upper()
+    reasons = _exclusion_reasons(federal_land, cfg)
+    blocked_owner = own_type.isin({t.upper() for t in cfg.exclude.own_types})
+    selected = federal_land[mang.isin(agencies) & reasons.isna() & ~blocked_owner]
+    if len(selected) == 0:
+        found = ", ".join(sorted(set(mang) - {""})[:12]) or "none"
+        raise SitescoreError(
+            f"no eligible parcels: no unprotected land managed by {', '.join(sorted(agencies))} "
+            f"in the study area (managing agencies present: {found})", key="candidates.agencies")
+
+    buffer_m = cfg.exclude.buffer_km * M_PER_KM
+    pieces = []
+    protected = federal_land[reasons.notna()]
+    if len(protected):
+        pieces.append(gpd.GeoDataFrame({"reason": reasons[reasons.notna()].values},
+                                       geometry=protected.geometry.values, crs=CRS))
+    for name, layer in (extra_exclusions or {}).items():
+        if len(layer):
+            label = layer["name"].fillna(name) if "name" in layer.columns else name
+            pieces.append(gpd.GeoDataFrame({"reason": [f"{name}: {v}" for v in label]},
+                                           geometry=layer.geometry.values, crs=CRS))
+    tribal_private = federal_land[blocked_owner & ~mang.isin(agencies)]
+    summary: dict[str, float] = {}
+
+    selected_union = shapely.union_all(selected.geometry.values)
+    if area.geometry is not None:
+        selected_union = shapely.intersection(selected_union, area.geometry)
+    eligible = selected_union
+    excluded_frames = []
+    if pieces:
+        protected_all = pd.concat(pieces, ignore_index=True)
+        geoms = protected_all.geometry.values
+        if buffer_m > 0:
+            geoms = shapely.buffer(geoms, buffer_m, quad_segs=4)
+        protected_all = protected_all.set_geometry(gpd.GeoSeries(geoms, crs=CRS))
+        for reason, group in protected_all.groupby("reason", sort=True):
+            union = shapely.union_all(group.geometry.values)
+            summary[reason] = shapely.area(shapely.intersection(eligible, union)) / SQM_PER_ACRE
+            eligible = shapely.difference(eligible, union)
+        excluded_frames.append(protected_all)
+    if len(tribal_private):
+        union = shapely.union_all(tribal_private.geometry.values)
+        key = "tribal or non-federal land"
+        summary[key] = shapely.area(shapely.intersection(eligible, union)) / SQM_PER_ACRE
+        eligible = shapely.difference(eligible, union)
+        excluded_frames.append(gpd.GeoDataFrame(
+            {"reason": [f"owner type {t}" for t in tribal_private["own_type"]]},
+            geometry=tribal_private.geometry.values, crs=CRS))
+    excluded = (pd.concat(excluded_frames, ignore_index=True) if excluded_frames
+                else gpd.GeoDataFrame({"reason": []}, geometry=[], crs=CRS))
+    excluded = gpd.GeoDataFrame(excluded, geometry="geometry", crs=CRS)
+    return EligibleLand(selected.reset_index(drop=True), eligible, excluded, summary)
+
+
+def square_grid(geometry: shapely.Geometry, size_km: float) -> gpd.GeoDataFrame:
+    """Square cells aligned to multiples of the size in EPSG:5070, so ids are stable across runs
+    and studies (`sq2000_-512_1024` = column, row)."""
+    size = size_km * M_PER_KM
+    minx, miny, maxx, maxy = shapely.bounds(geometry)
+    cols = np.arange(np.floor(minx / size), np.ceil(maxx / size), dtype=np.int64)
+    rows = np.arange(np.floor(miny / size), np.ceil(maxy / size), dtype=np.int64)
+    if len(cols) * len(rows) > 50_000_000:
+        raise SitescoreError(f"a {size_km:g} km grid over this area would have "
+                             f"{len(cols) * len(rows):,} cells; use a larger size", key="candidates.grid.size_km")
+    cc, rr = np.meshgrid(cols, rows)
+    cc, rr = cc.ravel(), rr.ravel()
+    boxes = shapely.box(cc * size, rr * size, (cc + 1) * size, (rr + 1) * size)
+    tree = shapely.STRtree(boxes)
+    parts = shapely.get_parts(geometry)
+    hit = np.unique(tree.query(parts, predicate="intersects")[1])
+    ids = [f"sq{int(size)}_{c}_{r}" for c, r in zip(cc[hit], rr[hit])]
+    return gpd.GeoDataFrame({"cell_id": ids}, geometry=boxes[hit], crs=CRS)
+
+
+def h3_grid(geometry: shapely.Geometry, resolution: int) -> gpd.GeoDataFrame:
+    """H3 cells covering the geometry (grown by one cell edge so partly covered cells are kept)."""
+    edge_m = h3.average_hexagon_edge_length(resolution, unit="m")
+    grown = shapely.buffer(geometry, edge_m * 1.1, quad_segs=2)
+    to_web = Transformer.from_crs(CRS, WEB_CRS, always_xy=True)
+    to_albers = Transformer.from_crs(WEB_CRS, CRS, always_xy=True)
+    cells: set[str] = set()
+    for part in shapely.get_parts(grown):
+        web = shapely.transform(part, lambda xy: np.column_stack(to_web.transform(xy[:, 0], xy[:, 1])))
+        cells.update(h3.geo_to_cells(web.__geo_interface__, resolution))
+    ids = sorted(cells)
+    polys = []
+    for cid in ids:
+        lat_lng = np.array(h3.cell_to_boundary(cid))
+        x, y = to_albers.transform(lat_lng[:, 1], lat_lng[:, 0])
+        polys.append(shapely.Polygon(np.column_stack([x, y])))
+    gdf = gpd.GeoDataFrame({"cell_id": ids}, geometry=polys, crs=CRS)
+    hit = shapely.intersects(gdf.geometry.values, geometry)
+    return gdf[hit].reset_index(drop=True)
+
+
+def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
+    """Grid the eligible land and keep cells at least `min_eligible_share` eligible, each with the
+    agency, unit and state of the parcel covering most of it."""
+    if shapely.is_empty(land.geometry):
+        raise SitescoreError("every parcel of the chosen agencies is excluded; nothing left to "
+                             "score", key="candidates.exclude")
+    grid = (square_grid(land.geometry, cfg.grid.size_km) if cfg.grid.kind == "square"
+            else h3_grid(land.geometry, cfg.grid.resolution))
+    parts = np.asarray(shapely.get_parts(land.geometry))
+    tree = shapely.STRtree(parts)
+    cells = grid.geometry.values
+    src, dst = tree.query(cells, predicate="intersects")
+    eligible_m2 = np.bincount(src, weights=shapely.area(shapely.intersection(cells[src], parts[dst])),
+                              minlength=len(grid))
+    cell_m2 = shapely.area(cells)
+    share = eligible_m2 / cell_m2
+    keep = share >= cfg.min_eligible_share - 1e-9
+    grid = grid[keep].reset_index(drop=True)
+    grid["eligible_acres"] = eligible_m2[keep] / SQM_PER_ACRE
+    grid["cell_acres"] = cell_m2[keep] / SQM_PER_ACRE
+    grid["eligible_share"] = share[keep]
+    # name each cell by the selected parcel that covers most of it
+    parcels = land.parcels
+    ptree = shapely.STRtree(parcels.geometry.values)
+    s, d = ptree.query(grid.geometry.values, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(grid.geometry.values[s], parcels.geometry.values[d]))
+    order = np.lexsort((d, -overlap, s))
+    s, d = s[order], d[order]
+    first = np.r_[True, s[1:] != s[:-1]] if len(s) else np.array([], dtype=bool)
+    best = np.full(len(grid), -1)
+    best[s[first]] = d[first]
+    for col, src_col in (("agency", "mang_name"), ("unit_name", "unit_name"), ("state", "state")):
+        vals = parcels[src_col].to_numpy(dtype=object)
+        grid[col] = np.where(best >= 0, vals[np.maximum(best, 0)], None)
+    grid = grid.sort_values("cell_id", kind="stable").reset_index(drop=True)
+    log.info("%d candidate cells (%s grid)", len(grid), cfg.grid.kind)
+    return grid
+
+
+def shortlist_cells(shortlist: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A planner's own sites as candidates: scored as they are, whatever land they lie on."""
+    if len(shortlist) == 0:
+        raise SitescoreError("the shortlist has no usable sites", file=shortlist.attrs.get("path"))
+    area = shapely.area(shortlist.geometry.values) / SQM_PER_ACRE
+    cells = gpd.GeoDataFrame({
+        "cell_id": shortlist["candidate_id"].astype(str).to_numpy(),
+        "name": shortlist["name"].to_numpy(dtype=object),
+        "eligible_acres": area, "cell_acres": area, "eligible_share": np.ones(len(shortlist)),
+        "agency": None, "unit_name": shortlist["name"].to_numpy(dtype=object), "state": None,
+    }, geometry=shortlist.geometry.values, crs=CRS)
+    if cells["cell_id"].duplicated().any():
+        dup = cells.loc[cells["cell_id"].duplicated(), "cell_id"].iloc[0]
+        raise SitescoreError(f"candidate id '{dup}' appears twice", file=shortlist.attrs.get("path"),
+                             field="id")
+    return cells
+
+
+def cell_adjacency(cells: gpd.GeoDataFrame) -> list[np.ndarray]:
+    """Neighbours sharing an edge (not just a corner): what 'contiguous' means for a site."""
+    geoms = cells.geometry.values
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="touches")
+    if len(a):
+        shared = shapely.length(shapely.intersection(geoms[a], geoms[b])) > 1.0
+        a, b = a[shared], b[shared]
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    splits = np.searchsorted(a, np.arange(len(cells) + 1))
+    return [b[splits[i]:splits[i + 1]] for i in range(len(cells))]

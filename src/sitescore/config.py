@@ -1,0 +1,368 @@
+"""Config: YAML in, validated model out. Every mistake names its key (and YAML line).
+
+Distances are km and areas acres here, as planners write them; stages convert once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .schema import STATE_FIPS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LayerConfig(_Strict):
+    reader: str = Field(description="Registered reader, e.g. padus, hifld_transmission_lines.")
+    path: str = Field(description="File path, relative to data_dir unless absolute.")
+    layer: str | None = Field(None, description="Layer inside a GDB / GeoPackage.")
+    optional: bool = Field(False, description="If the file is missing, drop the criteria that "
+                                              "use it (and say so) instead of failing.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Reader options.")
+
+
+class AreaConfig(_Strict):
+    states: list[str] | None = Field(None, description="Two-letter state codes; needs a 'states' layer.")
+    bbox: list[float] | None = Field(None, description="[west, south, east, north] in degrees.")
+
+    @field_validator("states")
+    @classmethod
+    def _known_states(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        out = [s.upper() for s in v]
+        unknown = [s for s in out if s not in STATE_FIPS]
+        if unknown:
+            raise ValueError(f"unknown state code(s): {', '.join(unknown)}")
+        return out
+
+    @field_validator("bbox")
+    @classmethod
+    def _bbox(cls, v: list[float] | None) -> list[float] | None:
+        if v is None:
+            return v
+        if len(v) != 4:
+            raise ValueError("bbox needs 4 numbers: west, south, east, north")
+        w, s, e, n = v
+        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            raise ValueError("bbox must be west < east, south < north, in degrees")
+        return v
+
+
+class ExcludeConfig(_Strict):
+    gap_status: list[int] = Field(default_factory=lambda: [1, 2],
+                                  description="PAD-US GAP status codes to exclude.")
+    designations: list[str] = Field(
+        default_factory=lambda: ["WA", "WSA", "NP", "NM", "NWR", "NCA", "WSR", "RNA", "ACEC"],
+        description="PAD-US Des_Tp codes to exclude.")
+    own_types: list[str] = Field(default_factory=lambda: ["TRIB", "PVT", "LOC", "STAT", "JNT", "UNK"],
+                                 description="Owner types removed (tribal and non-federal land).")
+    layers: list[str] = Field(default_factory=list,
+                              description="Extra polygon layers whose area is excluded.")
+    buffer_km: float = Field(1.0, ge=0, description="Buffer around every excluded area.")
+
+
+class GridConfig(_Strict):
+    kind: Literal["square", "h3"] = "square"
+    size_km: float = Field(2.0, gt=0, description="Square cell edge (square grid).")
+    resolution: int = Field(7, ge=0, le=12, description="H3 resolution (h3 grid).")
+
+
+class CandidatesConfig(_Strict):
+    source: str = Field("federal_land", description="Federal-land layer, or a shortlist layer.")
+    agencies: list[str] = Field(default_factory=lambda: ["BLM"],
+                                description="Managing agencies (PAD-US Mang_Name codes).")
+    exclude: ExcludeConfig = Field(default_factory=ExcludeConfig)
+    grid: GridConfig = Field(default_factory=GridConfig)
+    min_eligible_share: float = Field(0.5, gt=0, le=1,
+                                      description="A cell is kept if this share is eligible.")
+
+
+class ValueFunction(_Strict):
+    kind: Literal["linear", "log_linear", "exponential", "logistic", "piecewise", "categorical"]
+    best: float | None = None
+    worst: float | None = None
+    origin: float | None = None
+    half_life: float | None = Field(None, gt=0)
+    midpoint: float | None = None
+    scale: float | None = Field(None, gt=0)
+    direction: Literal["lower_better", "higher_better"] | None = None
+    points: list[tuple[float, float]] | None = None
+    map: dict[str, float] | None = None
+    default: float = Field(0.0, ge=0, le=1)
+    missing: float = Field(0.0, ge=0, le=1, description="Score when the raw value is missing.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ValueFunction:
+        need = {
+            "linear": ["best", "worst"], "log_linear": ["best", "worst"],
+            "exponential": ["origin", "half_life", "direction"],
+            "logistic": ["midpoint", "scale", "direction"],
+            "piecewise": ["points"], "categorical": ["map"],
+        }[self.kind]
+        missing = [n for n in need if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"value kind '{self.kind}' needs {', '.join(missing)}")
+        if self.kind in ("linear", "log_linear") and self.best == self.worst:
+            raise ValueError("best and worst must differ")
+        if self.kind == "log_linear" and (self.best <= 0 or self.worst <= 0):
+            raise ValueError("log_linear needs best and worst > 0")
+        if self.kind == "piecewise":
+            xs = [p[0] for p in self.points]
+            if len(xs) < 2 or any(b <= a for a, b in zip(xs, xs[1:])):
+                raise ValueError("piecewise points need 2+ strictly increasing x values")
+            if any(not 0 <= p[1] <= 1 for p in self.points):
+                raise ValueError("piecewise scores must lie in 0..1")
+        if self.kind == "categorical" and any(not 0 <= v <= 1 for v in self.map.values()):
+            raise ValueError("categorical scores must lie in 0..1")
+        return self
+
+
+class CriterionConfig(BaseModel):
+    """A criterion is data: metric + layer + params + value function + weight.
+
+    Metric parameters (radius_km, field, decay_km, ...) may be written flat in the criterion;
+    they are collected into `params` and checked against the metric's own parameters.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    metric: str
+    layer: str
+    where: str | None = Field(None, description="Filter on the layer, e.g. 'voltage_kv >= 345'.")
+    value: ValueFunction
+    weight: float = Field(ge=0)
+    label: str | None = None
+    unit: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _collect_params(self) -> CriterionConfig:
+        extra = dict(self.model_extra or {})
+        for k in extra:
+            self.params.setdefault(k, extra[k])
+        return self
+
+
+class ConstraintConfig(_Strict):
+    criterion: str
+    min: float | None = None
+    max: float | None = None
+    exclude_values: list[str] | None = Field(None, description="Raw values that exclude a cell.")
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> ConstraintConfig:
+        if self.min is None and self.max is None and not self.exclude_values:
+            raise ValueError("a constraint needs min, max or exclude_values")
+        return self
+
+
+class SitesConfig(_Strict):
+    min_site_acres: float = Field(1000, gt=0)
+    min_spacing_km: float = Field(10, ge=0)
+    max_sites: int = Field(25, ge=1)
+    min_cell_score: float = Field(0.0, ge=0, le=1, description="Cells below this never join a site.")
+
+
+class OutputsConfig(_Strict):
+    maps_dir: str = "maps"
+    runs_dir: str = "runs"
+    formats: list[Literal["gpkg", "parquet", "csv"]] = Field(
+        default_factory=lambda: ["gpkg", "parquet", "csv"])
+    map_layers: bool = Field(True, description="Add every input layer to the map as a toggle.")
+
+
+class Config(_Strict):
+    study: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                                description="Short name; folders maps/<study>, runs/<study>.")]
+    title: str | None = None
+    synthetic: bool = Field(False, description="Inputs are generated demo data (said on the map).")
+    data_dir: str = Field("data/raw", description="Where layer paths start; relative to the config file.")
+    area: AreaConfig = Field(default_factory=AreaConfig)
+    layers: dict[str, LayerConfig]
+    candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
+    criteria: dict[str, CriterionConfig]
+    constraints: list[ConstraintConfig] = Field(default_factory=list)
+    sites: SitesConfig = Field(default_factory=SitesConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+
+    # set by load_config, not by the user
+    source_path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        if not self.criteria:
+            raise ValueError("criteria: at least one criterion is needed")
+        for name, c in self.criteria.items():
+            if c.layer not in self.layers:
+                raise _KeyedError(f"criteria.{name}.layer", f"layer '{c.layer}' is not in 'layers'")
+        for i, con in enumerate(self.constraints):
+            if con.criterion not in self.criteria:
+                raise _KeyedError(f"constraints[{i}].criterion",
+                                  f"'{con.criterion}' is not a criterion")
+        if self.candidates.source not in self.layers:
+            raise _KeyedError("candidates.source", f"layer '{self.candidates.source}' is not in 'layers'")
+        for lyr in self.candidates.exclude.layers:
+            if lyr not in self.layers:
+                raise _KeyedError("candidates.exclude.layers", f"layer '{lyr}' is not in 'layers'")
+        if self.area.states and "states" not in self.layers:
+            raise _KeyedError("area.states", "a study area by state needs a 'states' layer")
+        weights = [c.weight for c in self.criteria.values()]
+        if not any(w > 0 for w in weights) or not all(math.isfinite(w) for w in weights):
+            raise _KeyedError("criteria", "weights must be finite and at least one must be > 0")
+        return self
+
+    def data_root(self, override: str | Path | None = None) -> Path:
+        """Where layer paths start: --data-dir / SITESCORE_DATA_DIR, else data_dir from the config."""
+        chosen = override or os.environ.get("SITESCORE_DATA_DIR")
+        if chosen:
+            return Path(chosen).expanduser()
+        base = self.source_path.parent if self.source_path else Path.cwd()
+        p = Path(self.data_dir).expanduser()
+        return p if p.is_absolute() else (base / p)
+
+    def normalized_weights(self) -> dict[str, float]:
+        total = sum(c.weight for c in self.criteria.values())
+        return {n: c.weight / total for n, c in self.criteria.items()}
+
+
+class _KeyedError(ValueError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe YAML loader that remembers the line of every mapping key, for error messages."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
+    mapping = loader.construct_mapping(node, deep=True)
+    lines = {}
+    for key_node, _ in node.value:
+        lines[loader.construct_object(key_node)] = key_node.start_mark.line + 1
+    return _LineDict(mapping, lines)
+
+
+class _LineDict(dict):
+    def __init__(self, mapping: dict, lines: dict) -> None:
+        super().__init__(mapping)
+        self.lines = lines
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line_of(doc: Any, loc: tuple) -> int | None:
+    line = None
+    node = doc
+    for part in loc:
+        if isinstance(node, _LineDict) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _key_of(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def parse_config(doc: Any, source: Path | str = "<config>") -> Config:
+    """Validate an already-parsed YAML document; errors name the key and YAML line."""
+    if not isinstance(doc, dict):
+        raise ConfigError("the config must be a YAML mapping", file=source)
+    try:
+        cfg = Config.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"])
+        ctx_exc = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_exc, _KeyedError):
+            key = ctx_exc.key
+            loc = tuple(int(p[1:-1]) if p.startswith("[") else p
+                        for p in key.replace("[", ".[").split(".") if p)
+        else:
+            key = _key_of(loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        line = _line_of(doc, loc)
+        where = f"{source}, line {line}" if line else f"{source}"
+        raise ConfigError(msg, file=where, key=key) from None
+    _check_metrics(cfg, doc, source)
+    return cfg
+
+
+def _check_metrics(cfg: Config, doc: Any, source: Path | str) -> None:
+    """Metric names and their parameters are checked against the metric registry."""
+    from .metrics import METRICS
+
+    for name, crit in cfg.criteria.items():
+        key = f"criteria.{name}"
+        line = _line_of(doc, ("criteria", name))
+        where = f"{source}, line {line}" if line else f"{source}"
+        spec = METRICS.get(crit.metric)
+        if spec is None:
+            raise ConfigError(f"unknown metric '{crit.metric}'; known: {', '.join(sorted(METRICS))}",
+                              file=where, key=f"{key}.metric")
+        try:
+            crit.params = spec.params.model_validate(crit.params).model_dump()
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            pkey = ".".join(str(p) for p in err["loc"])
+            msg = "unknown parameter for this metric" if err["type"] == "extra_forbidden" \
+                else err["msg"].removeprefix("Value error, ")
+            raise ConfigError(msg, file=where, key=f"{key}.{pkey}") from None
+        if crit.where is not None:
+            from .filters import parse_where
+            try:
+                parse_where(crit.where)
+            except ValueError as exc:
+                raise ConfigError(str(exc), file=where, key=f"{key}.where") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file (safe loader only)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("config file not found", file=path)
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (safe)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=where) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not a UTF-8 text file", file=path) from None
+    cfg = parse_config(doc, path)
+    cfg.source_path = path.resolve()
+    return cfg
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the config, for editors (YAML language server)."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "sitescore run config"
+    schema.get("properties", {}).pop("source_path", None)
+    return schema

@@ -1,0 +1,128 @@
+"""Locate: best cells -> ranked sites (contiguous areas of at least the park size, spaced apart).
+
+Region growing from the best cell outward: a site takes the best qualifying neighbours until it
+holds `min_site_acres` of eligible land. Sites must lie `min_spacing_km` apart, so the list shows
+distinct places rather than ten corners of one basin. Ties are broken by cell id, so the result
+is deterministic.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .config import SitesConfig
+from .schema import CRS, M_PER_KM, WEB_CRS
+
+
+def grow_sites(cells: gpd.GeoDataFrame, adjacency: Sequence[np.ndarray],
+               cfg: SitesConfig) -> np.ndarray:
+    """Site number (1, 2, ... in order found) per cell, 0 where the cell is in no site."""
+    n = len(cells)
+    score = cells["score"].to_numpy(dtype=float)
+    acres = cells["eligible_acres"].to_numpy(dtype=float)
+    ids = cells["cell_id"].to_numpy(dtype=object)
+    qualifies = (~cells["excluded"].to_numpy(dtype=bool)) & (score >= cfg.min_cell_score)
+    # rank of cell id, for deterministic tie-breaks inside the heap
+    id_rank = np.empty(n, dtype=np.int64)
+    id_rank[np.argsort(ids, kind="stable")] = np.arange(n)
+    order = np.lexsort((id_rank, -score))
+    site_of = np.zeros(n, dtype=np.int64)
+    tried = np.zeros(n, dtype=bool)
+    spacing = cfg.min_spacing_km * M_PER_KM
+    geoms = cells.geometry.values
+    site_shapes: list[shapely.Geometry] = []
+
+    def far_enough(i: int) -> bool:
+        if spacing <= 0 or not site_shapes:
+            return True
+        return bool(np.all(shapely.distance(geoms[i], np.asarray(site_shapes)) >= spacing))
+
+    for seed in order:
+        if len(site_shapes) >= cfg.max_sites:
+            break
+        if not qualifies[seed] or tried[seed] or site_of[seed] or not far_enough(seed):
+            continue
+        region, total = [], 0.0
+        heap = [(-score[seed], id_rank[seed], seed)]
+        seen = {seed}
+        while heap and total < cfg.min_site_acres:
+            _, _, i = heapq.heappop(heap)
+            if i != seed and not far_enough(i):
+                continue
+            region.append(i)
+            total += acres[i]
+            for j in adjacency[i]:
+                if j not in seen and qualifies[j] and not site_of[j]:
+                    seen.add(j)
+                    heapq.heappush(heap, (-score[j], id_rank[j], j))
+        tried[region] = True
+        if total + 1e-6 >= cfg.min_site_acres:
+            site_of[region] = len(site_shapes) + 1
+            site_shapes.append(shapely.union_all(geoms[region]))
+    return site_of
+
+
+def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[str]) -> gpd.GeoDataFrame:
+    """One row per site: its cells' acre-weighted score and breakdown, named by the managing
+    agency and unit holding most of its acres, ranked best first (ties by site id)."""
+    rows = []
+    numeric_cols = [f"{k}__{c}" for c in criteria for k in ("raw", "value", "weight", "contribution")]
+    for sid in np.unique(site_of[site_of > 0]):
+        members = cells[site_of == sid]
+        w = members["eligible_acres"].to_numpy(dtype=float)
+        row = {"site_id": int(sid), "n_cells": len(members), "acres": float(w.sum()),
+               "score": float(np.average(members["score"], weights=w))}
+        for col in numeric_cols:
+            vals = pd.to_numeric(members[col], errors="coerce").to_numpy(dtype=float)
+            ok = np.isfinite(vals)
+            row[col] = float(np.average(vals[ok], weights=w[ok])) if ok.any() else np.nan
+        by_unit = members.groupby(["agency", "unit_name"], dropna=False)["eligible_acres"].sum()
+        by_unit = by_unit.sort_values(ascending=False, kind="stable")
+        agency, unit = by_unit.index[0] if len(by_unit) else (None, None)
+        row["agency"], row["unit_name"] = agency, unit
+        states = members["state"].dropna()
+        row["state"] = states.mode().iloc[0] if len(states) else None
+        row["name"] = _site_name(agency, unit, members)
+        row["cell_ids"] = " ".join(members["cell_id"].astype(str))
+        row["geometry"] = shapely.union_all(members.geometry.values)
+        rows.append(row)
+    if not rows:
+        cols = ["rank", "site_id", "name", "agency", "unit_name", "state", "acres", "n_cells",
+                "score", "lon", "lat", *numeric_cols, "cell_ids"]
+        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=CRS)
+    sites = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
+    sites = sites.sort_values(["score", "site_id"], ascending=[False, True], kind="stable")
+    sites.insert(0, "rank", np.arange(1, len(sites) + 1))
+    centre = gpd.GeoSeries(shapely.point_on_surface(sites.geometry.values), crs=CRS).to_crs(WEB_CRS)
+    sites["lon"] = centre.x.round(5).to_numpy()
+    sites["lat"] = centre.y.round(5).to_numpy()
+    first = ["rank", "site_id", "name", "agency", "unit_name", "state", "acres", "n_cells", "score",
+             "lon", "lat"]
+    return sites[first + numeric_cols + ["cell_ids", "geometry"]].reset_index(drop=True)
+
+
+def _site_name(agency: object, unit: object, members: gpd.GeoDataFrame) -> str:
+    if "name" in members.columns and len(members) == 1 and isinstance(members["name"].iloc[0], str):
+        return members["name"].iloc[0]
+    parts = [str(p) for p in (agency, unit) if isinstance(p, str) and p]
+    return " – ".join(parts) if parts else "Unnamed site"
+
+
+def shortlist_sites(cells: gpd.GeoDataFrame, criteria: Sequence[str]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Each shortlist candidate is a site of its own; excluded ones rank after all others."""
+    site_of = np.arange(1, len(cells) + 1)
+    sites = site_table(cells, site_of, criteria)
+    excluded = dict(zip(range(1, len(cells) + 1), cells["excluded"].to_numpy(dtype=bool)))
+    reasons = dict(zip(range(1, len(cells) + 1), cells["exclusion_reason"].to_numpy(dtype=object)))
+    sites["excluded"] = sites["site_id"].map(excluded).astype(bool)
+    sites["exclusion_reason"] = sites["site_id"].map(reasons)
+    sites = sites.sort_values(["excluded", "score", "site_id"], ascending=[True, False, True],
+                              kind="stable").reset_index(drop=True)
+    sites["rank"] = np.arange(1, len(sites) + 1)
+    return sites, site_of

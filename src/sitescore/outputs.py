@@ -1,0 +1,132 @@
+"""Outputs: tables and the run manifest, written so a run never leaves half-written files.
+
+Everything for a study is written into a temporary sibling folder and renamed into place at the
+end; a failed or interrupted run leaves the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+
+
+@contextmanager
+def atomic_dirs(*finals: Path) -> Iterator[list[Path]]:
+    """Yield temporary folders; on success each replaces its final folder, on error all vanish."""
+    temps: list[Path] = []
+    try:
+        for final in finals:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            temps.append(Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent)))
+        yield temps
+    except BaseException:
+        for t in temps:
+            shutil.rmtree(t, ignore_errors=True)
+        raise
+    olds = []
+    for final, temp in zip(finals, temps):
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{os.getpid()}"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            olds.append(old)
+        os.replace(temp, final)
+    for old in olds:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    """Size and sha256 of an input (a folder such as a .gdb is hashed file by file, sorted)."""
+    h = hashlib.sha256()
+    size = 0
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        size += f.stat().st_size
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return {"bytes": size, "sha256": h.hexdigest()}
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("sitescore", "geopandas", "shapely", "pyogrio", "pyproj", "rasterio", "numpy",
+                "pandas", "folium", "h3", "pyarrow"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        import pyogrio
+        out["gdal"] = pyogrio.__gdal_version_string__
+        import pyproj
+        out["proj"] = pyproj.proj_version_str
+    except Exception:  # pragma: no cover - informational only
+        pass
+    return out
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding mixed None/str become plain strings so every format accepts them."""
+    out = df.copy()
+    for col in out.columns:
+        if col == "geometry":
+            continue
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                    else str(v)).astype("string")
+    return out
+
+
+def write_tables(folder: Path, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
+                 excluded: gpd.GeoDataFrame | None, formats: list[str]) -> list[Path]:
+    """Ranked sites and scored cells as GeoPackage / GeoParquet, and a CSV of sites with lon/lat."""
+    written = []
+    cells_out, sites_out = _plain(cells), _plain(sites)
+    if "gpkg" in formats:
+        path = folder / "sitescore.gpkg"
+        sites_out.to_file(path, layer="sites", driver="GPKG")
+        cells_out.to_file(path, layer="cells", driver="GPKG")
+        if excluded is not None and len(excluded):
+            _plain(excluded).to_file(path, layer="excluded", driver="GPKG")
+        written.append(path)
+    if "parquet" in formats:
+        for name, df in (("sites", sites_out), ("cells", cells_out)):
+            path = folder / f"{name}.parquet"
+            df.to_parquet(path, index=False)
+            written.append(path)
+    if "csv" in formats:
+        path = folder / "sites.csv"
+        pd.DataFrame(sites_out.drop(columns="geometry")).to_csv(path, index=False, float_format="%.6g")
+        written.append(path)
+    return written
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(manifest, indent=2, default=_json_default, sort_keys=False) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)

@@ -1,0 +1,267 @@
+"""What every reader shares: the registry, safe opening of vector files and CSVs, and the final
+step that turns provider columns into a canonical, repaired, EPSG:5070 GeoDataFrame.
+
+A reader is a function `(source, area) -> GeoDataFrame` registered under a name used in configs
+(`reader: padus`). It maps provider fields onto `schema.LAYERS[...]` columns and calls
+`to_canonical`; provider field names never leave the reader.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from ..errors import DataError
+from ..schema import CRS, LAYERS
+from ..study_area import StudyArea
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """One input layer as the config names it, with its file resolved."""
+
+    name: str                       # config layer name, e.g. "transmission_lines"
+    reader: str                     # registered reader, e.g. "hifld_transmission_lines"
+    path: Path
+    data_dir: Path = Path(".")
+    layer: str | None = None        # layer inside a multi-layer file (GDB, GeoPackage)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolve(self, relative: str | Path) -> Path:
+        """A path from this layer's options, relative to the data directory."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.data_dir / p
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    name: str
+    layer: str          # canonical layer kind it produces (key of schema.LAYERS)
+    func: Callable[[LayerSource, StudyArea | None], Any]
+    description: str
+
+
+READERS: dict[str, ReaderSpec] = {}
+
+
+def reader(name: str, layer: str) -> Callable:
+    """Register a reader under `name`, producing canonical layer `layer`."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown canonical layer {layer!r}")
+
+    def register(func: Callable) -> Callable:
+        doc = (func.__doc__ or "").strip().splitlines()
+        READERS[name] = ReaderSpec(name, layer, func, doc[0] if doc else "")
+        return func
+
+    return register
+
+
+def require_file(path: Path) -> Path:
+    if not path.exists():
+        raise DataError("file not found", file=path)
+    return path
+
+
+def _vsi_path(path: Path) -> str:
+    """Zipped shapefiles and GDBs are read in place through GDAL's virtual file system."""
+    return str(path)
+
+
+def open_vector(path: Path, area: StudyArea | None = None, layer: str | None = None,
+                require_crs: bool = True) -> gpd.GeoDataFrame:
+    """Read a vector file (GDB, GPKG, SHP, zipped SHP, GeoJSON, GeoParquet) filtered to the
+    study area's bounding box, so only the features we need are ever loaded."""
+    require_file(path)
+    if path.suffix.lower() == ".parquet":
+        try:
+            gdf = gpd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types
+            raise DataError(f"cannot read GeoParquet: {exc}", file=path) from exc
+        if gdf.crs is None and require_crs:
+            raise DataError("has no CRS; set one in the file", file=path)
+        if area is not None and area.geometry is not None and len(gdf):
+            bounds = area.bounds_in(gdf.crs)
+            gdf = gdf.cx[bounds[0]:bounds[2], bounds[1]:bounds[3]]
+        return gdf
+    src = _vsi_path(path)
+    try:
+        info = pyogrio.read_info(src, layer=layer)
+    except Exception as exc:
+        raise DataError(f"cannot open as a vector dataset ({_first_line(exc)})", file=path) from exc
+    crs = info.get("crs")
+    if crs is None and require_crs:
+        raise DataError("has no CRS (no .prj or crs member); cannot place it on the map", file=path)
+    bbox = area.bounds_in(crs) if (area is not None and crs is not None) else None
+    try:
+        gdf = pyogrio.read_dataframe(src, layer=layer, bbox=bbox)
+    except Exception as exc:
+        raise DataError(f"cannot read features ({_first_line(exc)})", file=path) from exc
+    if gdf.crs is None and crs is not None:
+        gdf = gdf.set_crs(crs)
+    return gdf
+
+
+def read_table(path: Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV as text, exactly as published: 'NA' stays 'NA' (North America in OurAirports),
+    only truly empty cells are missing, and numbers are parsed later by the reader."""
+    require_file(path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                           encoding_errors="replace", **kwargs)
+    except Exception as exc:
+        raise DataError(f"cannot read as CSV ({_first_line(exc)})", file=path) from exc
+
+
+def find_field(columns: Iterable[str], names: Iterable[str]) -> str | None:
+    """The first of `names` present in `columns`, compared without case or surrounding spaces."""
+    lookup = {str(c).strip().lower(): c for c in columns}
+    for name in names:
+        hit = lookup.get(name.strip().lower())
+        if hit is not None:
+            return hit
+    return None
+
+
+def require_field(columns: Iterable[str], names: Iterable[str] | str, path: Path) -> str:
+    """Like `find_field`, but a missing field is the user's error, naming file and field."""
+    names = [names] if isinstance(names, str) else list(names)
+    hit = find_field(columns, names)
+    if hit is None:
+        alias = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+        raise DataError(f"required field missing{alias}", file=path, field=names[0])
+    return hit
+
+
+def parse_number(values: pd.Series, sentinels: Iterable[float] = ()) -> pd.Series:
+    """Numbers as providers print them: '2,076,894     ', ' 4.5', '' -> float; sentinels -> NaN."""
+    text = values.astype("string").str.replace(",", "", regex=False).str.strip()
+    numbers = pd.to_numeric(text.replace({"": pd.NA}), errors="coerce").astype(float)
+    for s in sentinels:
+        numbers = numbers.mask(numbers == s)
+    return numbers
+
+
+def points_from_lonlat(df: pd.DataFrame, lon: str, lat: str, path: Path,
+                       crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
+    """A point layer from coordinate columns; rows without usable coordinates are dropped and
+    counted (`attrs['dropped']`)."""
+    x = parse_number(df[lon])
+    y = parse_number(df[lat])
+    ok = x.notna() & y.notna() & x.between(-180, 180) & y.between(-90, 90)
+    gdf = gpd.GeoDataFrame(df.loc[ok].copy(), geometry=gpd.points_from_xy(x[ok], y[ok]), crs=crs)
+    gdf.attrs["dropped"] = int((~ok).sum())
+    if (~ok).any():
+        log.info("%s: %d rows without valid coordinates dropped", path, int((~ok).sum()))
+    return gdf
+
+
+def clip_points_to_area(gdf: gpd.GeoDataFrame, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """Points read from CSV cannot be bbox-filtered by GDAL: filter them here, before reprojection."""
+    if area is None or area.geometry is None or len(gdf) == 0:
+        return gdf
+    w, s, e, n = area.bounds_in(gdf.crs)
+    return gdf.cx[w:e, s:n]
+
+
+_POLY = {"Polygon", "MultiPolygon"}
+_LINE = {"LineString", "MultiLineString", "LinearRing"}
+_POINT = {"Point", "MultiPoint"}
+_KINDS = {"polygon": _POLY, "line": _LINE, "point": _POINT}
+
+
+def to_canonical(gdf: gpd.GeoDataFrame, layer: str, columns: Mapping[str, Any], path: Path,
+                 area: StudyArea | None = None) -> gpd.GeoDataFrame:
+    """Finish a reader: canonical columns only, dtypes coerced, EPSG:5070, invalid geometries
+    repaired (and counted), empty or wrong-kind geometries dropped (and counted).
+
+    `columns` maps canonical column -> a Series/array aligned with `gdf`, or a scalar.
+    Repair/drop counts travel in `attrs` so the run manifest can report them.
+    """
+    schema = LAYERS[layer]
+    if gdf.crs is None:
+        raise DataError("has no CRS; cannot place it on the map", file=path)
+    out = gpd.GeoDataFrame(index=gdf.index, geometry=gdf.geometry.values, crs=gdf.crs)
+    for col, dtype in schema.columns.items():
+        value = columns.get(col, None)
+        if isinstance(value, (pd.Series, np.ndarray, list)):
+            series = pd.Series(np.asarray(value, dtype=object), index=gdf.index) \
+                if not isinstance(value, pd.Series) else value
+        else:
+            series = pd.Series([value] * len(gdf), index=gdf.index, dtype=object)
+        out[col] = _coerce(series, dtype)
+    dropped = int(gdf.attrs.get("dropped", 0))
+    geoms = out.geometry.values
+    # drop z: everything downstream is planar
+    if len(out) and shapely.has_z(geoms).any():
+        geoms = shapely.force_2d(geoms)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    repaired = int(invalid.sum())
+    if repaired:
+        geoms = geoms.copy()
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+    out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
+    if schema.geometry in _KINDS and len(out):
+        out = out.set_geometry(_keep_kind(out.geometry, schema.geometry))
+    bad = shapely.is_missing(out.geometry.values) | shapely.is_empty(out.geometry.values)
+    dropped += int(bad.sum())
+    out = out.loc[~bad]
+    out = out.to_crs(CRS)
+    if area is not None:
+        out = area.clip_mask(out)
+    out = out.reset_index(drop=True)
+    out.attrs = {"path": str(path), "repaired": repaired, "dropped": dropped,
+                 "features": int(len(out))}
+    if repaired or dropped:
+        log.info("%s: %d invalid geometries repaired, %d dropped", path, repaired, dropped)
+    return out
+
+
+def _keep_kind(geoms: gpd.GeoSeries, kind: str) -> gpd.GeoSeries:
+    """After make_valid a polygon may become a collection: keep only the parts of the right kind."""
+    wanted = _KINDS[kind]
+    types = geoms.geom_type
+    mixed = ~types.isin(wanted)
+    if not mixed.any():
+        return geoms
+    fixed = geoms.copy()
+    for i in np.flatnonzero(mixed.to_numpy()):
+        g = geoms.iloc[i]
+        parts = [p for p in shapely.get_parts(g) if p.geom_type in wanted] if g is not None else []
+        fixed.iloc[i] = shapely.union_all(parts) if parts else None
+    return fixed
+
+
+def _coerce(series: pd.Series, dtype: str) -> pd.Series:
+    if dtype == "float":
+        if series.dtype.kind in "fiu":
+            return series.astype(float)
+        return parse_number(series)
+    if dtype == "int":
+        return parse_number(series).astype("Int64")
+    if dtype == "bool":
+        return series.map(_truthy).astype(bool)
+    text = series.astype("string").str.strip()
+    return text.astype(object).where(text.notna(), None)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "y", "yes", "true", "t"}
+    return bool(value) if value is not None and value == value else False
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

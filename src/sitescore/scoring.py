@@ -1,0 +1,138 @@
+"""Scoring: value functions (raw -> 0..1), hard constraints (mask + reason), weighted sum.
+
+Keeps, per cell and criterion, the raw value, the value-function output, the weight and the
+contribution, so every score can be explained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import ConstraintConfig, CriterionConfig, ValueFunction
+
+
+def apply_value_function(vf: ValueFunction, raw: np.ndarray) -> np.ndarray:
+    """Map raw values to 0..1 (1 = best). Missing raw values get `vf.missing`."""
+    if vf.kind == "categorical":
+        keys = [_category_key(v) for v in raw]
+        out = np.array([vf.map.get(k, vf.default) if k is not None else np.nan for k in keys],
+                       dtype=float)
+    else:
+        x = np.asarray(pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce"), dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if vf.kind == "linear":
+                out = (x - vf.worst) / (vf.best - vf.worst)
+            elif vf.kind == "log_linear":
+                lx = np.log10(np.where(x > 0, x, np.nan))
+                lo, hi = np.log10(vf.worst), np.log10(vf.best)
+                out = (lx - lo) / (hi - lo)
+                # zero or negative values are as bad as it gets on a log scale
+                out = np.where((x <= 0) & np.isfinite(x), 1.0 if vf.best < vf.worst else 0.0, out)
+            elif vf.kind == "exponential":
+                excess = (x - vf.origin) if vf.direction == "lower_better" else (vf.origin - x)
+                out = np.power(0.5, np.maximum(excess, 0.0) / vf.half_life)
+            elif vf.kind == "logistic":
+                z = (x - vf.midpoint) / vf.scale
+                out = 1.0 / (1.0 + np.exp(z if vf.direction == "lower_better" else -z))
+            elif vf.kind == "piecewise":
+                xs = np.array([p[0] for p in vf.points])
+                ys = np.array([p[1] for p in vf.points])
+                out = np.interp(x, xs, ys)
+                out[np.isnan(x)] = np.nan
+            else:  # pragma: no cover - config validation forbids it
+                raise ValueError(vf.kind)
+    out = np.clip(out, 0.0, 1.0)
+    return np.where(np.isnan(out), vf.missing, out)
+
+
+def _category_key(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def describe_value_function(vf: ValueFunction, unit: str = "") -> str:
+    """One line a planner reads in the map legend and report."""
+    u = f" {unit}" if unit else ""
+    if vf.kind in ("linear", "log_linear"):
+        scale = "log scale, " if vf.kind == "log_linear" else ""
+        return f"1 at {vf.best:g}{u}, 0 at {vf.worst:g}{u} ({scale}linear between)"
+    if vf.kind == "exponential":
+        side = "above" if vf.direction == "lower_better" else "below"
+        return f"1 up to {vf.origin:g}{u}, halves every {vf.half_life:g}{u} {side}"
+    if vf.kind == "logistic":
+        better = "lower" if vf.direction == "lower_better" else "higher"
+        return f"logistic, 0.5 at {vf.midpoint:g}{u} (scale {vf.scale:g}), {better} is better"
+    if vf.kind == "piecewise":
+        return "piecewise: " + ", ".join(f"{x:g}{u}->{y:g}" for x, y in vf.points)
+    return "categories: " + ", ".join(f"{k}->{v:g}" for k, v in vf.map.items()) + \
+        f" (others {vf.default:g})"
+
+
+@dataclass(frozen=True)
+class ConstraintResult:
+    excluded: np.ndarray      # bool per cell
+    reasons: np.ndarray       # object per cell: None or the first binding rule
+
+
+def apply_constraints(raw: Mapping[str, np.ndarray], constraints: list[ConstraintConfig],
+                      criteria: Mapping[str, CriterionConfig], n: int) -> ConstraintResult:
+    """Hard limits on raw values. A cell's reason names the first rule it breaks, with the numbers
+    ("slope 7.2 % > max 5 %"). Missing raw values never break a min/max rule."""
+    excluded = np.zeros(n, dtype=bool)
+    reasons = np.full(n, None, dtype=object)
+    for con in constraints:
+        if con.criterion not in raw:
+            continue
+        crit = criteria[con.criterion]
+        label = crit.label or con.criterion
+        unit = f" {crit.unit}" if crit.unit else ""
+        values = raw[con.criterion]
+        rules = []
+        if con.min is not None or con.max is not None:
+            x = np.asarray(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float)
+            if con.min is not None:
+                rules.append((x < con.min, lambda v, m=con.min: f"{label} {v:.3g}{unit} < min {m:g}{unit}", x))
+            if con.max is not None:
+                rules.append((x > con.max, lambda v, m=con.max: f"{label} {v:.3g}{unit} > max {m:g}{unit}", x))
+        if con.exclude_values:
+            keys = np.array([_category_key(v) for v in values], dtype=object)
+            hit = np.isin(keys, [str(v) for v in con.exclude_values])
+            rules.append((hit, lambda v: f"{label} is {v}", keys))
+        for broken, say, shown in rules:
+            new = broken & ~excluded
+            for i in np.flatnonzero(new):
+                reasons[i] = say(shown[i])
+            excluded |= broken
+    return ConstraintResult(excluded, reasons)
+
+
+def score_table(raw: Mapping[str, np.ndarray], criteria: Mapping[str, CriterionConfig],
+                weights: Mapping[str, float]) -> pd.DataFrame:
+    """Per criterion c: raw__c, value__c, weight__c, contribution__c; and the total `score`.
+
+    Weights are normalised over the criteria present, so the score stays on 0..1 when a
+    criterion had to be left out.
+    """
+    names = [c for c in criteria if c in raw]
+    total = sum(weights[c] for c in names)
+    cols: dict[str, np.ndarray] = {}
+    score = None
+    for c in names:
+        w = weights[c] / total if total > 0 else 0.0
+        value = apply_value_function(criteria[c].value, raw[c])
+        contribution = w * value
+        cols[f"raw__{c}"] = raw[c]
+        cols[f"value__{c}"] = value
+        cols[f"weight__{c}"] = np.full(len(value), w)
+        cols[f"contribution__{c}"] = contribution
+        score = contribution if score is None else score + contribution
+    df = pd.DataFrame(cols)
+    df["score"] = score if score is not None else 0.0
+    return df
