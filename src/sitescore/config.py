@@ -325,6 +325,11 @@ def _check_metrics(cfg: Config, doc: Any, source: Path | str) -> None:
         if spec is None:
             raise ConfigError(f"unknown metric '{crit.metric}'; known: {', '.join(sorted(METRICS))}",
                               file=where, key=f"{key}.metric")
+        unknown = sorted(set(crit.params) - set(spec.params.model_fields))
+        if unknown:
+            known = ", ".join(spec.params.model_fields) or "none"
+            raise ConfigError(f"unknown parameter for metric '{crit.metric}' (its parameters: {known})",
+                              file=where, key=f"{key}.{unknown[0]}")
         try:
             crit.params = spec.params.model_validate(crit.params).model_dump()
         except ValidationError as exc:

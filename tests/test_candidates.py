@@ -1,0 +1,108 @@
+"""Eligible land and candidate cells on hand-made parcels with areas known by hand."""
+
+import h3
+import numpy as np
+import pytest
+import shapely
+
+from sitescore.candidates import eligible_land, h3_grid, make_cells, shortlist_cells, square_grid
+from sitescore.config import CandidatesConfig
+from sitescore.errors import SitescoreError
+from sitescore.schema import SQM_PER_ACRE
+from sitescore.study_area import StudyArea
+
+from helpers import layer
+
+KM2_ACRES = 1e6 / SQM_PER_ACRE
+
+
+def parcels():
+    return layer(
+        [shapely.box(0, 0, 10_000, 10_000),        # BLM field office
+         shapely.box(0, 0, 2_000, 10_000),         # BLM wilderness inside it
+         shapely.box(8_000, 8_000, 10_000, 10_000),  # tribal inholding
+         shapely.box(20_000, 0, 30_000, 10_000),   # USFS forest
+         shapely.box(10_000, 0, 12_000, 2_000)],   # national park next door, GAP 1
+        unit_name=["Rio Puerco FO", "Ojito Wilderness", "Zia Pueblo", "Cibola NF", "Test NP"],
+        own_type=["FED", "FED", "TRIB", "FED", "FED"],
+        own_name=["BLM", "BLM", "TRIB", "USFS", "NPS"],
+        mang_type=["FED", "FED", "TRIB", "FED", "FED"],
+        mang_name=["BLM", "BLM", "TRIB", "USFS", "NPS"],
+        designation=["", "WA", "", "NF", "NP"],
+        gap_status=[3.0, 1.0, np.nan, 3.0, 1.0],
+        state=["NM"] * 5, gis_acres=[0.0] * 5)
+
+
+def cfg(**kw):
+    base = {"agencies": ["BLM"], "exclude": {"buffer_km": 1}, "grid": {"kind": "square", "size_km": 2}}
+    base.update(kw)
+    return CandidatesConfig.model_validate(base)
+
+
+def test_eligible_land_removes_protected_buffered_and_tribal():
+    land = eligible_land(parcels(), cfg(), StudyArea("all"))
+    # BLM 10x10 km minus wilderness+1 km (x < 3 km), minus park+1 km buffer
+    # (x > 9 km for y < 3 km) minus tribal 2x2 km corner (x>8, y>8)
+    park_cut = 1_000 * 3_000 - (1 - np.pi / 4) * 1e6  # x 9..10, y 0..3 km, round buffer corner
+    tribal_cut = 2_000 * 2_000
+    expected = 7_000 * 10_000 - park_cut - tribal_cut
+    assert shapely.area(land.geometry) == pytest.approx(expected, rel=5e-4)
+    assert land.summary["GAP status 1"] == pytest.approx((3_000 * 10_000 + park_cut) / SQM_PER_ACRE, rel=1e-3)
+    assert land.summary["tribal or non-federal land"] == pytest.approx(tribal_cut / SQM_PER_ACRE, rel=1e-3)
+    assert set(land.excluded["reason"]) >= {"GAP status 1", "owner type TRIB"}
+
+
+def test_gap_status_rule_reported_before_designation():
+    land = eligible_land(parcels(), cfg(exclude={"gap_status": [], "designations": ["WA"], "buffer_km": 0}),
+                         StudyArea("all"))
+    assert shapely.area(land.geometry) == pytest.approx(8_000 * 10_000 - 4_000_000, rel=1e-6)
+
+
+def test_cells_keep_share_and_carry_agency_and_unit():
+    land = eligible_land(parcels(), cfg(exclude={"gap_status": [], "designations": ["WA"], "buffer_km": 0}),
+                         StudyArea("all"))
+    cells = make_cells(land, cfg(min_eligible_share=0.5))
+    # 2 km grid over x 2..10, y 0..10: 4 x 5 = 20 cells, minus the tribal corner cell (x 8-10, y 8-10)
+    assert len(cells) == 19
+    assert np.allclose(cells["eligible_acres"], 4 * KM2_ACRES)
+    assert set(cells["unit_name"]) == {"Rio Puerco FO"} and set(cells["agency"]) == {"BLM"}
+    assert cells["cell_id"].is_unique and cells["cell_id"].iloc[0].startswith("sq2000_")
+
+
+def test_agency_filter():
+    land = eligible_land(parcels(), cfg(agencies=["USFS"]), StudyArea("all"))
+    assert shapely.area(land.geometry) == pytest.approx(100e6, rel=1e-6)
+
+
+def test_no_land_for_agency_names_the_key():
+    with pytest.raises(SitescoreError, match="candidates.agencies"):
+        eligible_land(parcels(), cfg(agencies=["DOE"]), StudyArea("all"))
+
+
+def test_square_grid_is_aligned_and_stable():
+    a = square_grid(shapely.box(100, 100, 3_900, 1_900), 1)
+    b = square_grid(shapely.box(1_100, 100, 3_900, 1_900), 1)
+    assert len(a) == 8 and set(b["cell_id"]) <= set(a["cell_id"])
+    assert shapely.bounds(a.geometry.values).min(axis=0)[0] == 0
+
+
+def test_h3_grid_covers_the_land_with_hexagons():
+    # a 10 km box somewhere in New Mexico (EPSG:5070 metres)
+    box = shapely.box(-900_000, 1_300_000, -890_000, 1_310_000)
+    cells = h3_grid(box, 7)
+    assert cells["cell_id"].str.len().eq(15).all()
+    covered = shapely.area(shapely.intersection(shapely.union_all(cells.geometry.values), box))
+    assert covered == pytest.approx(1e8, rel=1e-3)
+    # the equal-area projection keeps each hexagon's own (ellipsoidal) area
+    assert np.median(shapely.area(cells.geometry.values)) == pytest.approx(
+        np.median([h3.cell_area(c, "m^2") for c in cells["cell_id"]]), rel=1e-3)
+
+
+def test_shortlist_cells_keep_ids_and_refuse_duplicates():
+    sl = layer([shapely.Point(0, 0).buffer(1000), shapely.Point(5000, 0).buffer(1000)],
+               candidate_id=["A", "B"], name=["Alpha", "Beta"])
+    cells = shortlist_cells(sl)
+    assert cells["cell_id"].tolist() == ["A", "B"]
+    sl["candidate_id"] = ["A", "A"]
+    with pytest.raises(SitescoreError, match="appears twice"):
+        shortlist_cells(sl)
