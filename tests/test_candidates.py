@@ -106,3 +106,13 @@ def test_shortlist_cells_keep_ids_and_refuse_duplicates():
     sl["candidate_id"] = ["A", "A"]
     with pytest.raises(SitescoreError, match="appears twice"):
         shortlist_cells(sl)
+
+
+def test_covered_area_matches_plain_intersection_on_a_ragged_polygon():
+    from sitescore.candidates import covered_area
+    rng = np.random.default_rng(5)
+    blobs = shapely.union_all(shapely.buffer(shapely.points(rng.uniform(0, 40_000, (60, 2))),
+                                             rng.uniform(500, 4_000, 60)))
+    cells = square_grid(blobs, 1).geometry.values
+    exact = shapely.area(shapely.intersection(cells, blobs))
+    np.testing.assert_allclose(covered_area(cells, blobs, tile_cells=4), exact, rtol=1e-9, atol=1e-3)

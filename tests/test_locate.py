@@ -1,7 +1,6 @@
 """Site growing on a hand-made grid: contiguity, size, spacing, determinism."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from sitescore.candidates import cell_adjacency

@@ -155,6 +155,38 @@ def h3_grid(geometry: shapely.Geometry, resolution: int) -> gpd.GeoDataFrame:
     return gdf[hit].reset_index(drop=True)
 
 
+def covered_area(cells: np.ndarray, land: shapely.Geometry, tile_cells: int = 16) -> np.ndarray:
+    """Area of each cell covered by `land`, fast on large, detailed polygons.
+
+    Land is first cut into tiles of `tile_cells` x `tile_cells` cells (cheap rectangle clips),
+    so each cell meets only small pieces; cells wholly inside a piece need no intersection.
+    """
+    out = np.zeros(len(cells))
+    if len(cells) == 0 or shapely.is_empty(land):
+        return out
+    bounds = shapely.bounds(cells)
+    tile = float(np.max(bounds[:, 2:] - bounds[:, :2])) * tile_cells
+    parts = np.asarray(shapely.get_parts(land))
+    minx, miny, maxx, maxy = shapely.total_bounds(parts)
+    xs = np.arange(np.floor(minx / tile), np.ceil(maxx / tile))
+    ys = np.arange(np.floor(miny / tile), np.ceil(maxy / tile))
+    tx, ty = (a.ravel() for a in np.meshgrid(xs, ys))
+    tiles = shapely.box(tx * tile, ty * tile, (tx + 1) * tile, (ty + 1) * tile)
+    p_idx, t_idx = shapely.STRtree(tiles).query(parts, predicate="intersects")
+    tb = shapely.bounds(tiles[t_idx])
+    pieces = np.array([shapely.clip_by_rect(parts[p], *b) for p, b in zip(p_idx, tb)], dtype=object)
+    pieces = shapely.make_valid(pieces[~shapely.is_empty(pieces)])
+    pieces = pieces[shapely.area(pieces) > 0]
+    shapely.prepare(pieces)
+    c_idx, k_idx = shapely.STRtree(pieces).query(cells, predicate="intersects")
+    inside = shapely.contains_properly(pieces[k_idx], cells[c_idx])
+    area = np.where(inside, shapely.area(cells[c_idx]), 0.0)
+    partial = ~inside
+    area[partial] = shapely.area(shapely.intersection(cells[c_idx[partial]], pieces[k_idx[partial]]))
+    np.add.at(out, c_idx, area)
+    return out
+
+
 def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
     """Grid the eligible land and keep cells at least `min_eligible_share` eligible, each with the
     agency, unit and state of the parcel covering most of it."""
@@ -163,12 +195,8 @@ def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
                              "score", key="candidates.exclude")
     grid = (square_grid(land.geometry, cfg.grid.size_km) if cfg.grid.kind == "square"
             else h3_grid(land.geometry, cfg.grid.resolution))
-    parts = np.asarray(shapely.get_parts(land.geometry))
-    tree = shapely.STRtree(parts)
     cells = grid.geometry.values
-    src, dst = tree.query(cells, predicate="intersects")
-    eligible_m2 = np.bincount(src, weights=shapely.area(shapely.intersection(cells[src], parts[dst])),
-                              minlength=len(grid))
+    eligible_m2 = covered_area(cells, land.geometry)
     cell_m2 = shapely.area(cells)
     share = eligible_m2 / cell_m2
     keep = share >= cfg.min_eligible_share - 1e-9
@@ -176,19 +204,23 @@ def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
     grid["eligible_acres"] = eligible_m2[keep] / SQM_PER_ACRE
     grid["cell_acres"] = cell_m2[keep] / SQM_PER_ACRE
     grid["eligible_share"] = share[keep]
-    # name each cell by the selected parcel that covers most of it
+    # name each cell by the selected parcel under its centroid (the nearest one for edge cells)
     parcels = land.parcels
     ptree = shapely.STRtree(parcels.geometry.values)
-    s, d = ptree.query(grid.geometry.values, predicate="intersects")
-    overlap = shapely.area(shapely.intersection(grid.geometry.values[s], parcels.geometry.values[d]))
-    order = np.lexsort((d, -overlap, s))
+    centroids = shapely.centroid(grid.geometry.values)
+    s, d = ptree.query(centroids, predicate="intersects")
+    order = np.lexsort((d, s))
     s, d = s[order], d[order]
-    first = np.r_[True, s[1:] != s[:-1]] if len(s) else np.array([], dtype=bool)
     best = np.full(len(grid), -1)
+    first = np.r_[True, s[1:] != s[:-1]] if len(s) else np.array([], dtype=bool)
     best[s[first]] = d[first]
+    orphans = np.flatnonzero(best < 0)
+    if len(orphans):
+        (o_src, o_dst) = ptree.query_nearest(centroids[orphans], all_matches=False)
+        best[orphans[o_src]] = o_dst
     for col, src_col in (("agency", "mang_name"), ("unit_name", "unit_name"), ("state", "state")):
         vals = parcels[src_col].to_numpy(dtype=object)
-        grid[col] = np.where(best >= 0, vals[np.maximum(best, 0)], None)
+        grid[col] = vals[best]
     grid = grid.sort_values("cell_id", kind="stable").reset_index(drop=True)
     log.info("%d candidate cells (%s grid)", len(grid), cfg.grid.kind)
     return grid

@@ -129,7 +129,7 @@ def config_check(config_file: Path, data_dir: Path | None) -> None:
     for name, src in sources.items():
         ok = src.path.exists()
         flag = "ok" if ok else ("missing (optional)" if cfg.layers[name].optional else "MISSING")
-        click.echo(f"  {name:<20} {flag:<19} {src.path}")
+        click.echo(f"  {name:<22} {flag:<19} {src.path}")
         if not ok and not cfg.layers[name].optional:
             missing.append(name)
     if missing:
@@ -161,14 +161,14 @@ def layers(config_file: Path, data_dir: Path | None) -> None:
     for name, src in layer_sources(cfg, data_dir).items():
         if not src.path.exists():
             state = "missing (optional)" if cfg.layers[name].optional else "MISSING"
-            click.echo(f"{name:<20} {src.reader:<26} {state:<12} {src.path}")
+            click.echo(f"{name:<22} {src.reader:<26} {state:<12} {src.path}")
             continue
         layer = read_layer(src, None)
         if isinstance(layer, gpd.GeoDataFrame):
             desc = f"{len(layer):>8} features  {layer.crs.to_string() if layer.crs else '?'} (from source: reprojected)"
         else:
             desc = f"raster {layer.values.shape[1]}x{layer.values.shape[0]}  {layer.crs}"
-        click.echo(f"{name:<20} {src.reader:<26} {desc}  {src.path}")
+        click.echo(f"{name:<22} {src.reader:<26} {desc}  {src.path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,8 @@ class _Strict(BaseModel):
 class LayerConfig(_Strict):
     reader: str = Field(description="Registered reader, e.g. padus, hifld_transmission_lines.")
     path: str = Field(description="File path, relative to data_dir unless absolute.")
+    relative_to: Literal["data_dir", "config"] = Field(
+        "data_dir", description="Whether a relative path starts at data_dir or at the config file.")
     layer: str | None = Field(None, description="Layer inside a GDB / GeoPackage.")
     optional: bool = Field(False, description="If the file is missing, drop the criteria that "
                                               "use it (and say so) instead of failing.")

@@ -66,9 +66,11 @@ class _Timer:
 def layer_sources(cfg: Config, data_dir: str | Path | None = None) -> dict[str, LayerSource]:
     root = cfg.data_root(data_dir)
     out = {}
+    config_dir = cfg.source_path.parent if cfg.source_path else Path.cwd()
     for name, lc in cfg.layers.items():
         p = Path(lc.path).expanduser()
-        out[name] = LayerSource(name=name, reader=lc.reader, path=p if p.is_absolute() else root / p,
+        base = config_dir if lc.relative_to == "config" else root
+        out[name] = LayerSource(name=name, reader=lc.reader, path=p if p.is_absolute() else base / p,
                                 data_dir=root, layer=lc.layer, options=dict(lc.options))
         if lc.reader not in READERS:
             raise ConfigError(f"unknown reader '{lc.reader}'; known: {', '.join(sorted(READERS))}",
@@ -285,9 +287,8 @@ def _input_record(source: LayerSource, layer: Any) -> dict[str, Any]:
     rec: dict[str, Any] = {"layer": source.name, "reader": source.reader, "path": str(source.path)}
     if source.path.exists():
         rec.update(file_digest(source.path))
-    for key in ("features", "repaired", "dropped"):
-        if isinstance(layer, gpd.GeoDataFrame) and key in layer.attrs:
-            rec[key] = layer.attrs[key]
+    if isinstance(layer, gpd.GeoDataFrame):
+        rec.update({k: v for k, v in layer.attrs.items() if k != "path"})
     extra = [str(p) for p in _option_paths(source)]
     if extra:
         rec["joined_files"] = [{"path": p, **file_digest(Path(p))} for p in extra if Path(p).exists()]

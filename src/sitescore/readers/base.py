@@ -254,7 +254,8 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
     if dtype == "bool":
         return series.map(_truthy).astype(bool)
     text = series.astype("string").str.strip()
-    return text.astype(object).where(text.notna(), None)
+    keep = (text.notna() & (text != "")).fillna(False).astype(bool)
+    return text.astype(object).where(keep, None)
 
 
 def _truthy(value: Any) -> bool:

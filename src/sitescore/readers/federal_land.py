@@ -1,0 +1,293 @@
+"""Federal land readers: USGS PAD-US and the BLM Surface Management Agency (SMA) layer.
+
+Both end as the canonical `federal_land` layer. Designations use PAD-US `Des_Tp` codes; where a
+file carries none (the potamap PAD-US re-publications, every SMA file) the code is derived from
+the unit name (or SMA unit type) with `designation_from_name`, which `boundaries` shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from ..errors import ConfigError
+from ..schema import STATE_FIPS, STATE_NAMES
+from ..study_area import StudyArea
+from .helpers import text as clean_text
+from .base import LayerSource, find_field, open_vector, parse_number, reader, require_field, \
+    to_canonical
+
+log = logging.getLogger(__name__)
+
+# --- designations ------------------------------------------------------------------------
+
+#: Keyword -> PAD-US `Des_Tp` code, matched case-insensitively on whole words, most specific
+#: first (the first hit wins). Codes are PAD-US's own designation-type domain (PAD-US 3.0/4.0:
+#: WSA Wilderness Study Area, WA Wilderness Area, NM National Monument or Landmark, NCA
+#: Conservation Area, NWR National Wildlife Refuge, NF National Forest, NG National Grassland,
+#: NRA National Recreation Area, NP National Park, NLS National Lakeshore or Seashore, NT
+#: National Scenic or Historic Trail, WSR Wild and Scenic River, HCA Historic or Cultural Area,
+#: RNA Research Natural Area, ACEC Area of Critical Environmental Concern, IRA Inventoried
+#: Roadless Area, MIL Military Land, TRIBL Native American Land, SP State Park, SREC State
+#: Recreation Area, SHCA State Historic or Cultural Area, SCA State Conservation Area, SW State
+#: Wilderness, SRMA State Resource Management Area). Note that PAD-US `SW` is *State
+#: Wilderness*: state wildlife areas are resource management areas (SRMA).
+DESIGNATION_KEYWORDS: tuple[tuple[str, str], ...] = (
+    ("wilderness study area", "WSA"),
+    ("state wilderness", "SW"),
+    ("wilderness", "WA"),
+    ("national monument", "NM"),
+    ("national conservation area", "NCA"),
+    ("national wildlife refuge", "NWR"),
+    ("national grassland", "NG"),
+    ("national forest", "NF"),
+    ("national recreation area", "NRA"),
+    ("national historical park", "HCA"),
+    ("national historic park", "HCA"),
+    ("national historic site", "HCA"),
+    ("national battlefield", "HCA"),
+    ("national military park", "HCA"),
+    ("national memorial", "HCA"),
+    ("national park", "NP"),
+    ("national lakeshore", "NLS"),
+    ("national seashore", "NLS"),
+    ("national scenic trail", "NT"),
+    ("national historic trail", "NT"),
+    ("wild and scenic river", "WSR"),
+    ("national scenic river", "WSR"),
+    ("wild river", "WSR"),
+    ("research natural area", "RNA"),
+    ("area of critical environmental concern", "ACEC"),
+    ("inventoried roadless area", "IRA"),
+    ("military reservation", "MIL"),
+    ("air force base", "MIL"),
+    ("air force station", "MIL"),
+    ("army base", "MIL"),
+    ("army depot", "MIL"),
+    ("army training installation", "MIL"),
+    ("marine corps", "MIL"),
+    ("naval", "MIL"),
+    ("proving ground", "MIL"),
+    ("arsenal", "MIL"),
+    ("american indian reservation", "TRIBL"),
+    ("indian reservation", "TRIBL"),
+    ("pueblo of", "TRIBL"),
+    ("state recreation area", "SREC"),
+    ("state historical park", "SHCA"),
+    ("state historic park", "SHCA"),
+    ("state historic site", "SHCA"),
+    ("state park", "SP"),
+    ("state conservation area", "SCA"),
+    ("state wildlife area", "SRMA"),
+    ("wildlife management area", "SRMA"),
+    ("wildlife area", "SRMA"),
+    ("state habitat area", "SRMA"),
+    ("state forest", "SRMA"),
+)
+
+_KEYWORD_PATTERNS = [(re.compile(rf"\b{re.escape(k)}\b", re.IGNORECASE), code)
+                     for k, code in DESIGNATION_KEYWORDS]
+
+
+def designation_for(name: object) -> str | None:
+    """The PAD-US `Des_Tp` code a unit's name implies, or None when no keyword matches."""
+    if not isinstance(name, str) or not name.strip():
+        return None
+    text = " ".join(name.split())
+    for pattern, code in _KEYWORD_PATTERNS:
+        if pattern.search(text):
+            return code
+    return None
+
+
+def designation_from_name(names: pd.Series) -> pd.Series:
+    """`designation_for` over a column of names (None where nothing matches)."""
+    return pd.Series([designation_for(n) for n in names], index=names.index, dtype=object)
+
+
+# --- shared cell helpers -----------------------------------------------------------------
+
+def _optional(df: pd.DataFrame, names: Iterable[str]) -> pd.Series:
+    hit = find_field(df.columns, names)
+    if hit is None:
+        return pd.Series([None] * len(df), index=df.index, dtype=object)
+    return df[hit]
+
+
+_NAME_TO_CODE = {v.upper(): k for k, v in STATE_NAMES.items()}
+
+
+def state_codes(values: pd.Series, fallback: str | None = None) -> pd.Series:
+    """Two-letter postal codes from codes or full state names; anything else (blank, BLM's 'ES'
+    Eastern States office) becomes `fallback` (the configured `state` option), else None."""
+    codes = [_state_code(v) for v in values]
+    return pd.Series([c if c is not None else fallback for c in codes], index=values.index,
+                     dtype=object)
+
+
+def state_option(source: LayerSource) -> str | None:
+    """Option `state` (code or name) for files that do not say which state a unit is in."""
+    value = source.options.get("state")
+    if value is None:
+        return None
+    code = _state_code(value)
+    if code is None:
+        raise ConfigError(f"not a US state or territory: {value!r}",
+                          key=f"layers.{source.name}.options.state")
+    return code
+
+
+def _state_code(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    v = value.strip().upper()
+    if v in STATE_FIPS:
+        return v
+    return _NAME_TO_CODE.get(v)
+
+
+def _fill_designations(out: gpd.GeoDataFrame) -> int:
+    """Fill designations the file left blank from the unit name; returns how many were filled."""
+    missing = out["designation"].isna()
+    if not missing.any():
+        return 0
+    derived = designation_from_name(out.loc[missing, "unit_name"])
+    out.loc[missing, "designation"] = derived
+    return int(derived.notna().sum())
+
+
+def _pick_layer(source: LayerSource, preferences: Iterable[str]) -> str | None:
+    """The configured layer, else, in a multi-layer GDB/GeoPackage, the first layer whose name
+    matches a preference (PAD-US: the Fee layer before Combined and Designation)."""
+    if source.layer is not None:
+        return source.layer
+    try:
+        layers = pyogrio.list_layers(str(source.path))
+    except Exception:  # open_vector reports unreadable files with the proper DataError
+        return None
+    if len(layers) <= 1:
+        return None
+    names = [str(n) for n, _ in layers]
+    for pref in preferences:
+        for name in names:
+            if re.search(pref, name, re.IGNORECASE):
+                log.info("%s: reading layer %s of %d", source.path, name, len(names))
+                return name
+    return None
+
+
+# --- PAD-US ------------------------------------------------------------------------------
+
+_PADUS_FIELDS = {
+    "unit_name": ["Unit_Nm", "NAME"],
+    "own_type": ["Own_Type", "OWNTYPE"],
+    "own_name": ["Own_Name", "OWNNAME"],
+    "mang_type": ["Mang_Type", "MANTYPE"],
+    "mang_name": ["Mang_Name", "MANNAME"],
+    "designation": ["Des_Tp"],
+    "gap_status": ["GAP_Sts"],
+    "state": ["State_Nm", "STATE"],
+    "gis_acres": ["GIS_Acres", "GIS_ACRES"],
+}
+
+
+@reader("padus", "federal_land")
+def read_padus(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """USGS PAD-US (Fee, Combined or Designation layer; GDB, GeoPackage, GeoJSON or shapefile),
+    also the potamap re-publications with shortened field names (NAME, MANNAME, ...)."""
+    path = source.path
+    layer = _pick_layer(source, [r"fee(_state[a-z]{2})?$", r"combined", r"designation"])
+    gdf = open_vector(path, area, layer=layer)
+    cols = gdf.columns
+    unit = require_field(cols, _PADUS_FIELDS["unit_name"], path)
+    manager = require_field(cols, _PADUS_FIELDS["mang_name"], path)
+
+    gap = parse_number(_optional(gdf, _PADUS_FIELDS["gap_status"]))
+    gap = gap.where(gap.isin([1.0, 2.0, 3.0, 4.0]))
+    columns = {
+        "unit_name": clean_text(gdf[unit]),
+        "own_type": clean_text(_optional(gdf, _PADUS_FIELDS["own_type"])),
+        "own_name": clean_text(_optional(gdf, _PADUS_FIELDS["own_name"])),
+        "mang_type": clean_text(_optional(gdf, _PADUS_FIELDS["mang_type"])),
+        "mang_name": clean_text(gdf[manager]),
+        "designation": clean_text(_optional(gdf, _PADUS_FIELDS["designation"])).str.upper(),
+        "gap_status": gap,
+        "state": state_codes(_optional(gdf, _PADUS_FIELDS["state"]), state_option(source)),
+        "gis_acres": parse_number(_optional(gdf, _PADUS_FIELDS["gis_acres"])),
+    }
+    out = to_canonical(gdf, "federal_land", columns, path, area)
+    out.attrs["designation_from_name"] = _fill_designations(out)
+    return out
+
+
+# --- BLM Surface Management Agency --------------------------------------------------------
+
+#: SMA ADMIN_AGENCY_CODE -> the PAD-US manager code the agency filter speaks, where the two
+#: vocabularies differ (SMA domain SMA_DOM_ADMIN_AGENCY_CODE; older SMA editions used FS, BOR,
+#: AF). The military services are one PAD-US manager (DOD). Other codes pass through.
+SMA_TO_PADUS_AGENCY = {
+    "FS": "USFS", "BOR": "USBR", "AF": "DOD", "USAF": "DOD", "ARMY": "DOD", "NAVY": "DOD",
+    "USMC": "DOD", "ST": "OTHS", "LG": "UNKL", "UND": "UNK", "NTVALL": "TRIB", "NTVPIC": "TRIB",
+}
+#: SMA ADMIN_AGENCY_CODE -> PAD-US owner/manager type.
+SMA_AGENCY_TYPE = {
+    "BIA": "TRIB", "NTVALL": "TRIB", "NTVPIC": "TRIB",
+    "ST": "STAT", "LG": "LOC", "PVT": "PVT", "UND": "UNK",
+}
+#: SMA ADMIN_DEPT_CODE values that are federal departments (SMA_DOM_ADMIN_DEPT_CODE).
+SMA_FEDERAL_DEPTS = {"DHS", "DOC", "DOD", "DOE", "DOI", "DOJ", "DOT", "HHS", "HUD", "IA",
+                     "OTHFE", "USDA", "VA"}
+
+
+def _sma_type(agency: object, dept: object) -> str | None:
+    a = agency if isinstance(agency, str) else None
+    d = dept if isinstance(dept, str) else None
+    if a in SMA_AGENCY_TYPE:
+        return SMA_AGENCY_TYPE[a]
+    if d in SMA_FEDERAL_DEPTS or (a is not None and d is None):
+        return "FED"
+    if d in SMA_AGENCY_TYPE:  # non-federal classes repeat their agency code as department
+        return SMA_AGENCY_TYPE[d]
+    return None if a is None else "UNK"
+
+
+@reader("blm_sma", "federal_land")
+def read_blm_sma(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """BLM Surface Management Agency polygons (national SMA_WM.gdb or a state SMA service
+    export): who manages the surface. No protection status (gap_status NaN); `state` is the BLM
+    state office (ADMIN_ST: 'NM' also covers OK, KS, TX; 'ES' Eastern States is no state and
+    falls back to option `state`); gis_acres only where the file has GIS_ACRES (the national
+    layer has none)."""
+    path = source.path
+    layer = _pick_layer(source, [r"^surfacemanagementagency$", r"surface.?management"])
+    gdf = open_vector(path, area, layer=layer)
+    cols = gdf.columns
+    agency_field = require_field(cols, "ADMIN_AGENCY_CODE", path)
+    agency = clean_text(gdf[agency_field]).str.upper()
+    dept = clean_text(_optional(gdf, ["ADMIN_DEPT_CODE"])).str.upper()
+    agency_code = agency.map(lambda a: SMA_TO_PADUS_AGENCY.get(a, a) if isinstance(a, str)
+                             else None)
+    kind = pd.Series([_sma_type(a, d) for a, d in zip(agency, dept)], index=gdf.index,
+                     dtype=object)
+    unit_type = clean_text(_optional(gdf, ["ADMIN_UNIT_TYPE"]))
+    columns = {
+        "unit_name": clean_text(_optional(gdf, ["ADMIN_UNIT_NAME"])),
+        "own_type": kind,
+        "own_name": agency_code,
+        "mang_type": kind,
+        "mang_name": agency_code,
+        "designation": designation_from_name(unit_type),
+        "gap_status": np.nan,
+        "state": state_codes(_optional(gdf, ["ADMIN_ST"]), state_option(source)),
+        "gis_acres": parse_number(_optional(gdf, ["GIS_ACRES", "GIS_Acres"])),
+    }
+    out = to_canonical(gdf, "federal_land", columns, path, area)
+    from_type = int(out["designation"].notna().sum())
+    out.attrs["designation_from_name"] = from_type + _fill_designations(out)
+    return out

@@ -1,0 +1,160 @@
+"""Power readers: HIFLD transmission lines and substations, EIA and WRI GPPD power plants.
+
+A site for a fab or data centre needs a strong grid nearby, so these give line voltage, substation
+voltage and plant capacity in canonical columns (kV, MW), with each provider's 'unknown' codes
+turned into NaN rather than numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from ..study_area import StudyArea
+from .base import LayerSource, find_field, parse_number, read_table, reader
+from .helpers import (
+    code_number,
+    field,
+    finish,
+    ident,
+    open_layer,
+    option_str,
+    optional_field,
+    read_points,
+    table_points,
+    text,
+)
+
+#: HIFLD writes -999999 where a voltage is unknown.
+HIFLD_UNKNOWN = (-999999,)
+#: HIFLD's text placeholder for an unknown attribute.
+HIFLD_PLACEHOLDERS = ("NOT AVAILABLE",)
+
+
+def _kv(values: pd.Series) -> pd.Series:
+    """Voltages in kV; HIFLD's -999999 and any other non-positive value mean 'unknown'."""
+    kv = parse_number(values, HIFLD_UNKNOWN)
+    return kv.where(kv > 0)
+
+
+@reader("hifld_transmission_lines", "transmission_lines")
+def read_hifld_transmission_lines(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """HIFLD Electric Power Transmission Lines: voltage in kV, unknown (-999999) as NaN.
+
+    Where VOLTAGE is unknown the class (e.g. '345') is kept but never turned into a voltage.
+    """
+    gdf = open_layer(source, area)
+    path = source.path
+    return finish(gdf, "transmission_lines", {
+        "line_id": ident(field(gdf, "ID", path)),
+        "voltage_kv": _kv(field(gdf, "VOLTAGE", path)),
+        "volt_class": text(optional_field(gdf, "VOLT_CLASS"), HIFLD_PLACEHOLDERS),
+        "status": text(optional_field(gdf, "STATUS"), HIFLD_PLACEHOLDERS),
+        "owner": text(optional_field(gdf, "OWNER"), HIFLD_PLACEHOLDERS),
+    }, source, area)
+
+
+@reader("hifld_substations", "substations")
+def read_hifld_substations(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """HIFLD Electric Substations (points, or LATITUDE/LONGITUDE columns in the CSV download)."""
+    gdf = read_points(source, area, "LONGITUDE", "LATITUDE")
+    path = source.path
+    return finish(gdf, "substations", {
+        "substation_id": ident(field(gdf, "ID", path)),
+        "name": text(optional_field(gdf, "NAME"), HIFLD_PLACEHOLDERS),
+        "max_volt_kv": _kv(field(gdf, "MAX_VOLT", path)),
+        "min_volt_kv": _kv(optional_field(gdf, "MIN_VOLT")),
+        "status": text(optional_field(gdf, "STATUS"), HIFLD_PLACEHOLDERS),
+    }, source, area)
+
+
+@reader("eia_power_plants", "power_plants")
+def read_eia_power_plants(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """EIA 'Power Plants' GIS layer (also on HIFLD): one point per plant with total MW."""
+    gdf = read_points(source, area, "Longitude", "Latitude")
+    path = source.path
+    return finish(gdf, "power_plants", {
+        "plant_code": code_number(field(gdf, "Plant_Code", path)),
+        "plant_name": text(field(gdf, "Plant_Name", path)),
+        "primary_fuel": text(optional_field(gdf, "PrimSource")),
+        "capacity_mw": parse_number(field(gdf, "Total_MW", path)),
+        "grid_voltage_kv": None,
+        "state": text(optional_field(gdf, "State")),
+    }, source, area)
+
+
+@reader("eia860_plants", "power_plants")
+def read_eia860_plants(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """EIA-860 Schedule 2 plant sheet (CSV): grid voltage per plant, no capacity.
+
+    Option `capacity_table` names a GPPD USA source CSV (relative to the data directory) whose
+    capacity and primary fuel are joined on the EIA plant code; without it capacity is NaN.
+    """
+    path = source.path
+    table = read_table(path)
+    codes = code_number(field(table, "Plant Code", path))
+    table = table.assign(_plant_code=codes)
+    gdf = table_points(table, "Longitude", "Latitude", path, area)
+    capacity = pd.Series(float("nan"), index=gdf.index)
+    fuel = pd.Series(None, index=gdf.index, dtype=object)
+    counts: dict[str, int] = {}
+    capacity_table = option_str(source, "capacity_table")
+    if capacity_table:
+        gppd = _gppd_rows(source.resolve(capacity_table))
+        by_code = gppd.dropna(subset=["plant_code"]).drop_duplicates("plant_code") \
+            .set_index("plant_code")
+        capacity = gdf["_plant_code"].map(by_code["capacity_mw"]).astype(float)
+        fuel = gdf["_plant_code"].map(by_code["primary_fuel"]).astype(object)
+        fuel = fuel.where(fuel.notna(), None)
+        counts["capacity_unmatched"] = int((~gdf["_plant_code"].isin(by_code.index)).sum())
+    return finish(gdf, "power_plants", {
+        "plant_code": gdf["_plant_code"],
+        "plant_name": text(field(gdf, "Plant Name", path)),
+        "primary_fuel": fuel,
+        "capacity_mw": capacity,
+        "grid_voltage_kv": parse_number(optional_field(gdf, "Grid Voltage (kV)")),
+        "state": text(optional_field(gdf, "State")),
+    }, source, area, **counts)
+
+
+@reader("gppd", "power_plants")
+def read_gppd(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """WRI Global Power Plant Database, USA source CSV or the global CSV (US rows only).
+
+    plant_code is the EIA plant code for 'USA…' ids, the GPPD id itself for WRI-made ones.
+    """
+    rows = _gppd_rows(source.path)
+    gdf = table_points(rows, "longitude", "latitude", source.path, area)
+    return finish(gdf, "power_plants", {
+        "plant_code": gdf["plant_code"],
+        "plant_name": gdf["plant_name"],
+        "primary_fuel": gdf["primary_fuel"],
+        "capacity_mw": gdf["capacity_mw"],
+        "grid_voltage_kv": None,
+        "state": None,
+    }, source, area, not_usa=rows.attrs.get("not_usa", 0))
+
+
+def _gppd_rows(path: Path) -> pd.DataFrame:
+    """GPPD rows in the United States with plant_code, plant_name, capacity_mw, primary_fuel
+    (canonical names) beside the provider's coordinate columns."""
+    table = read_table(path)
+    not_usa = 0
+    country = find_field(table.columns, ["country"])
+    if country is not None:  # the global CSV lists every country
+        usa = table[country].astype("string").str.strip().eq("USA").fillna(False)
+        not_usa = int((~usa).sum())
+        table = table.loc[usa]
+    idnr = text(field(table, "gppd_idnr", path))
+    is_eia = idnr.astype("string").str.match(r"^USA\d+$").fillna(False)
+    eia_code = code_number(idnr.astype("string").str.slice(3).where(is_eia))
+    out = table.assign(
+        plant_code=eia_code.where(is_eia, idnr),
+        plant_name=text(field(table, "name", path)),
+        capacity_mw=parse_number(field(table, "capacity_mw", path)),
+        primary_fuel=text(field(table, "primary_fuel", path)),
+    )
+    out.attrs["not_usa"] = not_usa
+    return out

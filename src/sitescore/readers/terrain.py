@@ -1,0 +1,167 @@
+"""Terrain: a DEM read only over the study area, and slope on the ground in percent.
+
+Slope must be a true ground grade whatever the DEM's grid: SRTM and 3DEP come in degrees, state
+DEMs in feet, web tiles in Web Mercator. `Raster.slope_percent` turns pixel steps into metres on
+the ellipsoid (geographic CRS) or through the projection's unit and scale factor (projected CRS).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.windows
+from affine import Affine
+from pyproj import CRS as ProjCRS
+from pyproj import Proj, Transformer
+from rasterio.crs import CRS as RasterCRS
+
+from ..errors import ConfigError, DataError
+from ..study_area import StudyArea
+from .base import LayerSource, reader, require_file
+
+#: Elevation unit names accepted by option `z_units` -> metres per unit.
+Z_UNITS = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,
+           "ft": 0.3048, "foot": 0.3048, "feet": 0.3048,
+           "us-ft": 1200.0 / 3937.0, "us_survey_foot": 1200.0 / 3937.0}
+
+
+@dataclass(eq=False)
+class Raster:
+    """A single-band grid: float64 values (NaN where nodata), affine transform, CRS."""
+
+    path: Path
+    values: np.ndarray
+    transform: Affine
+    crs: RasterCRS
+    z_factor: float = 1.0  # metres per elevation unit
+    _slope: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.values.shape  # type: ignore[return-value]
+
+    def pixel_size_m(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ground size of a pixel in metres for each row: (east-west, north-south).
+
+        Geographic CRS: the angular steps times the ellipsoid's parallel radius N(phi)cos(phi)
+        and meridional radius M(phi) at the row's centre latitude. Projected CRS: the steps in
+        the CRS's linear unit (feet -> metres) divided by the projection's point scale at the
+        row's centre (sqrt(h*k): exact for conformal projections such as UTM, state plane or
+        Web Mercator; within about 1 % for Albers in CONUS).
+        """
+        t = self.transform
+        if t.b != 0 or t.d != 0:
+            raise DataError("rotated or sheared rasters are not supported", file=self.path)
+        rows, cols = self.values.shape
+        crs = ProjCRS.from_user_input(self.crs.to_wkt())
+        centre_y = t.f + t.e * (np.arange(rows) + 0.5)
+        if crs.is_geographic:
+            to_rad = crs.axis_info[0].unit_conversion_factor  # radians per axis unit
+            ellipsoid = crs.ellipsoid
+            a = ellipsoid.semi_major_metre
+            inv_f = ellipsoid.inverse_flattening
+            flat = 1.0 / inv_f if inv_f else 0.0
+            e2 = flat * (2.0 - flat)
+            lat = centre_y * to_rad
+            w = np.sqrt(1.0 - e2 * np.sin(lat) ** 2)
+            prime_vertical = a / w
+            meridional = a * (1.0 - e2) / w ** 3
+            dx = abs(t.a) * to_rad * prime_vertical * np.cos(lat)
+            dy = abs(t.e) * to_rad * np.full(rows, 1.0) * meridional
+            return dx, dy
+        if not crs.is_projected:
+            raise DataError(f"CRS {crs.name!r} is neither geographic nor projected", file=self.path)
+        to_m = crs.axis_info[0].unit_conversion_factor  # metres per axis unit
+        scale = self._projection_scale(crs, np.full(rows, t.c + t.a * cols / 2.0), centre_y)
+        return abs(t.a) * to_m / scale, abs(t.e) * to_m / scale
+
+    @staticmethod
+    def _projection_scale(crs: ProjCRS, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        try:
+            lon, lat = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(x, y)
+            factors = Proj(crs).get_factors(lon, lat)
+            scale = np.sqrt(np.asarray(factors.meridional_scale) *
+                            np.asarray(factors.parallel_scale))
+        except Exception:  # a projection PROJ cannot differentiate: take the grid as true
+            return np.ones_like(x, dtype=float)
+        return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+    def slope_percent(self) -> np.ndarray:
+        """Slope as 100 * rise / run on the ground, same grid as `values` (cached).
+
+        Central differences (numpy.gradient: second order inside, one-sided on the edges) of the
+        elevation in metres over the pixel size in metres. NaN propagates: a nodata cell and its
+        four neighbours get NaN.
+        """
+        if self._slope is None:
+            z = self.values.astype(np.float64) * self.z_factor
+            if min(z.shape) < 2:
+                slope = np.full(z.shape, np.nan)
+            else:
+                dx, dy = self.pixel_size_m()
+                dz_row, dz_col = np.gradient(z)
+                slope = 100.0 * np.hypot(dz_col / dx[:, None], dz_row / dy[:, None])
+                slope[np.isnan(z)] = np.nan
+            self._slope = slope
+        return self._slope
+
+
+def _area_window(src: rasterio.io.DatasetReader, area: StudyArea | None,
+                 path: Path) -> rasterio.windows.Window:
+    """The pixels under the study area's bounding box, one pixel of margin, within the raster."""
+    full = rasterio.windows.Window(0, 0, src.width, src.height)
+    if area is None or area.geometry is None:
+        return full
+    west, south, east, north = area.bounds_in(src.crs)
+    win = rasterio.windows.from_bounds(west, south, east, north, transform=src.transform)
+    col0 = max(math.floor(min(win.col_off, win.col_off + win.width)) - 1, 0)
+    row0 = max(math.floor(min(win.row_off, win.row_off + win.height)) - 1, 0)
+    col1 = min(math.ceil(max(win.col_off, win.col_off + win.width)) + 1, src.width)
+    row1 = min(math.ceil(max(win.row_off, win.row_off + win.height)) + 1, src.height)
+    if col1 <= col0 or row1 <= row0:
+        raise DataError(f"the DEM does not cover the study area ({area.label})", file=path)
+    return rasterio.windows.Window(col0, row0, col1 - col0, row1 - row0)
+
+
+@reader("dem", "terrain")
+def read_dem(source: LayerSource, area: StudyArea | None) -> Raster:
+    """A DEM (GeoTIFF or any GDAL raster), read only over the study area. Options: `band`
+    (default 1), `z_units` of the elevations ('m' default, 'ft', 'us-ft')."""
+    path = require_file(source.path)
+    z_units = str(source.options.get("z_units", "m")).strip().lower()
+    if z_units not in Z_UNITS:
+        raise ConfigError(f"unknown elevation unit {z_units!r}; use one of m, ft, us-ft",
+                          key=f"layers.{source.name}.options.z_units")
+    try:
+        src = rasterio.open(path)
+    except Exception as exc:
+        raise DataError(f"cannot open as a raster ({_first_line(exc)})", file=path) from exc
+    with src:
+        if src.crs is None:
+            raise DataError("has no CRS; cannot place it on the map", file=path)
+        band = source.options.get("band", 1)
+        if not isinstance(band, int) or not 1 <= band <= src.count:
+            raise ConfigError(f"must be a band number 1..{src.count}, got {band!r}",
+                              key=f"layers.{source.name}.options.band")
+        window = _area_window(src, area, path)
+        try:
+            data = src.read(band, window=window, masked=True)
+        except Exception as exc:
+            raise DataError(f"cannot read raster values ({_first_line(exc)})", file=path) from exc
+        values = np.ma.filled(data.astype(np.float64), np.nan)
+        scale, offset = src.scales[band - 1], src.offsets[band - 1]
+        if scale not in (None, 1.0) or offset not in (None, 0.0):
+            values = values * (scale or 1.0) + (offset or 0.0)
+        transform = src.window_transform(window)
+        crs = src.crs
+    return Raster(path=path, values=values, transform=transform, crs=crs,
+                  z_factor=Z_UNITS[z_units])
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

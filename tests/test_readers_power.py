@@ -1,0 +1,327 @@
+"""Power readers: HIFLD lines and substations, EIA and GPPD plants.
+
+Small files are written here in each provider's published schema (the document is named beside
+each one); the real GPPD and EIA-860 tables in ../shared/data are read where present.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import LineString
+
+from sitescore.errors import DataError
+from sitescore.readers import READERS, LayerSource, read_layer
+from sitescore.readers.base import read_table
+from sitescore.schema import CRS
+from sitescore.study_area import bbox_area
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared(relative: str) -> Path:
+    path = DATA / relative
+    if not path.exists():
+        pytest.skip(f"shared data not present: {relative}")
+    return path
+
+
+def source(reader: str, path: Path, layer: str = "power", data_dir: Path | None = None,
+           **options) -> LayerSource:
+    return LayerSource(layer, reader, path, data_dir or path.parent, options=options)
+
+
+# --- HIFLD transmission lines ---------------------------------------------------------------
+# Schema: HIFLD Open "Electric Power Transmission Lines" feature class/shapefile
+# (https://hifld-geoplatform.opendata.arcgis.com/datasets/electric-power-transmission-lines; field
+# list as served by its ArcGIS FeatureServer): OBJECTID, ID (text), TYPE, STATUS, NAICS_CODE,
+# NAICS_DESC, SOURCE, SOURCEDATE, VAL_METHOD, VAL_DATE, OWNER, VOLTAGE (double, kV, -999999 = not
+# available), VOLT_CLASS ('UNDER 100', '100-161', '220-287', '345', '500', '735 AND ABOVE', 'DC',
+# 'NOT AVAILABLE'), INFERRED ('Y'/'N'), SUB_1, SUB_2. Distributed in Web Mercator (EPSG:3857).
+
+def hifld_lines(path: Path, drop: str | None = None) -> Path:
+    rows = [
+        # ID, STATUS, OWNER, VOLTAGE, VOLT_CLASS, lon/lat of the line
+        ("140809", "IN SERVICE", "ARIZONA PUBLIC SERVICE CO", 500.0, "500", (-112.9, 33.4)),
+        ("140837", "IN SERVICE", "SALT RIVER PROJECT", -999999.0, "345", (-112.0, 33.5)),
+        ("100511", "NOT AVAILABLE", "NOT AVAILABLE", -999999.0, "NOT AVAILABLE", (-111.9, 33.3)),
+        ("162042", "IN SERVICE", "TUCSON ELECTRIC POWER CO", 115.0, "100-161", (-110.9, 32.2)),
+        ("300001", "IN SERVICE", "PACIFICORP", 230.0, "220-287", (-122.4, 45.5)),  # Oregon
+    ]
+    gdf = gpd.GeoDataFrame({
+        "OBJECTID": range(1, len(rows) + 1),
+        "ID": [r[0] for r in rows],
+        "TYPE": "AC; OVERHEAD",
+        "STATUS": [r[1] for r in rows],
+        "NAICS_CODE": "221121",
+        "NAICS_DESC": "ELECTRIC BULK POWER TRANSMISSION AND CONTROL",
+        "SOURCE": "IMAGERY",
+        "SOURCEDATE": "2020/01/01",
+        "VAL_METHOD": "IMAGERY",
+        "VAL_DATE": "2020/01/01",
+        "OWNER": [r[2] for r in rows],
+        "VOLTAGE": [r[3] for r in rows],
+        "VOLT_CLASS": [r[4] for r in rows],
+        "INFERRED": "N",
+        "SUB_1": "UNKNOWN112122",
+        "SUB_2": "TAP140359",
+    }, geometry=[LineString([r[5], (r[5][0] + 0.2, r[5][1] + 0.1)]) for r in rows],
+        crs="EPSG:4326").to_crs("EPSG:3857")
+    if drop:
+        gdf = gdf.drop(columns=drop)
+    gdf.to_file(path)
+    return path
+
+
+def test_hifld_lines_map_voltage_and_unknowns(tmp_path):
+    path = hifld_lines(tmp_path / "Transmission_Lines.shp")
+    out = read_layer(source("hifld_transmission_lines", path))
+    assert out.crs == CRS
+    assert list(out.columns) == ["geometry", "line_id", "voltage_kv", "volt_class", "status",
+                                 "owner"]
+    by_id = out.set_index("line_id")
+    assert by_id.loc["140809", "voltage_kv"] == 500.0
+    # -999999 is "not available": NaN, never a number; a single-valued class stays as a class
+    assert math.isnan(by_id.loc["140837", "voltage_kv"])
+    assert by_id.loc["140837", "volt_class"] == "345"
+    # HIFLD's 'NOT AVAILABLE' placeholder is a missing value, not a status or an owner
+    assert by_id.loc["100511", "status"] is None
+    assert by_id.loc["100511", "owner"] is None
+    assert by_id.loc["100511", "volt_class"] is None
+    assert by_id.loc["162042", "volt_class"] == "100-161"
+    assert not (out["voltage_kv"] < 0).any()
+
+
+def test_hifld_lines_study_area_filters(tmp_path):
+    path = hifld_lines(tmp_path / "Transmission_Lines.shp")
+    out = read_layer(source("hifld_transmission_lines", path),
+                     bbox_area([-114.82, 31.33, -109.04, 37.01]))
+    assert sorted(out["line_id"]) == ["100511", "140809", "140837", "162042"]
+
+
+def test_hifld_lines_missing_voltage_names_file_and_field(tmp_path):
+    path = hifld_lines(tmp_path / "lines.shp", drop="VOLTAGE")
+    with pytest.raises(DataError) as err:
+        read_layer(source("hifld_transmission_lines", path))
+    assert "lines.shp" in str(err.value) and "'VOLTAGE'" in str(err.value)
+
+
+# --- HIFLD substations ----------------------------------------------------------------------
+# Schema: HIFLD Open "Electric Substations"
+# (https://hifld-geoplatform.opendata.arcgis.com/datasets/electric-substations): OBJECTID, ID,
+# NAME, CITY, STATE, ZIP, TYPE, STATUS, COUNTY, COUNTYFIPS, COUNTRY, LATITUDE, LONGITUDE,
+# NAICS_CODE, NAICS_DESC, SOURCE, SOURCEDATE, VAL_METHOD, VAL_DATE, LINES, MAX_VOLT, MIN_VOLT
+# (kV, -999999 = not available), MAX_INFER, MIN_INFER. Points; the CSV download has the same
+# columns and no geometry.
+
+SUBSTATIONS = pd.DataFrame({
+    "OBJECTID": [1, 2, 3],
+    "ID": ["310512", "310513", "310514"],
+    "NAME": ["WESTWING", "UNKNOWN310513", "PINNACLE PEAK"],
+    "CITY": ["PEORIA", "NOT AVAILABLE", "SCOTTSDALE"],
+    "STATE": ["AZ", "AZ", "AZ"],
+    "ZIP": ["85383", "NOT AVAILABLE", "85255"],
+    "TYPE": ["SUBSTATION", "TAP", "SUBSTATION"],
+    "STATUS": ["IN SERVICE", "IN SERVICE", "NOT AVAILABLE"],
+    "COUNTY": ["MARICOPA", "MARICOPA", "MARICOPA"],
+    "COUNTYFIPS": ["04013", "04013", "04013"],
+    "COUNTRY": ["USA", "USA", "USA"],
+    "LATITUDE": [33.7386, 33.5, 33.6999],
+    "LONGITUDE": [-112.2333, -112.5, -111.8443],
+    "NAICS_CODE": "221121",
+    "NAICS_DESC": "ELECTRIC BULK POWER TRANSMISSION AND CONTROL",
+    "SOURCE": "IMAGERY",
+    "SOURCEDATE": "2019/05/01",
+    "VAL_METHOD": "IMAGERY",
+    "VAL_DATE": "2019/05/01",
+    "LINES": [9, 2, 6],
+    "MAX_VOLT": [525.0, -999999.0, 500.0],
+    "MIN_VOLT": [230.0, -999999.0, 230.0],
+    "MAX_INFER": ["N", "Y", "N"],
+    "MIN_INFER": ["N", "Y", "N"],
+})
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".csv"])
+def test_hifld_substations_points_or_csv(tmp_path, suffix):
+    path = tmp_path / f"Electric_Substations{suffix}"
+    if suffix == ".csv":
+        SUBSTATIONS.to_csv(path, index=False)
+    else:
+        gpd.GeoDataFrame(SUBSTATIONS, geometry=gpd.points_from_xy(
+            SUBSTATIONS.LONGITUDE, SUBSTATIONS.LATITUDE), crs="EPSG:4326").to_file(path)
+    out = read_layer(source("hifld_substations", path)).set_index("substation_id")
+    assert len(out) == 3
+    assert out.loc["310512", "max_volt_kv"] == 525.0
+    assert out.loc["310512", "min_volt_kv"] == 230.0
+    assert math.isnan(out.loc["310513", "max_volt_kv"])
+    assert math.isnan(out.loc["310513", "min_volt_kv"])
+    assert out.loc["310514", "status"] is None
+    assert out.loc["310512", "name"] == "WESTWING"
+
+
+def test_hifld_substations_csv_without_coordinates_names_field(tmp_path):
+    path = tmp_path / "subs.csv"
+    SUBSTATIONS.drop(columns="LATITUDE").to_csv(path, index=False)
+    with pytest.raises(DataError, match="subs.csv.*'LATITUDE'"):
+        read_layer(source("hifld_substations", path))
+
+
+# --- EIA 'Power Plants' layer ---------------------------------------------------------------
+# Schema: EIA U.S. Energy Atlas "Power Plants" layer (also on HIFLD), fields Plant_Code,
+# Plant_Name, Utility_ID, Utility_Name, sector_name, Street_Address, City, County, State, Zip,
+# PrimSource, source_desc, tech_desc, Install_MW, Total_MW, Bat_MW, ..., Source, Period,
+# Longitude, Latitude.
+
+def test_eia_power_plants_layer(tmp_path):
+    path = tmp_path / "Power_Plants.geojson"
+    table = pd.DataFrame({
+        "Plant_Code": [6008, 116],
+        "Plant_Name": ["Palo Verde", "Ocotillo"],
+        "Utility_ID": [803, 803],
+        "Utility_Name": ["Arizona Public Service Co"] * 2,
+        "State": ["AZ", "AZ"],
+        "PrimSource": ["nuclear", "natural gas"],
+        "Install_MW": [4209.6, 640.0],
+        "Total_MW": [4209.6, 640.0],
+        "Longitude": [-112.8617, -111.9117],
+        "Latitude": [33.3881, 33.4244],
+    })
+    gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table.Longitude, table.Latitude),
+                     crs="EPSG:4326").to_file(path)
+    out = read_layer(source("eia_power_plants", path)).set_index("plant_code")
+    assert out.loc["6008", "capacity_mw"] == 4209.6
+    assert out.loc["6008", "primary_fuel"] == "nuclear"
+    assert out.loc["116", "state"] == "AZ"
+    assert out["grid_voltage_kv"].isna().all()
+
+
+def test_eia_power_plants_missing_capacity_names_field(tmp_path):
+    path = tmp_path / "plants.csv"
+    pd.DataFrame({"Plant_Code": [1], "Plant_Name": ["x"], "Longitude": [-112.0],
+                  "Latitude": [33.0]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="plants.csv.*'Total_MW'"):
+        read_layer(source("eia_power_plants", path))
+
+
+# --- GPPD -----------------------------------------------------------------------------------
+# Schema: WRI Global Power Plant Database v1.3.0, global CSV
+# (github.com/wri/global-power-plant-database, output_database/global_power_plant_database.csv
+# and its README): country, country_long, name, gppd_idnr, capacity_mw, latitude, longitude,
+# primary_fuel, other_fuel1..3, commissioning_year, owner, source, url, geolocation_source,
+# wepp_id, year_of_capacity_data, generation_gwh_2013..2019, generation_data_source,
+# estimated_generation_gwh_2013..2017.
+
+def test_gppd_global_keeps_us_rows_and_eia_codes(tmp_path):
+    path = tmp_path / "global_power_plant_database.csv"
+    pd.DataFrame({
+        "country": ["USA", "USA", "CAN", "GUM"],
+        "country_long": ["United States of America", "United States of America", "Canada",
+                         "Guam"],
+        "name": ["Palo Verde", "Dededo Diesel 1", "Pickering", "Cabras"],
+        "gppd_idnr": ["USA0006008", "WRI1029198", "CAN0000001", "WRI1000000"],
+        "capacity_mw": ["4209.6", "10.0", "3094.0", "1.0"],
+        "latitude": ["33.3881", "13.5", "43.8", "13.4"],
+        "longitude": ["-112.8617", "144.8", "-79.1", "144.7"],
+        "primary_fuel": ["Nuclear", "", "Nuclear", "Oil"],
+        "other_fuel1": "", "commissioning_year": "", "owner": "",
+        "source": "U.S. Energy Information Administration",
+    }).to_csv(path, index=False)
+    out = read_layer(source("gppd", path))
+    assert out.attrs["not_usa"] == 2
+    assert sorted(out["plant_code"]) == ["6008", "WRI1029198"]
+    by_code = out.set_index("plant_code")
+    assert by_code.loc["6008", "capacity_mw"] == 4209.6
+    assert by_code.loc["WRI1029198", "primary_fuel"] is None  # empty cell, not ''
+
+
+@pytest.mark.shared_data
+def test_gppd_usa_national():
+    path = shared("power_plants/gppd_v1.3.0_usa_source.csv")
+    assert len(read_table(path)) == 11_879
+    out = read_layer(source("gppd", path, data_dir=DATA))
+    # 32 rows have no coordinates; one (plant 62262, Rolling Upland Wind Farm) has latitude 425.2
+    assert out.attrs["dropped"] == 33
+    assert len(out) == 11_846
+    palo_verde = out.loc[out["plant_code"] == "6008"].iloc[0]
+    assert palo_verde["plant_name"] == "Palo Verde"
+    assert palo_verde["capacity_mw"] == pytest.approx(4209.6)
+    assert palo_verde["primary_fuel"] == "Nuclear"
+    assert out["plant_code"].is_unique
+
+
+@pytest.mark.shared_data
+def test_gppd_usa_arizona():
+    out = read_layer(source("gppd", shared("power_plants/gppd_v1.3.0_usa_source_AZ.csv"),
+                            data_dir=DATA))
+    assert len(out) == 162
+    producing = out.loc[out["capacity_mw"] > 0, "capacity_mw"]
+    assert len(producing) == 139
+    assert producing.sum() == pytest.approx(30_320, abs=1)
+    assert out["primary_fuel"].isna().sum() == 23  # empty primary_fuel -> None
+
+
+# --- EIA-860 Schedule 2 ---------------------------------------------------------------------
+
+@pytest.mark.shared_data
+def test_eia860_arizona_with_gppd_capacity():
+    path = shared("power_plants/eia860_2019_schedule2_plant_AZ.csv")
+    shared("power_plants/gppd_v1.3.0_usa_source_AZ.csv")
+    out = read_layer(source("eia860_plants", path, data_dir=DATA,
+                            capacity_table="power_plants/gppd_v1.3.0_usa_source_AZ.csv"))
+    assert len(out) == 162
+    assert out.attrs["capacity_unmatched"] == 0
+    palo_verde = out.loc[out["plant_code"] == "6008"].iloc[0]
+    assert palo_verde["grid_voltage_kv"] == 500.0
+    assert palo_verde["capacity_mw"] == pytest.approx(4209.6)
+    assert palo_verde["primary_fuel"] == "Nuclear"
+    assert palo_verde["state"] == "AZ"
+    assert out["capacity_mw"].sum() == pytest.approx(30_320, abs=1)
+
+
+@pytest.mark.shared_data
+def test_eia860_national_without_capacity():
+    path = shared("power_plants/eia860_2019_schedule2_plant.csv")
+    assert len(read_table(path)) == 11_833
+    out = read_layer(source("eia860_plants", path, data_dir=DATA))
+    # 28 plants have single-space Latitude/Longitude cells; plant 62262 has latitude 425.246
+    assert out.attrs["dropped"] == 29
+    assert len(out) == 11_833 - 29
+    assert out["capacity_mw"].isna().all()
+    assert out["plant_name"].notna().all()  # 'NA 1 (SC)' is a name, not a missing value
+    assert (out["state"] != "").all()
+
+
+def test_eia860_single_space_cells_are_empty(tmp_path):
+    # Schema: EIA-860 2019 Schedule 2 'Plant' sheet (2___Plant_Y2019.xlsx) saved as CSV, exact
+    # column names; EIA writes a single space in empty Grid Voltage cells.
+    path = tmp_path / "2___Plant_Y2019.csv"
+    path.write_text(
+        "Utility ID,Utility Name,Plant Code,Plant Name,State,Latitude,Longitude,"
+        "Grid Voltage (kV),Grid Voltage 2 (kV),Grid Voltage 3 (kV)\n"
+        "16572,Salt River Project,100,South Consolidated,AZ,33.466477,-111.781064,4.16, , \n"
+        "803,Arizona Public Service Co,112,Childs,AZ,34.351111,-111.700556, , , \n"
+        "1,x,7106,NA 1 (SC),SC, , , , , \n")
+    out = read_layer(source("eia860_plants", path)).set_index("plant_code")
+    assert list(out.index) == ["100", "112"]
+    assert out.attrs["dropped"] == 1
+    assert out.loc["100", "grid_voltage_kv"] == 4.16
+    assert math.isnan(out.loc["112", "grid_voltage_kv"])
+
+
+def test_eia860_missing_plant_code_names_field(tmp_path):
+    path = tmp_path / "plant.csv"
+    path.write_text("Plant Name,State,Latitude,Longitude\nx,AZ,33,-112\n")
+    with pytest.raises(DataError, match="plant.csv.*'Plant Code'"):
+        read_layer(source("eia860_plants", path))
+
+
+def test_power_readers_registered():
+    for name in ("eia_power_plants", "eia860_plants", "gppd"):
+        assert READERS[name].layer == "power_plants"
+    assert READERS["hifld_transmission_lines"].layer == "transmission_lines"
+    assert READERS["hifld_substations"].layer == "substations"
