@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import shapely
 
-from sitescore.candidates import eligible_land, h3_grid, make_cells, shortlist_cells, square_grid
+from sitescore.candidates import BUFFER_WIDENING, eligible_land, h3_grid, make_cells, shortlist_cells, square_grid
 from sitescore.config import CandidatesConfig
 from sitescore.errors import SitescoreError
 from sitescore.schema import SQM_PER_ACRE
@@ -41,15 +41,21 @@ def cfg(**kw):
 
 def test_eligible_land_removes_protected_buffered_and_tribal():
     land = eligible_land(parcels(), cfg(), StudyArea("all"))
-    # BLM 10x10 km minus wilderness+1 km (x < 3 km), minus park+1 km buffer
-    # (x > 9 km for y < 3 km) minus tribal 2x2 km corner (x>8, y>8)
-    park_cut = 1_000 * 3_000 - (1 - np.pi / 4) * 1e6  # x 9..10, y 0..3 km, round buffer corner
+    # BLM 10x10 km minus wilderness + buffer (x < 2 + w km), minus park + buffer (x > 10 - w for
+    # y < 2 + w, with a round corner), minus the tribal 2x2 km corner (x > 8, y > 8);
+    # w is the 1 km buffer as widened to keep at least 1 km after GEOS's chords
+    w = 1_000 * BUFFER_WIDENING
+    wilderness_cut = (2_000 + w) * 10_000
+    park_cut = w * (2_000 + w) - (1 - np.pi / 4) * w**2
     tribal_cut = 2_000 * 2_000
-    expected = 7_000 * 10_000 - park_cut - tribal_cut
-    assert shapely.area(land.geometry) == pytest.approx(expected, rel=5e-4)
-    assert land.summary["GAP status 1"] == pytest.approx((3_000 * 10_000 + park_cut) / SQM_PER_ACRE, rel=1e-3)
+    expected = 100e6 - wilderness_cut - park_cut - tribal_cut
+    assert shapely.area(land.geometry) == pytest.approx(expected, rel=1e-3)
+    assert land.summary["GAP status 1"] == pytest.approx((wilderness_cut + park_cut) / SQM_PER_ACRE, rel=1e-3)
     assert land.summary["tribal or non-federal land"] == pytest.approx(tribal_cut / SQM_PER_ACRE, rel=1e-3)
     assert set(land.excluded["reason"]) >= {"GAP status 1", "owner type TRIB"}
+    # no eligible point is closer than 1 km to the protected parcels
+    protected = shapely.union_all(parcels().geometry.values[[1, 4]])
+    assert shapely.distance(land.geometry, protected) >= 1_000 - 1e-6
 
 
 def test_gap_status_rule_reported_before_designation():

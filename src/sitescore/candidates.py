@@ -33,6 +33,12 @@ DESIGNATION_NAMES = {
 }
 
 
+#: GEOS draws buffer arcs with chords and simplifies the input by up to 1 % of the distance;
+#: widening by both keeps every eligible point at least the configured distance away.
+BUFFER_QUAD_SEGS = 8
+BUFFER_WIDENING = 1.01 / np.cos(np.pi / (4 * BUFFER_QUAD_SEGS))
+
+
 @dataclass
 class EligibleLand:
     parcels: gpd.GeoDataFrame        # selected agency parcels (attributes for naming cells)
@@ -93,7 +99,7 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
         protected_all = pd.concat(pieces, ignore_index=True)
         geoms = protected_all.geometry.values
         if buffer_m > 0:
-            geoms = shapely.buffer(geoms, buffer_m, quad_segs=4)
+            geoms = shapely.buffer(geoms, buffer_m * BUFFER_WIDENING, quad_segs=BUFFER_QUAD_SEGS)
         protected_all = protected_all.set_geometry(gpd.GeoSeries(geoms, crs=CRS))
         for reason, group in protected_all.groupby("reason", sort=True):
             union = shapely.union_all(group.geometry.values)

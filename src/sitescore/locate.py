@@ -68,9 +68,13 @@ def grow_sites(cells: gpd.GeoDataFrame, adjacency: Sequence[np.ndarray],
     return site_of
 
 
-def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[str]) -> gpd.GeoDataFrame:
+def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[str],
+               eligible: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
     """One row per site: its cells' acre-weighted score and breakdown, named by the managing
-    agency and unit holding most of its acres, ranked best first (ties by site id)."""
+    agency and unit holding most of its acres, ranked best first (ties by site id).
+
+    With `eligible` land given, a site's outline is its cells cut to that land, so the map never
+    outlines the protected buffer a partly eligible edge cell reaches into."""
     rows = []
     numeric_cols = [f"{k}__{c}" for c in criteria for k in ("raw", "value", "weight", "contribution")]
     for sid in np.unique(site_of[site_of > 0]):
@@ -90,7 +94,11 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
         row["state"] = states.mode().iloc[0] if len(states) else None
         row["name"] = _site_name(agency, unit, members)
         row["cell_ids"] = " ".join(members["cell_id"].astype(str))
-        row["geometry"] = shapely.union_all(members.geometry.values)
+        outline = shapely.union_all(members.geometry.values)
+        if eligible is not None:
+            local = shapely.clip_by_rect(eligible, *shapely.bounds(outline))
+            outline = shapely.intersection(outline, shapely.make_valid(local))
+        row["geometry"] = outline
         rows.append(row)
     if not rows:
         cols = ["rank", "site_id", "name", "agency", "unit_name", "state", "acres", "n_cells",

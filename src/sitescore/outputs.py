@@ -31,7 +31,9 @@ def atomic_dirs(*finals: Path) -> Iterator[list[Path]]:
     try:
         for final in finals:
             final.parent.mkdir(parents=True, exist_ok=True)
-            temps.append(Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent)))
+            temp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+            os.chmod(temp, 0o777 & ~_umask())  # mkdtemp makes it private; outputs are shared
+            temps.append(temp)
         yield temps
     except BaseException:
         for t in temps:
@@ -47,6 +49,12 @@ def atomic_dirs(*finals: Path) -> Iterator[list[Path]]:
         os.replace(temp, final)
     for old in olds:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def file_digest(path: Path) -> dict[str, Any]:

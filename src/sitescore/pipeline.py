@@ -120,7 +120,7 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         if c.criterion not in criteria:
             notes.append(f"constraint on '{c.criterion}' left out with its criterion")
     for note in notes:
-        log.warning(note)
+        log.info(note)
     weights = {n: c.weight for n, c in criteria.items()}
     if sum(weights.values()) <= 0:
         raise ConfigError("the criteria left all have weight 0", key="criteria")
@@ -153,6 +153,7 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
             land = eligible_land(layers[cfg.candidates.source], cfg.candidates, area,
                                  {n: layers[n] for n in exclusion_layers})
             excluded_land = land.excluded
+            eligible_geometry = land.geometry
             exclusion_acres = {k: round(v, 1) for k, v in land.summary.items()}
             cells = make_cells(land, cfg.candidates)
         if len(cells) == 0:
@@ -191,7 +192,7 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
             sites, site_of = shortlist_sites(cells, names)
         else:
             site_of = grow_sites(cells, cell_adjacency(cells), cfg.sites)
-            sites = site_table(cells, site_of, names)
+            sites = site_table(cells, site_of, names, eligible=eligible_geometry)
         # site ids follow rank order, so "site 1" is the best one everywhere
         renumber = dict(zip(sites["site_id"], sites["rank"]))
         sites["site_id"] = sites["rank"]

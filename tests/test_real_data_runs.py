@@ -1,0 +1,179 @@
+"""End-to-end runs on the real public files in ../shared/data (New Mexico, a US shortlist) and
+distance checks against an independent geodesic computation."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Geod
+
+from sitescore.config import load_config
+from sitescore.pipeline import run
+from sitescore.readers import LayerSource, read_layer
+
+from helpers import SHARED_DATA
+
+pytestmark = pytest.mark.shared_data
+ROOT = SHARED_DATA.parent.parent / "main"
+CONFIGS = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.fixture(scope="module")
+def shared():
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def nm_run(shared, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nm")
+    cfg = load_config(CONFIGS / "new_mexico.yaml")
+    return run(cfg, data_dir=shared, maps_dir=out / "maps", runs_dir=out / "runs")
+
+
+def test_new_mexico_ranks_sites_and_says_what_was_left_out(nm_run):
+    sites = nm_run.sites
+    assert len(sites) >= 10
+    assert sites["rank"].tolist() == list(range(1, len(sites) + 1))
+    assert (np.diff(sites["score"].to_numpy()) <= 1e-12).all()
+    assert (sites["acres"] >= 1000 - 1e-6).all()
+    left_out = " ".join(nm_run.notes)
+    for crit in ("power_line", "substation", "water_stress", "slope"):
+        assert f"criterion '{crit}' left out" in left_out
+    assert (nm_run.run_dir / "sites.csv").exists() and nm_run.map_path.exists()
+    csv = pd.read_csv(nm_run.run_dir / "sites.csv")
+    assert {"rank", "name", "lon", "lat", "score", "contribution__workforce"} <= set(csv.columns)
+    # lon/lat lie in New Mexico
+    assert csv["lon"].between(-109.06, -103.0).all() and csv["lat"].between(31.3, 37.01).all()
+
+
+def test_new_mexico_top_sites_are_on_federal_land_outside_every_excluded_designation(nm_run, shared):
+    cfg = load_config(CONFIGS / "new_mexico.yaml")
+    land = read_layer(LayerSource("federal_land", "padus", shared / cfg.layers["federal_land"].path,
+                                  shared, options={"state": "NM"}))
+    agencies = set(cfg.candidates.agencies)
+    excluded_codes = set(cfg.candidates.exclude.designations)
+    protected = land[land["designation"].isin(excluded_codes)]
+    assert len(protected) > 0
+    own = land[land["mang_name"].isin(agencies) & ~land["designation"].isin(excluded_codes)]
+    own_union = shapely.union_all(own.geometry.values)
+    protected_union = shapely.union_all(protected.geometry.values)
+    for _, site in nm_run.sites.head(10).iterrows():
+        g = site.geometry
+        # the outline is cut to eligible land: all of it lies on the agencies' land
+        assert shapely.area(shapely.difference(g, own_union)) < 1e-3 * shapely.area(g)
+        # and it keeps the 1 km buffer from every excluded designation
+        assert shapely.distance(g, protected_union) >= 1000 - 1
+        assert site["agency"] in agencies
+
+
+def test_new_mexico_manifest_records_inputs_and_checksums(nm_run):
+    manifest = json.loads((nm_run.run_dir / "manifest.json").read_text())
+    by_layer = {i["layer"]: i for i in manifest["inputs"]}
+    assert by_layer["power_plants"]["sha256"] == \
+        "f732b4d7e4f830d3778093cc1861a93b45041a6e7cca39603482f4fa3f624971"
+    assert by_layer["federal_land"]["repaired"] == 19
+    assert manifest["counts"]["sites"] == len(nm_run.sites)
+    assert manifest["timings_s"]["total"] > 0
+    assert "geopandas" in manifest["versions"]
+
+
+def _write_shortlist(path, rows):
+    pd.DataFrame(rows, columns=["id", "name", "lon", "lat"]).to_csv(path, index=False)
+
+
+def _geodesic_km_to_lines(lon, lat, lines_4326):
+    """Independent check: geodesic distance to densely sampled line vertices."""
+    geod = Geod(ellps="WGS84")
+    coords = shapely.get_coordinates(shapely.segmentize(lines_4326, 0.0005))
+    _, _, d = geod.inv(np.full(len(coords), lon), np.full(len(coords), lat), coords[:, 0], coords[:, 1])
+    return d.min() / 1000
+
+
+def test_distance_from_named_places_to_freeway_and_rail_matches_geodesic(shared, tmp_path):
+    # Albuquerque Sunport and Palo Verde, from the real airport and plant files
+    airports = pd.read_csv(shared / "airports/ourairports_20221011_airports_US.csv",
+                           keep_default_na=False, dtype=str)
+    abq = airports[airports["ident"] == "KABQ"].iloc[0]
+    places = [("KABQ", "Albuquerque Sunport", float(abq["longitude_deg"]), float(abq["latitude_deg"])),
+              ("PV", "Palo Verde", -112.8617, 33.3881)]
+    _write_shortlist(tmp_path / "places.csv", places)
+    config = tmp_path / "places.yaml"
+    config.write_text(f"""
+study: places
+data_dir: {shared}
+layers:
+  places: {{reader: shortlist, path: {tmp_path / 'places.csv'}, options: {{radius_km: 0.05}}}}
+  roads: {{reader: freeway_lines, path: roads/us_freeway_system_scgraph.geojson}}
+  rail: {{reader: rail_lines, path: rail/narn_class1_scgraph.geojson, options: {{class1: true}}}}
+candidates: {{source: places}}
+criteria:
+  freeway: {{metric: distance_to, layer: roads, value: {{kind: linear, best: 0, worst: 50}}, weight: 1}}
+  rail: {{metric: distance_to, layer: rail, value: {{kind: linear, best: 0, worst: 50}}, weight: 1}}
+""")
+    result = run(load_config(config), maps_dir=tmp_path / "m", runs_dir=tmp_path / "r", write_map=False)
+    cells = result.cells.set_index("cell_id")
+    freeways = gpd.read_file(shared / "roads/us_freeway_system_scgraph.geojson").geometry.values
+    rails = gpd.read_file(shared / "rail/narn_class1_scgraph.geojson").geometry.values
+    for ident, _, lon, lat in places:
+        for crit, lines in (("freeway", freeways), ("rail", rails)):
+            near = lines[shapely.dwithin(lines, shapely.Point(lon, lat), 3.0)]
+            expected = _geodesic_km_to_lines(lon, lat, near)
+            assert cells.loc[ident, f"raw__{crit}"] == pytest.approx(expected, abs=1.0), (ident, crit)
+
+
+def test_distance_to_345kv_line_in_hifld_schema_matches_geodesic(tmp_path):
+    """HIFLD transmission lines are not in the shared data: a file in the published schema
+    (HIFLD 'Electric Power Transmission Lines' fields ID, VOLTAGE with -999999 unknown,
+    VOLT_CLASS, STATUS, OWNER; EPSG:4326 GeoJSON download) with lines at known places."""
+    lines = gpd.GeoDataFrame({
+        "ID": ["100", "101", "102", "103"],
+        "VOLTAGE": [115.0, 345.0, 500.0, -999999.0],
+        "VOLT_CLASS": ["100-161", "345", "500", "NOT AVAILABLE"],
+        "STATUS": ["IN SERVICE"] * 4,
+        "OWNER": ["PNM", "PNM", "TRI-STATE", "NOT AVAILABLE"],
+    }, geometry=[shapely.LineString([(-106.31, 34.0), (-106.31, 36.0)]),
+                 shapely.LineString([(-106.50, 34.0), (-106.50, 36.0)]),
+                 shapely.LineString([(-105.80, 34.0), (-105.80, 36.0)]),
+                 shapely.LineString([(-106.305, 34.0), (-106.305, 36.0)])], crs="EPSG:4326")
+    lines.to_file(tmp_path / "Transmission_Lines.geojson", driver="GeoJSON")
+    _write_shortlist(tmp_path / "site.csv", [("A", "Site A", -106.30, 35.0)])
+    config = tmp_path / "hv.yaml"
+    config.write_text(f"""
+study: hv
+data_dir: {tmp_path}
+layers:
+  site: {{reader: shortlist, path: site.csv, options: {{radius_km: 0.05}}}}
+  transmission_lines: {{reader: hifld_transmission_lines, path: Transmission_Lines.geojson}}
+candidates: {{source: site}}
+criteria:
+  power_line:
+    metric: distance_to
+    layer: transmission_lines
+    where: "voltage_kv >= 345"
+    value: {{kind: linear, best: 0, worst: 50}}
+    weight: 1
+""")
+    result = run(load_config(config), maps_dir=tmp_path / "m", runs_dir=tmp_path / "r", write_map=False)
+    expected = _geodesic_km_to_lines(-106.30, 35.0, lines.geometry.values[[1, 2]])
+    got = result.cells["raw__power_line"].iloc[0]
+    assert expected == pytest.approx(18.25, abs=0.1)  # 0.2 deg of longitude at 35 N
+    assert got == pytest.approx(expected, abs=1.0)
+
+
+def test_us_shortlist_scores_a_dozen_sites_from_national_layers(shared, tmp_path):
+    cfg = load_config(CONFIGS / "us_shortlist.yaml")
+    result = run(cfg, data_dir=shared, maps_dir=tmp_path / "m", runs_dir=tmp_path / "r")
+    sites = result.sites
+    assert len(sites) == 12 and sites["rank"].tolist() == list(range(1, 13))
+    assert sites["score"].between(0, 1).all()
+    for crit in ("generation", "interstate", "workforce"):
+        assert sites[f"raw__{crit}"].notna().all()
+    # Hanford is far from any big city; New Albany sits in Columbus's commuter belt
+    by_name = sites.set_index("name")
+    assert by_name.loc["New Albany industrial park, OH", "raw__workforce"] > \
+        by_name.loc["Hanford Site (DOE), WA", "raw__workforce"]
