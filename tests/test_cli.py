@@ -1,0 +1,146 @@
+"""The command line as a planner uses it: good runs, and bad input ending in one line + exit 2."""
+
+import json
+import textwrap
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from sitescore.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def small_study(tmp_path, **overrides):
+    """A one-shortlist-site study with a HIFLD-schema line file, in tmp_path."""
+    pd.DataFrame({"id": ["A", "B"], "name": ["Alpha", "Beta"], "lon": [-106.3, -106.0],
+                  "lat": [35.0, 35.2]}).to_csv(tmp_path / "sites.csv", index=False)
+    gpd.GeoDataFrame({"ID": ["1"], "VOLTAGE": [345.0], "VOLT_CLASS": ["345"], "STATUS": ["IN SERVICE"],
+                      "OWNER": ["PNM"]},
+                     geometry=[shapely.LineString([(-106.5, 34), (-106.5, 36)])],
+                     crs="EPSG:4326").to_file(tmp_path / "lines.geojson")
+    text = textwrap.dedent("""\
+        study: small
+        data_dir: .
+        layers:
+          sites: {reader: shortlist, path: sites.csv}
+          transmission_lines: {reader: hifld_transmission_lines, path: lines.geojson}
+        candidates: {source: sites}
+        criteria:
+          power_line:
+            metric: distance_to
+            layer: transmission_lines
+            where: "voltage_kv >= 345"
+            value: {kind: linear, best: 0, worst: 50}
+            weight: 1
+        """)
+    for old, new in overrides.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "small.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_run_prints_ranked_sites_and_writes_outputs(tmp_path):
+    cfg = small_study(tmp_path)
+    r = invoke("run", cfg, "--maps-dir", tmp_path / "maps", "--runs-dir", tmp_path / "runs")
+    assert r.exit_code == 0, r.output
+    assert "2 sites ranked" in r.output and "Alpha" in r.output
+    assert (tmp_path / "runs/small/sites.csv").exists()
+    assert (tmp_path / "runs/small/sitescore.gpkg").exists()
+    assert (tmp_path / "runs/small/sites.parquet").exists()
+    assert (tmp_path / "maps/small/index.html").exists()
+    manifest = json.loads((tmp_path / "runs/small/manifest.json").read_text())
+    assert manifest["study"] == "small" and len(manifest["inputs"]) == 2
+    # Alpha is 0.2 deg of longitude (about 18 km) from the line, Beta 0.5 deg
+    sites = pd.read_csv(tmp_path / "runs/small/sites.csv")
+    assert sites.loc[0, "name"] == "Alpha" and 17 < sites.loc[0, "raw__power_line"] < 19.5
+
+
+def test_identical_runs_give_identical_tables(tmp_path):
+    cfg = small_study(tmp_path)
+    for out in ("a", "b"):
+        assert invoke("run", cfg, "--no-map", "--runs-dir", tmp_path / out).exit_code == 0
+    for name in ("sites.csv", "sites.parquet", "cells.parquet"):
+        assert (tmp_path / "a/small" / name).read_bytes() == (tmp_path / "b/small" / name).read_bytes()
+
+
+def test_config_check_schema_and_layers(tmp_path):
+    cfg = small_study(tmp_path)
+    r = invoke("config", "check", cfg)
+    assert r.exit_code == 0 and "valid" in r.output
+    r = invoke("config", "schema")
+    assert r.exit_code == 0 and json.loads(r.output)["title"] == "sitescore run config"
+    r = invoke("layers", cfg)
+    assert r.exit_code == 0
+    assert "transmission_lines" in r.output and "1 features" in r.output and "EPSG:5070" in r.output
+
+
+def one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("sitescore: error: ")
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+def test_missing_config_file(tmp_path):
+    one_line_error(invoke("run", tmp_path / "nope.yaml"), "nope.yaml", "config file not found")
+
+
+def test_missing_layer_file(tmp_path):
+    cfg = small_study(tmp_path, **{"path: lines.geojson": "path: gone.geojson"})
+    one_line_error(invoke("run", cfg, "--runs-dir", tmp_path / "r"), "gone.geojson", "file not found")
+    assert not (tmp_path / "r" / "small").exists()
+
+
+def test_missing_field(tmp_path):
+    cfg = small_study(tmp_path)
+    lines = gpd.read_file(tmp_path / "lines.geojson").drop(columns="VOLTAGE")
+    lines.to_file(tmp_path / "lines.geojson")
+    one_line_error(invoke("run", cfg, "--runs-dir", tmp_path / "r"), "lines.geojson", "VOLTAGE")
+
+
+def test_wrong_type_in_config(tmp_path):
+    cfg = small_study(tmp_path, **{"weight: 1": "weight: lots"})
+    one_line_error(invoke("run", cfg), "criteria.power_line.weight", "line ")
+
+
+def test_unknown_metric(tmp_path):
+    cfg = small_study(tmp_path, **{"metric: distance_to": "metric: distance_from"})
+    one_line_error(invoke("run", cfg), "criteria.power_line.metric", "distance_from")
+
+
+def test_unknown_reader(tmp_path):
+    cfg = small_study(tmp_path, **{"reader: hifld_transmission_lines": "reader: hifld_lines"})
+    one_line_error(invoke("run", cfg), "layers.transmission_lines.reader", "hifld_lines")
+
+
+def test_file_without_crs(tmp_path):
+    cfg = small_study(tmp_path, **{"path: lines.geojson": "path: lines.shp"})
+    gpd.read_file(tmp_path / "lines.geojson").to_file(tmp_path / "lines.shp")
+    (tmp_path / "lines.prj").unlink()
+    one_line_error(invoke("run", cfg, "--runs-dir", tmp_path / "r"), "lines.shp", "CRS")
+
+
+def test_filter_on_a_missing_column(tmp_path):
+    cfg = small_study(tmp_path, **{'where: "voltage_kv >= 345"': 'where: "volts >= 345"'})
+    one_line_error(invoke("run", cfg, "--runs-dir", tmp_path / "r"), "criteria.power_line.where", "volts")
+
+
+def test_failed_run_keeps_previous_outputs(tmp_path):
+    good = small_study(tmp_path)
+    assert invoke("run", good, "--no-map", "--runs-dir", tmp_path / "r").exit_code == 0
+    before = (tmp_path / "r/small/sites.csv").read_bytes()
+    bad = small_study(tmp_path, **{"path: lines.geojson": "path: gone.geojson"})
+    assert invoke("run", bad, "--no-map", "--runs-dir", tmp_path / "r").exit_code == 2
+    assert (tmp_path / "r/small/sites.csv").read_bytes() == before
+    assert [p.name for p in (tmp_path / "r").iterdir()] == ["small"]
