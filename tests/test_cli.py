@@ -144,3 +144,22 @@ def test_failed_run_keeps_previous_outputs(tmp_path):
     assert invoke("run", bad, "--no-map", "--runs-dir", tmp_path / "r").exit_code == 2
     assert (tmp_path / "r/small/sites.csv").read_bytes() == before
     assert [p.name for p in (tmp_path / "r").iterdir()] == ["small"]
+
+
+def test_sitescore_demo_end_to_end(tmp_path):
+    """`sitescore demo` as installed, in a fresh folder: synthetic data, ranked sites, a map."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "sitescore"
+    proc = subprocess.run([str(exe), "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "synthetic" in proc.stdout and "sites ranked" in proc.stdout
+    assert " 1  0." in proc.stdout  # rank 1 with its score
+    html = (tmp_path / "maps/demo/index.html").read_text()
+    assert "Synthetic demo data" in html
+    sites = pd.read_csv(tmp_path / "runs/demo/sites.csv")
+    assert len(sites) >= 5 and (sites["agency"] == "BLM").all()
+    manifest = json.loads((tmp_path / "runs/demo/manifest.json").read_text())
+    assert manifest["synthetic"] is True

@@ -2,6 +2,7 @@
 distance checks against an independent geodesic computation."""
 
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -17,8 +18,7 @@ from sitescore.readers import LayerSource, read_layer
 from helpers import SHARED_DATA
 
 pytestmark = pytest.mark.shared_data
-ROOT = SHARED_DATA.parent.parent / "main"
-CONFIGS = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.fixture(scope="module")
