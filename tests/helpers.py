@@ -1,15 +1,47 @@
-"""Small hand-made geometries shared by the unit tests (all in EPSG:5070 metres)."""
+"""Shared test helpers: small hand-made geometries (all in EPSG:5070 metres), the real public
+files in ../shared/data, and the plumbing the reader tests use to build a layer source."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import geopandas as gpd
+import pytest
 import shapely
 
+from sitescore.readers.base import LayerSource
 from sitescore.schema import CRS
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ARIZONA = [-114.82, 31.33, -109.04, 37.01]          # lon/lat bounding box of the state
+
+
+def shared_file(relative: str) -> Path:
+    """A file below ../shared/data; the test is skipped when it is not there."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"shared data not present: {path} (../shared/data/{relative})")
+    return path
+
+
+def layer_source(reader: str, path: Path, name: str = "layer", data_dir: Path | None = None,
+                 file_layer: str | None = None, **options) -> LayerSource:
+    """A LayerSource as a config would give it: layer `name` read by `reader` from `path`, with
+    `file_layer` picked inside a multi-layer file and `options` as the reader's options. Relative
+    paths in the options resolve against `data_dir`, by default the file's own folder."""
+    if "layer" in options:      # ambiguous: the config layer's name, or a layer inside the file?
+        raise TypeError("layer_source() takes name= (config layer) or file_layer= (layer inside "
+                        "the file), not layer=")
+    return LayerSource(name, reader, path, data_dir or path.parent, layer=file_layer,
+                       options=options)
+
+
+def write_frame(gdf: gpd.GeoDataFrame, path: Path, drop: str | None = None) -> Path:
+    """Write `gdf` to `path` (driver from the suffix), first dropping column `drop` if given."""
+    if drop:
+        gdf = gdf.drop(columns=drop)
+    gdf.to_file(path)
+    return path
 
 
 def square_cells(n_cols: int, n_rows: int, size: float = 1000.0, x0: float = 0.0,

@@ -19,24 +19,17 @@ from shapely.geometry import box
 
 from sitescore.errors import DataError
 from sitescore.readers import read_layer
-from sitescore.readers.base import LayerSource
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared_file(relative: str) -> Path:
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"shared data not present: ../shared/data/{relative}")
-    return path
+from helpers import layer_source, shared_file
 
 
-def states(path: Path, **kwargs) -> gpd.GeoDataFrame:
-    return read_layer(LayerSource("states", "census_states", path, **kwargs))
+def states(path: Path, options: dict | None = None) -> gpd.GeoDataFrame:
+    return read_layer(layer_source("census_states", path, name="states", **(options or {})))
 
 
-def protected(path: Path, **kwargs) -> gpd.GeoDataFrame:
-    return read_layer(LayerSource("protected_areas", "protected_areas", path, **kwargs))
+def protected(path: Path, options: dict | None = None) -> gpd.GeoDataFrame:
+    return read_layer(layer_source("protected_areas", path, name="protected_areas",
+                                   **(options or {})))
 
 
 @pytest.mark.shared_data

@@ -32,28 +32,25 @@ from shapely.geometry import box
 
 from sitescore.errors import ConfigError, DataError
 from sitescore.readers import read_layer
-from sitescore.readers.base import LayerSource
 from sitescore.readers.federal_land import designation_for, designation_from_name
 from sitescore.study_area import StudyArea, bbox_area
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from helpers import layer_source, shared_file
+
 NM = "federal_land/padus3_0_combined_NM_potamap_subset.geojson"
 CO = "federal_land/padus4_0_CO_potamap_subset.geojson"
 
 
-def shared_file(relative: str) -> Path:
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"shared data not present: ../shared/data/{relative}")
-    return path
+def padus(path: Path, area: StudyArea | None = None, layer: str | None = None,
+          options: dict | None = None) -> gpd.GeoDataFrame:
+    return read_layer(layer_source("padus", path, name="federal_land", file_layer=layer,
+                                   **(options or {})), area)
 
 
-def padus(path: Path, **kwargs) -> gpd.GeoDataFrame:
-    return read_layer(LayerSource("federal_land", "padus", path, **kwargs))
-
-
-def sma(path: Path, **kwargs) -> gpd.GeoDataFrame:
-    return read_layer(LayerSource("federal_land", "blm_sma", path, **kwargs))
+def sma(path: Path, area: StudyArea | None = None,
+        options: dict | None = None) -> gpd.GeoDataFrame:
+    return read_layer(layer_source("blm_sma", path, name="federal_land", **(options or {})),
+                      area)
 
 
 # --- real data ---------------------------------------------------------------------------
@@ -118,7 +115,7 @@ def test_padus_co_subset_manager_counts():
 @pytest.mark.shared_data
 def test_padus_study_area_filter_reduces_features():
     area = bbox_area([-107.5, 34.5, -105.5, 36.5], "central NM")
-    gdf = read_layer(LayerSource("federal_land", "padus", shared_file(NM)), area)
+    gdf = padus(shared_file(NM), area)
     assert 0 < len(gdf) < 100
     assert bool(shapely.intersects(area.geometry, gdf.geometry.values).all())
     assert "Ojito Wilderness Area" in set(gdf["unit_name"])
@@ -360,5 +357,5 @@ def test_blm_sma_study_area_filter(tmp_path):
     all_rows = sma(path)
     first = all_rows.geometry.iloc[0]
     area_geom = shapely.buffer(first.centroid, 100.0)
-    gdf = read_layer(LayerSource("federal_land", "blm_sma", path), StudyArea("one", area_geom))
+    gdf = sma(path, StudyArea("one", area_geom))
     assert gdf["mang_name"].tolist() == ["BLM"]

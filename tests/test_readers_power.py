@@ -15,24 +15,12 @@ import pytest
 from shapely.geometry import LineString
 
 from sitescore.errors import DataError
-from sitescore.readers import READERS, LayerSource, read_layer
+from sitescore.readers import READERS, read_layer
 from sitescore.readers.base import read_table
 from sitescore.schema import CRS
 from sitescore.study_area import bbox_area
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared(relative: str) -> Path:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared data not present: {relative}")
-    return path
-
-
-def source(reader: str, path: Path, layer: str = "power", data_dir: Path | None = None,
-           **options) -> LayerSource:
-    return LayerSource(layer, reader, path, data_dir or path.parent, options=options)
+from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
 
 
 # --- HIFLD transmission lines ---------------------------------------------------------------
@@ -71,15 +59,12 @@ def hifld_lines(path: Path, drop: str | None = None) -> Path:
         "SUB_2": "TAP140359",
     }, geometry=[LineString([r[5], (r[5][0] + 0.2, r[5][1] + 0.1)]) for r in rows],
         crs="EPSG:4326").to_crs("EPSG:3857")
-    if drop:
-        gdf = gdf.drop(columns=drop)
-    gdf.to_file(path)
-    return path
+    return write_frame(gdf, path, drop)
 
 
 def test_hifld_lines_map_voltage_and_unknowns(tmp_path):
     path = hifld_lines(tmp_path / "Transmission_Lines.shp")
-    out = read_layer(source("hifld_transmission_lines", path))
+    out = read_layer(layer_source("hifld_transmission_lines", path))
     assert out.crs == CRS
     assert list(out.columns) == ["geometry", "line_id", "voltage_kv", "volt_class", "status",
                                  "owner"]
@@ -98,15 +83,15 @@ def test_hifld_lines_map_voltage_and_unknowns(tmp_path):
 
 def test_hifld_lines_study_area_filters(tmp_path):
     path = hifld_lines(tmp_path / "Transmission_Lines.shp")
-    out = read_layer(source("hifld_transmission_lines", path),
-                     bbox_area([-114.82, 31.33, -109.04, 37.01]))
+    out = read_layer(layer_source("hifld_transmission_lines", path),
+                     bbox_area(ARIZONA))
     assert sorted(out["line_id"]) == ["100511", "140809", "140837", "162042"]
 
 
 def test_hifld_lines_missing_voltage_names_file_and_field(tmp_path):
     path = hifld_lines(tmp_path / "lines.shp", drop="VOLTAGE")
     with pytest.raises(DataError) as err:
-        read_layer(source("hifld_transmission_lines", path))
+        read_layer(layer_source("hifld_transmission_lines", path))
     assert "lines.shp" in str(err.value) and "'VOLTAGE'" in str(err.value)
 
 
@@ -154,7 +139,7 @@ def test_hifld_substations_points_or_csv(tmp_path, suffix):
     else:
         gpd.GeoDataFrame(SUBSTATIONS, geometry=gpd.points_from_xy(
             SUBSTATIONS.LONGITUDE, SUBSTATIONS.LATITUDE), crs="EPSG:4326").to_file(path)
-    out = read_layer(source("hifld_substations", path)).set_index("substation_id")
+    out = read_layer(layer_source("hifld_substations", path)).set_index("substation_id")
     assert len(out) == 3
     assert out.loc["310512", "max_volt_kv"] == 525.0
     assert out.loc["310512", "min_volt_kv"] == 230.0
@@ -168,7 +153,7 @@ def test_hifld_substations_csv_without_coordinates_names_field(tmp_path):
     path = tmp_path / "subs.csv"
     SUBSTATIONS.drop(columns="LATITUDE").to_csv(path, index=False)
     with pytest.raises(DataError, match="subs.csv.*'LATITUDE'"):
-        read_layer(source("hifld_substations", path))
+        read_layer(layer_source("hifld_substations", path))
 
 
 # --- EIA 'Power Plants' layer ---------------------------------------------------------------
@@ -193,7 +178,7 @@ def test_eia_power_plants_layer(tmp_path):
     })
     gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table.Longitude, table.Latitude),
                      crs="EPSG:4326").to_file(path)
-    out = read_layer(source("eia_power_plants", path)).set_index("plant_code")
+    out = read_layer(layer_source("eia_power_plants", path)).set_index("plant_code")
     assert out.loc["6008", "capacity_mw"] == 4209.6
     assert out.loc["6008", "primary_fuel"] == "nuclear"
     assert out.loc["116", "state"] == "AZ"
@@ -205,7 +190,7 @@ def test_eia_power_plants_missing_capacity_names_field(tmp_path):
     pd.DataFrame({"Plant_Code": [1], "Plant_Name": ["x"], "Longitude": [-112.0],
                   "Latitude": [33.0]}).to_csv(path, index=False)
     with pytest.raises(DataError, match="plants.csv.*'Total_MW'"):
-        read_layer(source("eia_power_plants", path))
+        read_layer(layer_source("eia_power_plants", path))
 
 
 # --- GPPD -----------------------------------------------------------------------------------
@@ -231,7 +216,7 @@ def test_gppd_global_keeps_us_rows_and_eia_codes(tmp_path):
         "other_fuel1": "", "commissioning_year": "", "owner": "",
         "source": "U.S. Energy Information Administration",
     }).to_csv(path, index=False)
-    out = read_layer(source("gppd", path))
+    out = read_layer(layer_source("gppd", path))
     assert out.attrs["not_usa"] == 2
     assert sorted(out["plant_code"]) == ["6008", "WRI1029198"]
     by_code = out.set_index("plant_code")
@@ -241,9 +226,9 @@ def test_gppd_global_keeps_us_rows_and_eia_codes(tmp_path):
 
 @pytest.mark.shared_data
 def test_gppd_usa_national():
-    path = shared("power_plants/gppd_v1.3.0_usa_source.csv")
+    path = shared_file("power_plants/gppd_v1.3.0_usa_source.csv")
     assert len(read_table(path)) == 11_879
-    out = read_layer(source("gppd", path, data_dir=DATA))
+    out = read_layer(layer_source("gppd", path, data_dir=SHARED_DATA))
     # 32 rows have no coordinates; one (plant 62262, Rolling Upland Wind Farm) has latitude 425.2
     assert out.attrs["dropped"] == 33
     assert len(out) == 11_846
@@ -256,8 +241,8 @@ def test_gppd_usa_national():
 
 @pytest.mark.shared_data
 def test_gppd_usa_arizona():
-    out = read_layer(source("gppd", shared("power_plants/gppd_v1.3.0_usa_source_AZ.csv"),
-                            data_dir=DATA))
+    path = shared_file("power_plants/gppd_v1.3.0_usa_source_AZ.csv")
+    out = read_layer(layer_source("gppd", path, data_dir=SHARED_DATA))
     assert len(out) == 162
     producing = out.loc[out["capacity_mw"] > 0, "capacity_mw"]
     assert len(producing) == 139
@@ -269,10 +254,10 @@ def test_gppd_usa_arizona():
 
 @pytest.mark.shared_data
 def test_eia860_arizona_with_gppd_capacity():
-    path = shared("power_plants/eia860_2019_schedule2_plant_AZ.csv")
-    shared("power_plants/gppd_v1.3.0_usa_source_AZ.csv")
-    out = read_layer(source("eia860_plants", path, data_dir=DATA,
-                            capacity_table="power_plants/gppd_v1.3.0_usa_source_AZ.csv"))
+    path = shared_file("power_plants/eia860_2019_schedule2_plant_AZ.csv")
+    shared_file("power_plants/gppd_v1.3.0_usa_source_AZ.csv")
+    out = read_layer(layer_source("eia860_plants", path, data_dir=SHARED_DATA,
+                                  capacity_table="power_plants/gppd_v1.3.0_usa_source_AZ.csv"))
     assert len(out) == 162
     assert out.attrs["capacity_unmatched"] == 0
     palo_verde = out.loc[out["plant_code"] == "6008"].iloc[0]
@@ -285,9 +270,9 @@ def test_eia860_arizona_with_gppd_capacity():
 
 @pytest.mark.shared_data
 def test_eia860_national_without_capacity():
-    path = shared("power_plants/eia860_2019_schedule2_plant.csv")
+    path = shared_file("power_plants/eia860_2019_schedule2_plant.csv")
     assert len(read_table(path)) == 11_833
-    out = read_layer(source("eia860_plants", path, data_dir=DATA))
+    out = read_layer(layer_source("eia860_plants", path, data_dir=SHARED_DATA))
     # 28 plants have single-space Latitude/Longitude cells; plant 62262 has latitude 425.246
     assert out.attrs["dropped"] == 29
     assert len(out) == 11_833 - 29
@@ -306,7 +291,7 @@ def test_eia860_single_space_cells_are_empty(tmp_path):
         "16572,Salt River Project,100,South Consolidated,AZ,33.466477,-111.781064,4.16, , \n"
         "803,Arizona Public Service Co,112,Childs,AZ,34.351111,-111.700556, , , \n"
         "1,x,7106,NA 1 (SC),SC, , , , , \n")
-    out = read_layer(source("eia860_plants", path)).set_index("plant_code")
+    out = read_layer(layer_source("eia860_plants", path)).set_index("plant_code")
     assert list(out.index) == ["100", "112"]
     assert out.attrs["dropped"] == 1
     assert out.loc["100", "grid_voltage_kv"] == 4.16
@@ -317,7 +302,7 @@ def test_eia860_missing_plant_code_names_field(tmp_path):
     path = tmp_path / "plant.csv"
     path.write_text("Plant Name,State,Latitude,Longitude\nx,AZ,33,-112\n")
     with pytest.raises(DataError, match="plant.csv.*'Plant Code'"):
-        read_layer(source("eia860_plants", path))
+        read_layer(layer_source("eia860_plants", path))
 
 
 def test_power_readers_registered():

@@ -13,23 +13,16 @@ from rasterio.transform import from_origin
 
 from sitescore.errors import ConfigError, DataError
 from sitescore.readers import read_layer
-from sitescore.readers.base import LayerSource
 from sitescore.readers.terrain import Raster
 from sitescore.study_area import bbox_area
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from helpers import layer_source, shared_file
+
 GEOD = Geod(ellps="WGS84")
 
 
-def shared_file(relative: str) -> Path:
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"shared data not present: ../shared/data/{relative}")
-    return path
-
-
-def dem(path: Path, area=None, **kwargs) -> Raster:
-    return read_layer(LayerSource("terrain", "dem", path, **kwargs), area)
+def dem(path: Path, area=None, options: dict | None = None) -> Raster:
+    return read_layer(layer_source("dem", path, name="terrain", **(options or {})), area)
 
 
 def write_tif(path: Path, values: np.ndarray, transform, crs, nodata=None) -> Path:

@@ -14,26 +14,13 @@ import pytest
 from shapely.geometry import LineString
 
 from sitescore.errors import ConfigError, DataError
-from sitescore.readers import READERS, LayerSource, read_layer
+from sitescore.readers import READERS, read_layer
 from sitescore.readers.base import read_table
 from sitescore.readers.transport import airport_rows
 from sitescore.schema import CRS
 from sitescore.study_area import bbox_area
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ARIZONA = [-114.82, 31.33, -109.04, 37.01]
-
-
-def shared(relative: str) -> Path:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared data not present: {relative}")
-    return path
-
-
-def source(reader: str, path: Path, layer: str = "transport", data_dir: Path | None = None,
-           **options) -> LayerSource:
-    return LayerSource(layer, reader, path, data_dir or path.parent, options=options)
+from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
 
 
 def segment(lon: float, lat: float) -> LineString:
@@ -55,14 +42,12 @@ def tiger_roads(path: Path, drop: str | None = None) -> Path:
         "MTFCC": ["S1100", "S1100", "S1200", "S1400"],
     }, geometry=[segment(-112.1, 33.4), segment(-111.7, 33.4), segment(-111.8, 33.6),
                  segment(-112.06, 33.5)], crs="EPSG:4269")
-    if drop:
-        gdf = gdf.drop(columns=drop)
-    gdf.to_file(path)
-    return path
+    return write_frame(gdf, path, drop)
 
 
 def test_tiger_roads_default_primary_and_secondary(tmp_path):
-    out = read_layer(source("tiger_roads", tiger_roads(tmp_path / "tl_2019_04_prisecroads.shp")))
+    path = tiger_roads(tmp_path / "tl_2019_04_prisecroads.shp")
+    out = read_layer(layer_source("tiger_roads", path))
     assert out.crs == CRS
     assert out.attrs["excluded_by_mtfcc"] == 1
     classes = dict(zip(out["name"], out["road_class"]))
@@ -73,9 +58,9 @@ def test_tiger_roads_default_primary_and_secondary(tmp_path):
 
 def test_tiger_roads_mtfcc_option(tmp_path):
     path = tiger_roads(tmp_path / "roads.shp")
-    primary = read_layer(source("tiger_roads", path, mtfcc=["S1100"]))
+    primary = read_layer(layer_source("tiger_roads", path, mtfcc=["S1100"]))
     assert sorted(primary["road_class"]) == ["interstate", "primary"]
-    everything = read_layer(source("tiger_roads", path, mtfcc=None))
+    everything = read_layer(layer_source("tiger_roads", path, mtfcc=None))
     assert len(everything) == 4
     assert everything.set_index("name").loc["N 7th St", "road_class"] is None
 
@@ -83,7 +68,7 @@ def test_tiger_roads_mtfcc_option(tmp_path):
 def test_tiger_roads_missing_mtfcc_names_file_and_field(tmp_path):
     path = tiger_roads(tmp_path / "roads.shp", drop="MTFCC")
     with pytest.raises(DataError, match="roads.shp.*'MTFCC'"):
-        read_layer(source("tiger_roads", path))
+        read_layer(layer_source("tiger_roads", path))
 
 
 # --- FRA North American Rail Network --------------------------------------------------------
@@ -117,14 +102,11 @@ def narn_lines(path: Path, drop: str | None = None) -> Path:
         "NET": [r[4] for r in rows],
         "MILES": 1.56, "TIMEZONE": "M",
     }, geometry=[segment(-112.2 + 0.05 * i, 33.45) for i in range(len(rows))], crs="EPSG:4326")
-    if drop:
-        gdf = gdf.drop(columns=drop)
-    gdf.to_file(path)
-    return path
+    return write_frame(gdf, path, drop)
 
 
 def test_fra_narn_class1_and_abandoned(tmp_path):
-    out = read_layer(source("fra_narn", narn_lines(tmp_path / "NARN_Lines.geojson")))
+    out = read_layer(layer_source("fra_narn", narn_lines(tmp_path / "NARN_Lines.geojson")))
     assert out.attrs["abandoned_excluded"] == 2
     by_id = out.set_index("rail_id")
     assert sorted(by_id.index) == ["300001", "300002", "300003", "300004", "300007"]
@@ -137,7 +119,8 @@ def test_fra_narn_class1_and_abandoned(tmp_path):
 
 def test_fra_narn_keep_abandoned_and_owner_list(tmp_path):
     path = narn_lines(tmp_path / "NARN_Lines.geojson")
-    out = read_layer(source("fra_narn", path, exclude_abandoned=False, class1_owners=["UP"]))
+    out = read_layer(layer_source("fra_narn", path, exclude_abandoned=False,
+                                  class1_owners=["UP"]))
     assert len(out) == 7
     assert out.attrs["abandoned_excluded"] == 0
     assert sorted(out.loc[out["class1"], "rail_id"]) == ["300002", "300007"]
@@ -146,37 +129,39 @@ def test_fra_narn_keep_abandoned_and_owner_list(tmp_path):
 def test_fra_narn_missing_net_names_field(tmp_path):
     path = narn_lines(tmp_path / "narn.geojson", drop="NET")
     with pytest.raises(DataError, match="narn.geojson.*'NET'"):
-        read_layer(source("fra_narn", path))
+        read_layer(layer_source("fra_narn", path))
 
 
 def test_fra_narn_option_must_be_boolean(tmp_path):
     path = narn_lines(tmp_path / "narn.geojson")
     with pytest.raises(ConfigError, match="exclude_abandoned"):
-        read_layer(source("fra_narn", path, exclude_abandoned="no"))
+        read_layer(layer_source("fra_narn", path, exclude_abandoned="no"))
 
 
 # --- geometry-only freeway and rail files ---------------------------------------------------
 
 @pytest.mark.shared_data
 def test_freeway_lines_national_and_arizona():
-    path = shared("roads/us_freeway_system_scgraph.geojson")
-    national = read_layer(source("freeway_lines", path, layer="roads", data_dir=DATA))
+    path = shared_file("roads/us_freeway_system_scgraph.geojson")
+    national = read_layer(layer_source("freeway_lines", path, name="roads",
+                                       data_dir=SHARED_DATA))
     assert len(national) == 2_851
     assert (national["road_class"] == "freeway").all()
     assert national["road_id"].is_unique  # from segment_id
-    arizona = read_layer(source("freeway_lines", path, layer="roads", data_dir=DATA),
-                         bbox_area(ARIZONA))
+    arizona = read_layer(layer_source("freeway_lines", path, name="roads",
+                                      data_dir=SHARED_DATA), bbox_area(ARIZONA))
     assert 0 < len(arizona) < len(national)
 
 
 @pytest.mark.shared_data
 def test_rail_lines_national_and_arizona():
-    path = shared("rail/narn_class1_scgraph.geojson")
-    national = read_layer(source("rail_lines", path, layer="rail", data_dir=DATA, class1=True))
+    path = shared_file("rail/narn_class1_scgraph.geojson")
+    national = read_layer(layer_source("rail_lines", path, name="rail", data_dir=SHARED_DATA,
+                                       class1=True))
     assert len(national) == 10_951
     assert national["class1"].all()
     assert national["owner"].isna().all() and national["tracks"].isna().all()
-    arizona = read_layer(source("rail_lines", path, layer="rail", data_dir=DATA),
+    arizona = read_layer(layer_source("rail_lines", path, name="rail", data_dir=SHARED_DATA),
                          bbox_area(ARIZONA))
     assert 0 < len(arizona) < len(national)
     assert not arizona["class1"].any()  # default: the file says nothing about class
@@ -187,7 +172,7 @@ def test_rail_lines_class1_must_be_boolean(tmp_path):
     gpd.GeoDataFrame({"segment_id": [0]}, geometry=[segment(-112, 33)],
                      crs="EPSG:4326").to_file(path)
     with pytest.raises(ConfigError, match="class1"):
-        read_layer(source("rail_lines", path, class1="true"))
+        read_layer(layer_source("rail_lines", path, class1="true"))
 
 
 def test_line_id_field_option(tmp_path):
@@ -195,10 +180,10 @@ def test_line_id_field_option(tmp_path):
     gpd.GeoDataFrame({"ROUTE_ID": ["I-10", "I-17"]}, geometry=[segment(-112, 33),
                                                                segment(-112, 34)],
                      crs="EPSG:4326").to_file(path)
-    out = read_layer(source("freeway_lines", path, id_field="ROUTE_ID"))
+    out = read_layer(layer_source("freeway_lines", path, id_field="ROUTE_ID"))
     assert out["road_id"].tolist() == ["I-10", "I-17"]
     with pytest.raises(DataError, match="'SEGMENT'"):
-        read_layer(source("freeway_lines", path, id_field="SEGMENT"))
+        read_layer(layer_source("freeway_lines", path, id_field="SEGMENT"))
 
 
 # --- OurAirports ----------------------------------------------------------------------------
@@ -227,14 +212,14 @@ AIRPORTS_CSV = (
 def test_ourairports_types_state_and_service(tmp_path):
     path = tmp_path / "airports.csv"
     path.write_text(AIRPORTS_CSV)
-    out = read_layer(source("ourairports", path)).set_index("ident")
+    out = read_layer(layer_source("ourairports", path)).set_index("ident")
     assert sorted(out.index) == ["00AZ", "KPHX"]
     assert out.attrs["other_country"] == 1 and out.attrs["excluded_by_type"] == 2
     assert out.loc["KPHX", "scheduled_service"] and not out.loc["00AZ", "scheduled_service"]
     assert out.loc["KPHX", "iata_code"] == "PHX" and out.loc["00AZ", "iata_code"] is None
     assert out.loc["KPHX", "state"] == "AZ"
     assert out.loc["KPHX", "airport_type"] == "large_airport"
-    with_closed = read_layer(source("ourairports", path, types=["closed", "heliport"]))
+    with_closed = read_layer(layer_source("ourairports", path, types=["closed", "heliport"]))
     assert sorted(with_closed["ident"]) == ["01AZ", "02AZ"]
 
 
@@ -242,18 +227,18 @@ def test_ourairports_missing_type_names_field(tmp_path):
     path = tmp_path / "airports.csv"
     path.write_text(AIRPORTS_CSV.replace('"type"', '"kind"', 1))
     with pytest.raises(DataError, match="airports.csv.*'type'"):
-        read_layer(source("ourairports", path))
+        read_layer(layer_source("ourairports", path))
 
 
 @pytest.mark.shared_data
 def test_ourairports_national():
-    path = shared("airports/ourairports_20221011_airports_US.csv")
+    path = shared_file("airports/ourairports_20221011_airports_US.csv")
     table = read_table(path)
     assert len(table) == 29_467
     # 'NA' is North America: read as published it is never a missing value
     assert table["continent"].notna().all()
     assert (table["continent"] == "NA").sum() == 29_350
-    src = source("ourairports", path, layer="airports", data_dir=DATA)
+    src = layer_source("ourairports", path, name="airports", data_dir=SHARED_DATA)
     rows = airport_rows(src)
     assert rows["continent"].notna().all()
     out = read_layer(src)
@@ -266,13 +251,13 @@ def test_ourairports_national():
 
 @pytest.mark.shared_data
 def test_ourairports_arizona_file():
-    path = shared("airports/ourairports_20221011_airports_US-AZ.csv")
-    out = read_layer(source("ourairports", path, layer="airports", data_dir=DATA))
+    path = shared_file("airports/ourairports_20221011_airports_US-AZ.csv")
+    out = read_layer(layer_source("ourairports", path, name="airports", data_dir=SHARED_DATA))
     assert len(out) == 339 == 321 + 17 + 1
     phx = out.set_index("ident").loc["KPHX"]
     assert phx["iata_code"] == "PHX" and phx["scheduled_service"]
-    heliports = read_layer(source("ourairports", path, layer="airports", data_dir=DATA,
-                                  types=["heliport"]))
+    heliports = read_layer(layer_source("ourairports", path, name="airports",
+                                        data_dir=SHARED_DATA, types=["heliport"]))
     assert len(heliports) == 221
 
 

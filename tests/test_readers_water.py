@@ -15,34 +15,21 @@ import pytest
 from shapely.geometry import LineString, box
 
 from sitescore.errors import ConfigError, DataError
-from sitescore.readers import READERS, LayerSource, read_layer
+from sitescore.readers import READERS, read_layer
 from sitescore.schema import CRS
 from sitescore.study_area import bbox_area
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ARIZONA = [-114.82, 31.33, -109.04, 37.01]
-
-
-def shared(relative: str) -> Path:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared data not present: {relative}")
-    return path
-
-
-def source(reader: str, path: Path, layer: str = "water", data_dir: Path | None = None,
-           file_layer: str | None = None, **options) -> LayerSource:
-    return LayerSource(layer, reader, path, data_dir or path.parent, layer=file_layer,
-                       options=options)
+from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
 
 
 # --- Natural Earth --------------------------------------------------------------------------
 
 @pytest.mark.shared_data
 def test_natural_earth_zip_read_in_place_world():
-    path = shared("water/ne_50m_rivers_lake_centerlines.zip")
+    path = shared_file("water/ne_50m_rivers_lake_centerlines.zip")
     assert pyogrio.read_info(path)["features"] == 462
-    out = read_layer(source("natural_earth_rivers", path, layer="rivers", data_dir=DATA))
+    out = read_layer(layer_source("natural_earth_rivers", path, name="rivers",
+                                  data_dir=SHARED_DATA))
     # one feature (the Loire, ne_id 1159129677) has no geometry in Natural Earth 4.1.0
     assert out.attrs["dropped"] == 1
     assert len(out) == 461
@@ -52,17 +39,18 @@ def test_natural_earth_zip_read_in_place_world():
 
 @pytest.mark.shared_data
 def test_natural_earth_arizona_study_area():
-    path = shared("water/ne_50m_rivers_lake_centerlines.zip")
-    out = read_layer(source("natural_earth_rivers", path, layer="rivers", data_dir=DATA),
-                     bbox_area(ARIZONA))
+    path = shared_file("water/ne_50m_rivers_lake_centerlines.zip")
+    out = read_layer(layer_source("natural_earth_rivers", path, name="rivers",
+                                  data_dir=SHARED_DATA), bbox_area(ARIZONA))
     assert {"Colorado", "Gila"} <= set(out["name"])
     assert len(out) < 20
 
 
 @pytest.mark.shared_data
 def test_natural_earth_arizona_geojson():
-    path = shared("water/ne_50m_rivers_lake_centerlines_az.geojson")
-    out = read_layer(source("natural_earth_rivers", path, layer="rivers", data_dir=DATA))
+    path = shared_file("water/ne_50m_rivers_lake_centerlines_az.geojson")
+    out = read_layer(layer_source("natural_earth_rivers", path, name="rivers",
+                                  data_dir=SHARED_DATA))
     assert sorted(zip(out["name"], out["feature_class"])) == [
         ("Colorado", "Lake Centerline"), ("Colorado", "River"), ("Gila", "River")]
 
@@ -130,15 +118,12 @@ def nhdplus_v2(path: Path, drop: str | None = None) -> Path:
         "FCODE": [f[2] for f in FLOWLINES],
     }, geometry=[LineString([(-111.9 + 0.05 * i, 33.5), (-111.85 + 0.05 * i, 33.55)])
                  for i in range(len(FLOWLINES))], crs="EPSG:4269")
-    if drop:
-        gdf = gdf.drop(columns=drop)
-    gdf.to_file(path)
-    return path
+    return write_frame(gdf, path, drop)
 
 
 def test_nhd_high_resolution_gdb(tmp_path):
     path = nhd_hr(tmp_path / "NHD_H_1506_HU4_GDB.gdb")
-    out = read_layer(source("nhd_flowlines", path, file_layer="NHDFlowline"))
+    out = read_layer(layer_source("nhd_flowlines", path, file_layer="NHDFlowline"))
     assert out.attrs["excluded_by_ftype"] == 2
     assert sorted(out["feature_class"]) == ["ArtificialPath", "StreamRiver", "StreamRiver"]
     assert sorted(out["name"].dropna()) == ["Salt River", "Verde River"]
@@ -147,25 +132,25 @@ def test_nhd_high_resolution_gdb(tmp_path):
 
 def test_nhdplus_v2_text_ftype_and_option(tmp_path):
     path = nhdplus_v2(tmp_path / "NHDFlowline.shp")
-    default = read_layer(source("nhd_flowlines", path))
+    default = read_layer(layer_source("nhd_flowlines", path))
     assert len(default) == 3
-    canals = read_layer(source("nhd_flowlines", path, ftypes=["CanalDitch", 460]))
+    canals = read_layer(layer_source("nhd_flowlines", path, ftypes=["CanalDitch", 460]))
     assert sorted(canals["name"]) == ["Arizona Canal", "Salt River", "Verde River"]
     assert set(canals["feature_class"]) == {"CanalDitch", "StreamRiver"}
-    everything = read_layer(source("nhd_flowlines", path, ftypes=None))
+    everything = read_layer(layer_source("nhd_flowlines", path, ftypes=None))
     assert len(everything) == len(FLOWLINES)
 
 
 def test_nhd_unknown_ftype_option_is_config_error(tmp_path):
     path = nhdplus_v2(tmp_path / "NHDFlowline.shp")
     with pytest.raises(ConfigError, match="ftypes"):
-        read_layer(source("nhd_flowlines", path, ftypes=["Creek"]))
+        read_layer(layer_source("nhd_flowlines", path, ftypes=["Creek"]))
 
 
 def test_nhd_missing_ftype_names_file_and_field(tmp_path):
     path = nhdplus_v2(tmp_path / "NHDFlowline.shp", drop="FTYPE")
     with pytest.raises(DataError, match="NHDFlowline.shp.*'FType'"):
-        read_layer(source("nhd_flowlines", path))
+        read_layer(layer_source("nhd_flowlines", path))
 
 
 # --- WRI Aqueduct 4.0 -----------------------------------------------------------------------
@@ -216,7 +201,7 @@ def aqueduct(path: Path, driver: str = "OpenFileGDB", drop: str | None = None) -
 ])
 def test_aqueduct_baseline_annual_layer(tmp_path, name, driver):
     path = aqueduct(tmp_path / name, driver=driver)
-    out = read_layer(source("aqueduct_baseline", path))
+    out = read_layer(layer_source("aqueduct_baseline", path))
     assert list(out.columns) == ["geometry", "bws_score", "bws_cat", "bws_label"]
     assert len(out) == 4
     assert out["bws_score"].tolist()[:3] == [4.9, 2.3, 5.0]
@@ -227,7 +212,8 @@ def test_aqueduct_baseline_annual_layer(tmp_path, name, driver):
 
 def test_aqueduct_any_vector_with_fields(tmp_path):
     path = aqueduct(tmp_path / "aqueduct_az.geojson", driver="GeoJSON")
-    out = read_layer(source("aqueduct_baseline", path), bbox_area([-112.5, 32.5, -109.5, 34.5]))
+    out = read_layer(layer_source("aqueduct_baseline", path),
+                     bbox_area([-112.5, 32.5, -109.5, 34.5]))
     assert len(out) == 3  # the study area reaches the first three basins only
     assert out["bws_cat"].min() == -1
 
@@ -235,7 +221,7 @@ def test_aqueduct_any_vector_with_fields(tmp_path):
 def test_aqueduct_missing_score_names_file_and_field(tmp_path):
     path = aqueduct(tmp_path / "aq.geojson", driver="GeoJSON", drop="bws_score")
     with pytest.raises(DataError, match="aq.geojson.*'bws_score'"):
-        read_layer(source("aqueduct_baseline", path))
+        read_layer(layer_source("aqueduct_baseline", path))
 
 
 def test_water_readers_registered():

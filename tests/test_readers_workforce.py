@@ -21,19 +21,12 @@ from sitescore.readers import READERS, LayerSource, read_layer
 from sitescore.readers.workforce import geoid5, read_acs, read_bls_laus
 from sitescore.study_area import bbox_area
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared(relative: str) -> Path:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared data not present: {relative}")
-    return path
+from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file
 
 
 def counties_source(path: Path, data_dir: Path, tables: list | None = None) -> LayerSource:
-    return LayerSource("counties", "census_counties", path, data_dir,
-                       options={"tables": tables or []})
+    return layer_source("census_counties", path, name="counties", data_dir=data_dir,
+                        tables=tables or [])
 
 
 # --- small files in published layouts -------------------------------------------------------
@@ -182,10 +175,10 @@ def test_counties_missing_geoid_names_field(tmp_path):
 
 @pytest.mark.shared_data
 def test_us_counties_with_laus_and_acs():
-    counties = shared("counties/us_counties_us_atlas_10m.geojson")
-    shared("workforce/bls_laus_county_2016.csv")
-    shared("workforce/acs5_2018_county_selected.csv")
-    out = read_layer(counties_source(counties, DATA, [
+    counties = shared_file("counties/us_counties_us_atlas_10m.geojson")
+    shared_file("workforce/bls_laus_county_2016.csv")
+    shared_file("workforce/acs5_2018_county_selected.csv")
+    out = read_layer(counties_source(counties, SHARED_DATA, [
         {"reader": "bls_laus", "path": "workforce/bls_laus_county_2016.csv"},
         {"reader": "acs", "path": "workforce/acs5_2018_county_selected.csv",
          "fields": {"population": "B03002_001E",
@@ -208,14 +201,14 @@ def test_us_counties_with_laus_and_acs():
 
 @pytest.mark.shared_data
 def test_arizona_counties_with_arizona_tables():
-    counties = shared("counties/az_counties_us_atlas_10m.geojson")
-    shared("workforce/bls_laus_county_2016_az.csv")
-    shared("workforce/acs5_2018_county_selected_az.csv")
-    out = read_layer(counties_source(counties, DATA, [
+    counties = shared_file("counties/az_counties_us_atlas_10m.geojson")
+    shared_file("workforce/bls_laus_county_2016_az.csv")
+    shared_file("workforce/acs5_2018_county_selected_az.csv")
+    out = read_layer(counties_source(counties, SHARED_DATA, [
         {"reader": "bls_laus", "path": "workforce/bls_laus_county_2016_az.csv"},
         {"reader": "acs", "path": "workforce/acs5_2018_county_selected_az.csv",
          "fields": {"population": "B03002_001E"}},
-    ]), bbox_area([-114.82, 31.33, -109.04, 37.01]))
+    ]), bbox_area(ARIZONA))
     assert len(out) == 15
     assert out.attrs["counties_without_data"] == 0
     assert out[["population", "labor_force", "employed"]].notna().all().all()

@@ -1,0 +1,354 @@
+"""The web map, read as HTML (no browser): legend, ranked markers, escaping, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+from shapely.geometry import LineString, Point, box
+
+from sitescore.webmap import SYNTHETIC_BANNER, CriterionInfo, plant_radius, write_map
+
+CRS = "EPSG:5070"
+XSS = "<img src=x onerror=alert(1)>"
+#: Breaks out of a JS template literal if left raw (backtick, ${...}, backslash escapes).
+JS_BREAKER = "Gila `${alert(2)}` C:\\units\\new"
+CELL_M = 1500.0
+NX, NY = 10, 7
+
+CRITERIA = [
+    CriterionInfo("power_line", "Distance to 345 kV+ line", "km", "distance_to",
+                  "transmission_lines", 0.5, "0 km scores 1, 50 km or more scores 0"),
+    CriterionInfo("workforce", "Workforce within reach", "people", "gravity_access",
+                  "counties", 0.3, "log scale, 10k scores 0, 1M scores 1"),
+    CriterionInfo("water_stress", "Baseline water stress", "", "mean_value", "water_stress",
+                  0.2, "0 (low) scores 1, 5 (extremely high) scores 0"),
+]
+SITE_CELLS = {  # site_id -> (rank, cells as (col, row))
+    11: (1, [(c, r) for c in (6, 7, 8) for r in (3, 4, 5)]),
+    33: (2, [(c, r) for c in (8, 9) for r in (0, 1)]),
+    22: (3, [(c, r) for c in (2, 3) for r in (4, 5, 6)]),
+}
+SITE_NAMES = {11: f"BLM – {XSS} Field Office", 22: f"BLM – {JS_BREAKER}",
+              33: "DOE – Lordsburg Test Tract"}
+
+
+def origin() -> tuple[float, float]:
+    """Lower-left corner of the grid in EPSG:5070: near Lordsburg, New Mexico."""
+    x, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(-108.75, 32.25)
+    return round(x, -3), round(y, -3)
+
+
+def cell_box(col: int, row: int):
+    x0, y0 = origin()
+    return box(x0 + col * CELL_M, y0 + row * CELL_M, x0 + (col + 1) * CELL_M,
+               y0 + (row + 1) * CELL_M)
+
+
+def make_scene() -> dict:
+    """Hand-made cells, sites, layers and exclusions, as the pipeline would hand them over."""
+    x0, y0 = origin()
+    site_of = {cell: sid for sid, (_, cs) in SITE_CELLS.items() for cell in cs}
+    rows = []
+    for col in range(NX):
+        for row in range(NY):
+            excluded = col <= 1 and row <= 2
+            values = {"power_line": round(col / NX, 3), "workforce": round(row / NY, 3),
+                      "water_stress": 0.5}
+            raw = {"power_line": 50 * (1 - col / NX), "workforce": 10_000 * (1 + row) ** 2,
+                   "water_stress": 2.5}
+            score = sum(c.weight * values[c.name] for c in CRITERIA)
+            rec = {
+                "cell_id": f"c{col:02d}{row:02d}",
+                "score": np.nan if excluded else round(score, 4),
+                "excluded": excluded,
+                "exclusion_reason": "wilderness area (WA)" if excluded else None,
+                "site_id": site_of.get((col, row), np.nan),
+                "agency": "BLM",
+                "unit_name": XSS if col >= 5 else "Lordsburg Field Office",
+                "eligible_acres": 0.0 if excluded else 556.0,
+                "geometry": cell_box(col, row),
+            }
+            for c in CRITERIA:
+                rec[f"raw__{c.name}"] = raw[c.name]
+                rec[f"value__{c.name}"] = values[c.name]
+                rec[f"contribution__{c.name}"] = c.weight * values[c.name]
+            rows.append(rec)
+    cells = gpd.GeoDataFrame(rows, crs=CRS)
+    cells["site_id"] = cells["site_id"].astype("Int64")
+
+    site_rows = []
+    for sid, (rank, cs) in SITE_CELLS.items():
+        member = cells[cells["site_id"] == sid]
+        geom = shapely.union_all(member.geometry.values)
+        centre = gpd.GeoSeries([geom.centroid], crs=CRS).to_crs("EPSG:4326").iloc[0]
+        rec = {"rank": rank, "site_id": sid, "name": SITE_NAMES[sid],
+               "agency": SITE_NAMES[sid].split(" – ")[0],
+               "unit_name": SITE_NAMES[sid].split(" – ")[1], "state": "NM",
+               "acres": 556.0 * len(member), "n_cells": len(member),
+               "score": round(float(member["score"].mean()), 4),
+               "lon": centre.x, "lat": centre.y, "geometry": geom}
+        for c in CRITERIA:
+            rec[f"raw__{c.name}"] = float(member[f"raw__{c.name}"].mean())
+            rec[f"value__{c.name}"] = float(member[f"value__{c.name}"].mean())
+            rec[f"weight__{c.name}"] = c.weight
+            rec[f"contribution__{c.name}"] = c.weight * rec[f"value__{c.name}"]
+        site_rows.append(rec)
+    sites = gpd.GeoDataFrame(site_rows, crs=CRS).sort_values("rank").reset_index(drop=True)
+
+    w, h = NX * CELL_M, NY * CELL_M
+    wiggly = Point(x0 + 0.5 * w, y0 + 0.5 * h).buffer(3 * w, quad_segs=500)  # 2,000 vertices
+    layers = {
+        "federal_land": gpd.GeoDataFrame({
+            "unit_name": [XSS, "Fort Test"], "mang_name": ["BLM", "DOD"],
+            "designation": ["", "MIL"], "gap_status": [4.0, np.nan], "state": ["NM", "NM"],
+            "gis_acres": [1.0e6, 5000.0],
+        }, geometry=[wiggly, box(x0 - 6000, y0 - 6000, x0 - 1000, y0 - 1000)], crs=CRS),
+        "transmission_lines": gpd.GeoDataFrame({
+            "line_id": ["L1", "L2", "L3"], "voltage_kv": [500.0, 345.0, np.nan],
+            "owner": ["Test Power", XSS, None], "status": ["IN SERVICE"] * 3,
+        }, geometry=[LineString([(x0 - 3000, y0 + 2000), (x0 + w + 3000, y0 + 2500)]),
+                     LineString([(x0 + 4000, y0 - 3000), (x0 + 5000, y0 + h + 3000)]),
+                     LineString([(x0 - 2000, y0 + h), (x0 + w, y0 + h + 2000)])], crs=CRS),
+        "power_plants": gpd.GeoDataFrame({
+            "plant_code": ["1", "2", "3"], "plant_name": ["Sun Ranch", "Gas Peaker", XSS],
+            "primary_fuel": ["Solar", "Natural Gas", "Nuclear"],
+            "capacity_mw": [10.0, 300.0, 1500.0],
+        }, geometry=[Point(x0 + 2000, y0 - 2000), Point(x0 + w + 2000, y0 + 3000),
+                     Point(x0 + 0.6 * w, y0 + h + 4000)], crs=CRS),
+        "roads": gpd.GeoDataFrame({"name": ["I-10"], "road_class": ["interstate"]},
+                                  geometry=[LineString([(x0 - 5000, y0 - 500),
+                                                        (x0 + w + 5000, y0 - 800)])], crs=CRS),
+        "counties": gpd.GeoDataFrame({"geoid": ["35023"], "name": ["Hidalgo"],
+                                      "population": [4178.0], "labor_force": [1900.0]},
+                                     geometry=[box(x0 - 20000, y0 - 20000, x0 + w + 20000,
+                                                   y0 + h + 20000)], crs=CRS),
+        "wind_farms": gpd.GeoDataFrame({"farm": ["<b>odd</b>", "plain"], "turbines": [12, 30]},
+                                       geometry=[Point(x0 + 1000, y0 + h + 1000),
+                                                 Point(x0 + w, y0)], crs=CRS),
+        "rail": gpd.GeoDataFrame(geometry=[], crs=CRS),  # present but empty: no toggle
+    }
+    excluded = gpd.GeoDataFrame({"reason": ["wilderness area (WA)"]},
+                                geometry=[box(x0, y0, x0 + 2 * CELL_M, y0 + 3 * CELL_M)], crs=CRS)
+    return {"title": "Test study – Hidalgo County, NM", "cells": cells, "sites": sites,
+            "criteria": CRITERIA, "layers": layers, "excluded": excluded,
+            "notes": ["criterion rail_access left out: layer file missing",
+                      f"unit {XSS} has no name in PAD-US"]}
+
+
+@pytest.fixture(scope="module")
+def scene() -> dict:
+    return make_scene()
+
+
+@pytest.fixture(scope="module")
+def page(scene, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("map") / "index.html"
+    assert write_map(path, **scene) == path
+    return path.read_text(encoding="utf-8")
+
+
+def geojson_blobs(page: str) -> list[dict]:
+    """Every GeoJSON FeatureCollection embedded in the page."""
+    out, decoder = [], json.JSONDecoder()
+    for m in re.finditer(r"_add\(", page):
+        start = m.end()
+        if page[start] != "{":
+            continue
+        obj, _ = decoder.raw_decode(page, start)
+        out.append(obj)
+    return out
+
+
+def registry(page: str) -> dict[str, str]:
+    m = re.search(r"layers: \{([^}]*)\}", page)
+    assert m, "window.sitescore registry missing"
+    return dict(re.findall(r'"([^"]+)":(\w+)', m.group(1)))
+
+
+def test_legend_and_title(page, scene):
+    assert "Suitability score (0 = worst, 1 = best)" in page  # branca colour legend caption
+    assert "d3.scale.threshold()" in page and "L.control({position: 'topright'})" in page
+    assert "<title>Test study – Hidalgo County, NM</title>" in page
+    assert 'id="sitescore-title"' in page
+    for c in CRITERIA:
+        assert c.label in page
+    assert "criterion rail_access left out: layer file missing" in page
+
+
+def test_one_marker_per_site_numbered_by_rank(page, scene):
+    ranks = [int(r) for r in re.findall(r'"className": "sitescore-rank sitescore-rank-(\d+)"',
+                                        page)]
+    assert sorted(ranks) == [1, 2, 3]
+    assert page.count("L.marker(") == 3
+    # Each marker has a breakdown popup with a row per criterion.
+    assert page.count('<table class="sitescore-breakdown">') == 3
+    assert page.count('data-criterion="power_line"') == 3
+    m = re.search(r'<div class="ss-popup" data-rank="1">.*?</table></div>', page)
+    assert m and "Distance to 345 kV+ line" in m.group(0) and "km" in m.group(0)
+    assert "50%" in m.group(0)  # the weight
+
+
+def test_data_strings_only_escaped(page):
+    assert XSS not in page
+    assert "\\u003cimg" not in page.lower()  # not smuggled through JSON either
+    hits = [m.start() for m in re.finditer("img src=x", page)]
+    assert hits, "the hostile name should be on the page, as text"
+    for i in hits:  # as an entity, in HTML or inside JSON (where & is written \u0026)
+        assert page[i - 4:i] == "&lt;" or page[i - 9:i] == "\\u0026lt;", page[i - 40:i + 40]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    # Backticks, ${ and backslashes can't reach folium's JS template literals raw.
+    assert JS_BREAKER not in page
+    assert "${alert(2)}" not in page and "C:\\units" not in page
+    assert "&#96;&#36;&#123;alert(2)&#125;&#96;" in page
+    # Column names and values of an unknown layer are escaped too.
+    assert "<b>odd</b>" not in page and "\\u0026lt;b\\u0026gt;odd\\u0026lt;/b\\u0026gt;" in page
+
+
+def test_synthetic_banner_only_when_asked(scene, tmp_path, page):
+    assert SYNTHETIC_BANNER not in page
+    path = write_map(tmp_path / "demo.html", **{**scene, "synthetic": True})
+    text = path.read_text(encoding="utf-8")
+    assert 'id="sitescore-banner"' in text
+    assert text.count(SYNTHETIC_BANNER) == 2  # the banner and the title box
+
+
+def test_same_inputs_same_bytes(scene, tmp_path):
+    a = write_map(tmp_path / "a.html", **scene).read_bytes()
+    b = write_map(tmp_path / "b.html", **scene).read_bytes()
+    assert a == b
+    assert not re.search(rb"[0-9a-f]{32}", a), "a random folium id is left in the page"
+
+
+def test_same_bytes_in_another_process(scene, tmp_path):
+    """Different hash seed, fresh folium state: still the same page."""
+    here = write_map(tmp_path / "here.html", **scene).read_bytes()
+    code = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from pathlib import Path
+        from test_webmap import make_scene
+        from sitescore.webmap import write_map
+        write_map(Path({str(tmp_path / "there.html")!r}), **make_scene())
+    """)
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
+    assert (tmp_path / "there.html").read_bytes() == here
+
+
+def test_layers_toggle_input_layers_off(page):
+    reg = registry(page)
+    assert set(reg) == {"federal_land", "transmission_lines", "power_plants", "roads",
+                        "counties", "wind_farms", "excluded", "cells", "sites"}
+    map_name = re.search(r"window\.sitescore = \{map: (\w+)", page).group(1)
+    for key, var in reg.items():
+        shown = f"{var}.addTo({map_name});" in page
+        assert shown == (key in {"cells", "sites"}), key
+    for label in ("Transmission lines (by voltage)", "Power plants (sized by MW)",
+                  "Federal land (by managing agency)", "Wind farms", "Ranked sites"):
+        assert f'"{label}"' in page
+    assert "L.control.layers(" in page
+
+
+def test_geometry_is_web_light(page):
+    blobs = geojson_blobs(page)
+    assert blobs
+    coords = []
+
+    def walk(c):
+        if isinstance(c, (int, float)):
+            coords.append(c)
+        else:
+            for x in c:
+                walk(x)
+
+    blm_land = []
+    for fc in blobs:
+        for f in fc["features"]:
+            walk(f["geometry"]["coordinates"])
+            tip = f["properties"].get("t", "")
+            if "Federal land" in tip and "Managed by: BLM" in tip:
+                blm_land.append(f["geometry"])
+    assert all(len(repr(float(x)).split(".")[1]) <= 5 for x in coords)
+    lons, lats = coords[0::2], coords[1::2]
+    assert -110 < min(lons) and max(lons) < -107 and 31 < min(lats) and max(lats) < 34
+    # The 2,000-vertex circle is simplified (and clipped to the study's surroundings).
+    assert len(blm_land) == 1 and blm_land[0]["type"] == "Polygon"
+    assert len(blm_land[0]["coordinates"][0]) < 400
+    # Canvas rendering, and none of folium's unused CDN assets.
+    assert '"preferCanvas": true' in page
+    for unused in ("bootstrap", "font-awesome", "fontawesome", "awesome-markers", "glyphicons"):
+        assert unused not in page.lower(), unused
+
+
+def test_cells_carry_score_reason_and_site(page):
+    cells = next(fc for fc in geojson_blobs(page) if fc["features"]
+                 and "c" in fc["features"][0]["properties"])
+    props = {f["properties"]["c"]: f["properties"] for f in cells["features"]}
+    assert len(props) == NX * NY
+    assert "x" in props["c0000"] and "v" not in props["c0000"]  # excluded: reason index
+    assert props["c0705"]["r"] == 1 and props["c0306"]["r"] == 3
+    assert 0 <= props["c0705"]["v"] <= 1 and len(props["c0705"]["b"]) == len(CRITERIA)
+    assert '"reasons":["wilderness area (WA)"]' in page
+
+
+def test_atomic_write_leaves_no_temp_and_keeps_old_on_error(scene, tmp_path):
+    path = tmp_path / "out" / "index.html"
+    write_map(path, **scene)
+    before = path.read_bytes()
+    bad = scene["cells"].set_crs(None, allow_override=True)
+    with pytest.raises(ValueError, match="no CRS"):
+        write_map(path, **{**scene, "cells": bad})
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["index.html"]
+
+
+def test_no_sites_no_layers_still_a_map(scene, tmp_path):
+    empty_sites = scene["sites"].iloc[0:0]
+    path = write_map(tmp_path / "m.html", title="Nothing found", cells=scene["cells"],
+                     sites=empty_sites, criteria=CRITERIA, layers={})
+    text = path.read_text(encoding="utf-8")
+    assert "L.marker(" not in text and "0 ranked sites" in text
+    assert set(registry(text)) == {"cells", "sites"}
+
+
+def test_other_crs_is_reprojected(scene, tmp_path):
+    a = write_map(tmp_path / "a.html", **scene).read_text(encoding="utf-8")
+    moved = {**scene, "cells": scene["cells"].to_crs("EPSG:3857")}
+    b = write_map(tmp_path / "b.html", **moved).read_text(encoding="utf-8")
+    assert b.count('"type":"Feature"') == a.count('"type":"Feature"')
+
+
+def test_plant_radius_grows_with_capacity():
+    radii = [plant_radius(mw) for mw in (None, 0, 1, 10, 100, 1000, 10_000)]
+    assert radii == sorted(radii) and radii[0] == 3.0 and radii[-1] == 18.0
+
+
+def test_cells_from_dataframe_with_missing_optional_columns(tmp_path):
+    """Only geometry, cell_id and score: the map still draws."""
+    cells = gpd.GeoDataFrame({"cell_id": ["a", "b"], "score": [0.2, 0.9]},
+                             geometry=[cell_box(0, 0), cell_box(1, 0)], crs=CRS)
+    sites = gpd.GeoDataFrame({"rank": [1], "site_id": [1], "name": ["X"],
+                              "score": [0.9]}, geometry=[cell_box(1, 0)], crs=CRS)
+    text = write_map(tmp_path / "m.html", title="t", cells=cells, sites=sites,
+                     criteria=CRITERIA, layers={}).read_text(encoding="utf-8")
+    assert "sitescore-rank-1" in text and text.count("n/a") >= 3
+
+
+def test_every_external_file_is_known_to_the_offline_browser_tests(page):
+    """Catches a folium/branca upgrade that moves a CDN URL before the browser tests do."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from browser_support import page_assets
+
+    assets, unknown = page_assets(page)
+    assert unknown == []
+    assert {a.package for a in assets} == {"leaflet", "jquery", "d3"}
