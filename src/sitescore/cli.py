@@ -165,10 +165,28 @@ def layers(config_file: Path, data_dir: Path | None) -> None:
             continue
         layer = read_layer(src, None)
         if isinstance(layer, gpd.GeoDataFrame):
-            desc = f"{len(layer):>8} features  {layer.crs.to_string() if layer.crs else '?'} (from source: reprojected)"
+            desc = f"{len(layer):>8} features  source CRS {_source_crs(src.path)} -> {layer.crs.to_string()}"
         else:
-            desc = f"raster {layer.values.shape[1]}x{layer.values.shape[0]}  {layer.crs}"
+            desc = f"raster {layer.values.shape[1]}x{layer.values.shape[0]}  CRS {layer.crs.to_string()}"
         click.echo(f"{name:<22} {src.reader:<26} {desc}  {src.path}")
+
+
+def _source_crs(path: Path) -> str:
+    """The CRS a file declares (CSV point tables are lon/lat by their providers' definition)."""
+    if path.suffix.lower() in (".csv", ".txt"):
+        return "EPSG:4326 (lon/lat columns)"
+    try:
+        import pyogrio
+        from pyproj import CRS
+
+        wkt = pyogrio.read_info(str(path)).get("crs")
+        if not wkt:
+            return "none"
+        crs = CRS.from_user_input(wkt)
+        code = crs.to_epsg(min_confidence=70)
+        return f"EPSG:{code}" if code else crs.name
+    except Exception:  # informational only
+        return "?"
 
 
 if __name__ == "__main__":  # pragma: no cover
