@@ -5,7 +5,6 @@ import textwrap
 
 import geopandas as gpd
 import pandas as pd
-import pytest
 import shapely
 from click.testing import CliRunner
 

@@ -30,7 +30,7 @@ from .metrics import METRICS, compute_metric
 from .outputs import atomic_dirs, file_digest, package_versions, write_manifest, write_tables
 from .readers import READERS, LayerSource, read_layer
 from .schema import CRS, LAYERS, M_PER_KM
-from .scoring import apply_constraints, describe_value_function, score_table
+from .scoring import CriterionInfo, apply_constraints, describe_value_function, score_table
 from .study_area import StudyArea, bbox_area
 
 log = logging.getLogger(__name__)
@@ -236,9 +236,7 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
     return RunResult(cells, sites, run_dir, map_path, manifest, notes)
 
 
-def criterion_infos(cfg: Config, criteria: dict, weights: dict) -> list:
-    from .webmap import CriterionInfo
-
+def criterion_infos(cfg: Config, criteria: dict, weights: dict) -> list[CriterionInfo]:
     total = sum(weights.values())
     out = []
     for name, c in criteria.items():

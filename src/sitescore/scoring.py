@@ -76,6 +76,23 @@ def describe_value_function(vf: ValueFunction, unit: str = "") -> str:
 
 
 @dataclass(frozen=True)
+class CriterionInfo:
+    """What the map needs to know about one scoring criterion.
+
+    ``weight`` is the normalised weight (all criteria sum to 1); ``value_description`` says in
+    words how a raw value becomes a 0..1 score (e.g. "0 km scores 1, 50 km or more scores 0").
+    """
+
+    name: str
+    label: str
+    unit: str
+    metric: str
+    layer: str
+    weight: float
+    value_description: str = ""
+
+
+@dataclass(frozen=True)
 class ConstraintResult:
     excluded: np.ndarray      # bool per cell
     reasons: np.ndarray       # object per cell: None or the first binding rule

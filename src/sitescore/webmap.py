@@ -30,7 +30,6 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +44,9 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from sitescore.schema import CRS, WEB_CRS
+from sitescore.scoring import CriterionInfo
 
 __all__ = ["SYNTHETIC_BANNER", "CriterionInfo", "esc", "plant_radius", "write_map"]
-
-
-@dataclass(frozen=True)
-class CriterionInfo:
-    """What the map needs to know about one scoring criterion.
-
-    ``weight`` is the normalised weight (all criteria sum to 1); ``value_description`` says in
-    words how a raw value becomes a 0..1 score (e.g. "0 km scores 1, 50 km or more scores 0").
-    """
-
-    name: str
-    label: str
-    unit: str
-    metric: str
-    layer: str
-    weight: float
-    value_description: str = ""
 
 
 SYNTHETIC_BANNER = "Synthetic demo data — not real places"
