@@ -599,7 +599,9 @@ def _cells_layer(cells: gpd.GeoDataFrame, criteria: Sequence[CriterionInfo],
         " layer.setStyle(SITESCORE.cellStyle(p));"
         " layer.bindTooltip(function() { return SITESCORE.cellTip(p); }, {sticky: true}); }"
     )
-    return _geojson_layer(_collection(geoms, props), js), tables, counts
+    # smooth_factor 0: Leaflet would otherwise simplify a cell of a pixel or two to nothing,
+    # and a state-wide study would open on an empty map
+    return _geojson_layer(_collection(geoms, props), js, smooth_factor=0), tables, counts
 
 
 def _bar(fraction: float | None, colour: str, width_px: float = 56.0) -> str:
@@ -688,7 +690,7 @@ _CSS = """
 .sitescore-box td { padding: 1px 3px; vertical-align: top; }
 .sitescore-box .ss-desc { color: #666; font-size: 11px; }
 .sitescore-box ul { margin: 3px 0 0 0; padding-left: 16px; }
-.sitescore-box .ss-notes li { color: #7a4b00; }
+.sitescore-box .ss-notes li { color: #7a4b00; overflow-wrap: anywhere; }
 .ss-synthetic-line { color: #b00020; font-weight: 700; margin-bottom: 3px; }
 .ss-key-row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
 .ss-sw { display: inline-block; width: 14px; height: 10px; border: 1px solid rgba(0,0,0,0.3); }
