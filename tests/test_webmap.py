@@ -352,3 +352,14 @@ def test_every_external_file_is_known_to_the_offline_browser_tests(page):
     assets, unknown = page_assets(page)
     assert unknown == []
     assert {a.package for a in assets} == {"leaflet", "jquery", "d3"}
+
+
+def test_cells_are_not_smoothed_away_at_state_zoom(page):
+    """Leaflet simplifies paths to its smoothFactor in pixels: a 1 km cell at state zoom would
+    vanish, so the cells layer must switch smoothing off (the state-wide map opened empty)."""
+    import re
+    cells_var = re.search(r"(\w+)_onEachFeature\(feature, layer\) \{\s*\(function\(feature, layer\) "
+                          r"\{ var p = feature.properties; layer.setStyle\(SITESCORE.cellStyle", page)
+    assert cells_var
+    options = page[page.index(f"var {cells_var.group(1)} = L.geoJson("):][:300]
+    assert "smoothFactor: 0," in options
