@@ -160,5 +160,6 @@ def test_sitescore_demo_end_to_end(tmp_path):
     assert "Synthetic demo data" in html
     sites = pd.read_csv(tmp_path / "runs/demo/sites.csv")
     assert len(sites) >= 5 and (sites["agency"] == "BLM").all()
+    assert (sites["data"] == "synthetic demo data - not real places").all()
     manifest = json.loads((tmp_path / "runs/demo/manifest.json").read_text())
     assert manifest["synthetic"] is True

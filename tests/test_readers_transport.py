@@ -266,3 +266,42 @@ def test_transport_readers_registered():
     assert {READERS[n].layer for n in ("fra_narn", "rail_lines")} == {"rail"}
     assert READERS["ourairports"].layer == "airports"
     assert "line_geometry" not in READERS
+
+
+@pytest.mark.shared_data
+def test_ourairports_longest_open_runway_from_the_runways_file():
+    airports = shared_file("airports/ourairports_20221011_airports_US-AZ.csv")
+    shared_file("airports/ourairports_20221011_runways_US-AZ.csv")
+    gdf = read_layer(layer_source("ourairports", airports, name="airports",
+                                  runways="ourairports_20221011_runways_US-AZ.csv"))
+    by_ident = gdf.set_index("ident")
+    # Phoenix Sky Harbor: runways 10,300, 7,800 and 11,489 ft (08/26) in the runways file
+    assert by_ident.loc["KPHX", "longest_runway_ft"] == 11489
+    # independently: kept airports that have an open runway with a length in the runways file
+    import csv
+    with open(airports, newline="") as fh:
+        kept_ids = {r["id"] for r in csv.DictReader(fh)
+                    if r["type"] in ("large_airport", "medium_airport", "small_airport")}
+    with open(airports.parent / "ourairports_20221011_runways_US-AZ.csv", newline="") as fh:
+        with_runway = {r["airport_ref"] for r in csv.DictReader(fh)
+                       if r["closed"] != "1" and r["length_ft"].strip()}
+    assert gdf["longest_runway_ft"].notna().sum() == len(kept_ids & with_runway)
+    assert (gdf["longest_runway_ft"].dropna() > 0).all()
+
+
+def test_ourairports_runways_ignore_closed_runways(tmp_path):
+    # OurAirports data dictionary (ourairports.com/help/data-dictionary.html): runways.csv
+    # fields id, airport_ref, airport_ident, length_ft, width_ft, surface, lighted, closed, ...
+    (tmp_path / "airports.csv").write_text(
+        'id,ident,type,name,latitude_deg,longitude_deg,elevation_ft,continent,iso_country,'
+        'iso_region,municipality,scheduled_service,gps_code,iata_code,local_code,home_link,'
+        'wikipedia_link,keywords\n'
+        '1,"KAAA","medium_airport","A Field",35.0,-106.0,5000,"NA","US","US-NM","A","yes",'
+        '"KAAA","AAA","AAA",,,\n')
+    (tmp_path / "runways.csv").write_text(
+        'id,airport_ref,airport_ident,length_ft,width_ft,surface,lighted,closed\n'
+        '10,1,"KAAA",13000,150,"ASP",1,1\n'
+        '11,1,"KAAA",9000,150,"ASP",1,0\n'
+        '12,1,"KAAA",,75,"TURF",0,0\n')
+    gdf = read_layer(layer_source("ourairports", tmp_path / "airports.csv", runways="runways.csv"))
+    assert gdf["longest_runway_ft"].tolist() == [9000.0]

@@ -216,3 +216,22 @@ def test_arizona_counties_with_arizona_tables():
 
 def test_workforce_reader_registered():
     assert READERS["census_counties"].layer == "counties"
+
+
+@pytest.mark.shared_data
+def test_acs_variables_in_the_example_configs_mean_what_the_configs_say():
+    """The ACS variables the shipped configs map onto canonical fields, checked against the
+    variable dictionary published with the table."""
+    import yaml
+    labels = pd.read_csv(shared_file("workforce/acs5_2018_county_selected_variables.csv"))
+    label = dict(zip(labels["variable"], labels["label_as_in_source_readme"]))
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs/new_mexico.yaml").read_text())
+    acs = [t for t in config["layers"]["counties"]["options"]["tables"] if t["reader"] == "acs"][0]
+    expected_words = {"population": ["total_estimate"],
+                      "bachelors_or_higher": ["bachelor_s_degree", "graduate_or_professional_degree"]}
+    for canonical, variables in acs["fields"].items():
+        variables = variables if isinstance(variables, list) else [variables]
+        for var, word in zip(variables, expected_words[canonical]):
+            assert word in label[var], (canonical, var, label[var])
+    # B03002_001E (Hispanic or Latino origin by race: total) is the total population
+    assert label["B03002_001E"].startswith("B03002_001___total")

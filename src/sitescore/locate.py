@@ -93,7 +93,7 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
         states = members["state"].dropna()
         row["state"] = states.mode().iloc[0] if len(states) else None
         row["name"] = _site_name(agency, unit, members)
-        row["cell_ids"] = " ".join(members["cell_id"].astype(str))
+        row["cell_ids"] = " ".join(sorted(members["cell_id"].astype(str)))
         outline = shapely.union_all(members.geometry.values)
         if eligible is not None:
             local = shapely.clip_by_rect(eligible, *shapely.bounds(outline))

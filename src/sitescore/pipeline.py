@@ -198,6 +198,10 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         sites["site_id"] = sites["rank"]
         cells["site_id"] = pd.array([renumber.get(int(s)) if s else None for s in site_of], dtype="Int64")
 
+    if cfg.synthetic:  # every table says so, not only the map
+        sites["data"] = "synthetic demo data - not real places"
+        cells["data"] = "synthetic demo data - not real places"
+
     maps_root = Path(maps_dir or cfg.outputs.maps_dir)
     runs_root = Path(runs_dir or cfg.outputs.runs_dir)
     run_dir, map_dir = runs_root / cfg.study, maps_root / cfg.study

@@ -62,8 +62,8 @@ LAYERS: dict[str, LayerSchema] = {
         }, "Rail lines; network is FRA NARN's NET code (M main, O other, ...)."),
         LayerSchema("airports", "point", {
             "ident": "str", "name": "str", "airport_type": "str", "scheduled_service": "bool",
-            "iata_code": "str", "state": "str",
-        }, "Airports (large/medium/small, heliports, ...)."),
+            "iata_code": "str", "state": "str", "longest_runway_ft": "float",
+        }, "Airports (large/medium/small, heliports, ...), with the longest open runway if known."),
         LayerSchema("rivers", "line", {
             "name": "str", "feature_class": "str",
         }, "Rivers and lake centrelines."),

@@ -136,13 +136,17 @@ def read_fra_narn(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFra
 @reader("ourairports", "airports")
 def read_ourairports(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """OurAirports airports.csv: large, medium and small airports by default (option `types`);
-    closed ones are left out unless `types` lists 'closed'; US only unless `country` says else."""
+    closed ones are left out unless `types` lists 'closed'; US only unless `country` says else.
+    Option `runways` (OurAirports runways.csv) adds each airport's longest open runway."""
     rows = airport_rows(source)
     gdf = table_points(rows, "longitude_deg", "latitude_deg", source.path, area)
     path = source.path
     region = text(optional_field(gdf, "iso_region"))
     state = each(region, lambda r: r.split("-", 1)[1] if isinstance(r, str) and "-" in r else None)
     scheduled = text(optional_field(gdf, "scheduled_service"))
+    runways_path = option_str(source, "runways")
+    longest = (longest_runways_ft(source.resolve(runways_path), field(gdf, "id", path))
+               if runways_path else np.nan)
     return finish(gdf, "airports", {
         "ident": text(field(gdf, "ident", path)),
         "name": text(field(gdf, "name", path)),
@@ -150,7 +154,20 @@ def read_ourairports(source: LayerSource, area: StudyArea | None) -> gpd.GeoData
         "scheduled_service": each(scheduled, lambda v: isinstance(v, str) and v.lower() == "yes"),
         "iata_code": text(optional_field(gdf, "iata_code")),
         "state": state,
+        "longest_runway_ft": longest,
     }, source, area, **rows.attrs)
+
+
+def longest_runways_ft(path, airport_ids: pd.Series) -> pd.Series:
+    """Longest open runway per airport from OurAirports runways.csv (`airport_ref` = airports' `id`,
+    `length_ft`, `closed` '1' for closed runways): what a cargo or charter operator asks first."""
+    runways = read_table(path)
+    ref = text(runways[require_field(runways.columns, "airport_ref", path)])
+    length = parse_number(runways[require_field(runways.columns, "length_ft", path)])
+    closed_field = find_field(runways.columns, ["closed"])
+    open_ = ~text(runways[closed_field]).isin(["1"]) if closed_field else pd.Series(True, index=runways.index)
+    best = length[open_].groupby(ref[open_]).max()
+    return text(airport_ids).map(best).astype(float)
 
 
 def airport_rows(source: LayerSource) -> pd.DataFrame:
