@@ -158,8 +158,19 @@ def test_sitescore_demo_end_to_end(tmp_path):
     assert " 1  0." in proc.stdout  # rank 1 with its score
     html = (tmp_path / "maps/demo/index.html").read_text()
     assert "Synthetic demo data" in html
+    for toggle in ("Federal land (by managing agency)", "Transmission lines (by voltage)",
+                   "Excluded land (with reason)", "Power plants (sized by MW)", "Counties (workforce)"):
+        assert f'"{toggle}" : feature_group_' in html, toggle
     sites = pd.read_csv(tmp_path / "runs/demo/sites.csv")
     assert len(sites) >= 5 and (sites["agency"] == "BLM").all()
     assert (sites["data"] == "synthetic demo data - not real places").all()
     manifest = json.loads((tmp_path / "runs/demo/manifest.json").read_text())
     assert manifest["synthetic"] is True
+
+
+def test_no_map_leaves_the_previous_map_alone(tmp_path):
+    cfg = small_study(tmp_path)
+    assert invoke("run", cfg, "--maps-dir", tmp_path / "m", "--runs-dir", tmp_path / "r").exit_code == 0
+    before = (tmp_path / "m/small/index.html").read_bytes()
+    assert invoke("run", cfg, "--no-map", "--maps-dir", tmp_path / "m", "--runs-dir", tmp_path / "r").exit_code == 0
+    assert (tmp_path / "m/small/index.html").read_bytes() == before

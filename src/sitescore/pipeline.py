@@ -35,6 +35,8 @@ from .study_area import StudyArea, bbox_area
 
 log = logging.getLogger(__name__)
 
+#: The surroundings of shortlisted sites shown on the map and used as their study area.
+SHORTLIST_SURROUNDINGS_KM = 25.0
 #: Layers for metrics are read this far beyond the study area, so a cell near the edge still
 #: finds the line or plant just across it. Raised to cover any radius or cut-off in the config.
 DEFAULT_MARGIN_KM = 100.0
@@ -91,121 +93,54 @@ def _is_shortlist(cfg: Config) -> bool:
     return READERS[cfg.layers[cfg.candidates.source].reader].layer == "candidates"
 
 
+@dataclass
+class _Plan:
+    """What a run will compute once optional layers that are missing have been left out."""
+
+    criteria: dict[str, Any]
+    constraints: list[Any]
+    exclusion_layers: list[str]
+    notes: list[str]
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {n: c.weight for n, c in self.criteria.items()}
+
+
+@dataclass
+class _Candidates:
+    cells: gpd.GeoDataFrame
+    excluded_land: gpd.GeoDataFrame | None = None
+    eligible: Any = None
+    excluded_acres: dict[str, float] = field(default_factory=dict)
+
+
 def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
         runs_dir: str | Path | None = None, write_map: bool = True) -> RunResult:
     """Run one study end to end and write its outputs atomically."""
     timer = _Timer()
     t_start = time.perf_counter()
-    notes: list[str] = []
     sources = layer_sources(cfg, data_dir)
-    shortlist_mode = _is_shortlist(cfg)
-
-    # which layers are needed, and which optional ones are missing
-    criteria = dict(cfg.criteria)
-    missing_optional = {n for n, s in sources.items()
-                        if cfg.layers[n].optional and not s.path.exists()}
-    for name, crit in list(criteria.items()):
-        if crit.layer in missing_optional:
-            notes.append(f"criterion '{name}' left out: layer '{crit.layer}' not found at "
-                         f"{sources[crit.layer].path} (marked optional)")
-            del criteria[name]
-    if not criteria:
-        raise ConfigError("every criterion was left out because its layer is missing", key="criteria")
-    exclusion_layers = [n for n in cfg.candidates.exclude.layers if n not in missing_optional]
-    for n in cfg.candidates.exclude.layers:
-        if n in missing_optional:
-            notes.append(f"exclusion layer '{n}' left out: file not found (marked optional)")
-    constraints = [c for c in cfg.constraints if c.criterion in criteria]
-    for c in cfg.constraints:
-        if c.criterion not in criteria:
-            notes.append(f"constraint on '{c.criterion}' left out with its criterion")
-    for note in notes:
-        log.info(note)
-    weights = {n: c.weight for n, c in criteria.items()}
-    if sum(weights.values()) <= 0:
-        raise ConfigError("the criteria left all have weight 0", key="criteria")
-
+    plan = _plan(cfg, sources)
     layers: dict[str, Any] = {}
     with timer.stage("study area"):
-        area, candidate_layer = _study_area(cfg, sources, layers)
-    margin = _margin_km(cfg)
-    read_area = StudyArea(area.label, shapely.buffer(area.geometry, margin * M_PER_KM, quad_segs=4)) \
-        if area.geometry is not None else area
-
+        area = _study_area(cfg, sources, layers)
     with timer.stage("read layers"):
-        needed = [cfg.candidates.source, *exclusion_layers, *(c.layer for c in criteria.values())]
-        for name in tqdm(list(dict.fromkeys(needed)), desc="reading layers", unit="layer",
-                         disable=not sys.stderr.isatty(), leave=False):
-            if name in layers:
-                continue
-            layers[name] = read_layer(sources[name], area if name in (cfg.candidates.source, *exclusion_layers)
-                                      else read_area)
-            _check_kind(name, layers[name], sources[name])
-        if candidate_layer is not None:
-            layers[cfg.candidates.source] = candidate_layer
-
+        _read_layers(cfg, plan, sources, area, layers)
     with timer.stage("candidates"):
-        excluded_land = None
-        exclusion_acres: dict[str, float] = {}
-        if shortlist_mode:
-            cells = shortlist_cells(layers[cfg.candidates.source])
-        else:
-            land = eligible_land(layers[cfg.candidates.source], cfg.candidates, area,
-                                 {n: layers[n] for n in exclusion_layers})
-            excluded_land = land.excluded
-            eligible_geometry = land.geometry
-            exclusion_acres = {k: round(v, 1) for k, v in land.summary.items()}
-            cells = make_cells(land, cfg.candidates)
-        if len(cells) == 0:
-            raise SitescoreError("no candidate cells: no eligible land is large enough for a cell "
-                                 "in the study area", key="candidates")
-
-    raw: dict[str, np.ndarray] = {}
+        cand = _candidates(cfg, plan, area, layers)
     with timer.stage("metrics"):
-        for name, crit in tqdm(criteria.items(), desc="metrics", unit="criterion",
-                               disable=not sys.stderr.isatty(), leave=False):
-            layer = layers[crit.layer]
-            if crit.where:
-                try:
-                    layer = layer[parse_where(crit.where)(layer)]
-                except KeyError as exc:
-                    raise ConfigError(str(exc.args[0]), file=cfg.source_path,
-                                      key=f"criteria.{name}.where") from None
-                if len(layer) == 0:
-                    notes.append(f"criterion '{name}': no feature of '{crit.layer}' matches "
-                                 f"\"{crit.where}\" in the study area")
-            t0 = time.perf_counter()
-            raw[name] = compute_metric(crit.metric, cells, layer, crit.params)
-            timer.seconds[f"metric {name}"] = round(time.perf_counter() - t0, 3)
-
+        raw = _metrics(cfg, plan, cand.cells, layers, timer)
     with timer.stage("scoring"):
-        table = score_table(raw, criteria, weights)
-        cons = apply_constraints(raw, constraints, criteria, len(cells))
-        cells = gpd.GeoDataFrame(pd.concat([cells.reset_index(drop=True), table], axis=1),
-                                 geometry="geometry", crs=CRS)
-        cells["excluded"] = cons.excluded
-        cells["exclusion_reason"] = cons.reasons
-
+        cells = _score(plan, cand.cells, raw)
     with timer.stage("locate sites"):
-        names = list(criteria)
-        if shortlist_mode:
-            sites, site_of = shortlist_sites(cells, names)
-        else:
-            site_of = grow_sites(cells, cell_adjacency(cells), cfg.sites)
-            sites = site_table(cells, site_of, names, eligible=eligible_geometry)
-        # site ids follow rank order, so "site 1" is the best one everywhere
-        renumber = dict(zip(sites["site_id"], sites["rank"]))
-        sites["site_id"] = sites["rank"]
-        cells["site_id"] = pd.array([renumber.get(int(s)) if s else None for s in site_of], dtype="Int64")
-
+        cells, sites = _locate(cfg, plan, cells, cand.eligible)
     if cfg.synthetic:  # every table says so, not only the map
         sites["data"] = "synthetic demo data - not real places"
         cells["data"] = "synthetic demo data - not real places"
 
-    maps_root = Path(maps_dir or cfg.outputs.maps_dir)
-    runs_root = Path(runs_dir or cfg.outputs.runs_dir)
-    run_dir, map_dir = runs_root / cfg.study, maps_root / cfg.study
-    infos = criterion_infos(cfg, criteria, weights)
+    run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
+    map_dir = Path(maps_dir or cfg.outputs.maps_dir) / cfg.study
     manifest = {
         "sitescore": __version__,
         "study": cfg.study,
@@ -214,33 +149,142 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         "config_file": str(cfg.source_path) if cfg.source_path else None,
         "config": cfg.model_dump(mode="json", exclude={"source_path"}),
         "study_area": area.label,
-        "notes": notes,
+        "notes": plan.notes,
         "inputs": [_input_record(sources[n], layers.get(n)) for n in sources if n in layers],
         "counts": {"cells": int(len(cells)), "cells_excluded": int(cells["excluded"].sum()),
                    "sites": int(len(sites))},
-        "excluded_acres_by_rule": exclusion_acres,
+        "excluded_acres_by_rule": cand.excluded_acres,
         "versions": package_versions(),
     }
     with timer.stage("outputs"):
-        with atomic_dirs(run_dir, map_dir) as (run_tmp, map_tmp):
-            written = write_tables(run_tmp, cells, sites, excluded_land, cfg.outputs.formats)
+        # the map folder is only replaced when a new map is written
+        with atomic_dirs(run_dir, *([map_dir] if write_map else [])) as temps:
+            written = write_tables(temps[0], cells, sites, cand.excluded_land, cfg.outputs.formats)
             map_path = None
             if write_map:
                 from .webmap import write_map as _write_map
                 map_layers = _map_layers(cfg, layers, area) if cfg.outputs.map_layers else {}
-                _write_map(map_tmp / "index.html", title=cfg.title or cfg.study, cells=cells,
-                           sites=sites, criteria=infos, layers=map_layers, excluded=excluded_land,
-                           synthetic=cfg.synthetic, notes=notes)
+                _write_map(temps[1] / "index.html", title=cfg.title or cfg.study, cells=cells,
+                           sites=sites, criteria=criterion_infos(plan.criteria, plan.weights),
+                           layers=map_layers, excluded=cand.excluded_land,
+                           synthetic=cfg.synthetic, notes=plan.notes)
                 map_path = map_dir / "index.html"
             manifest["outputs"] = [str(run_dir / p.name) for p in written] + \
                 ([str(map_path)] if map_path else [])
             timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
             manifest["timings_s"] = timer.seconds
-            write_manifest(run_tmp / "manifest.json", manifest)
-    return RunResult(cells, sites, run_dir, map_path, manifest, notes)
+            write_manifest(temps[0] / "manifest.json", manifest)
+    return RunResult(cells, sites, run_dir, map_path, manifest, plan.notes)
 
 
-def criterion_infos(cfg: Config, criteria: dict, weights: dict) -> list[CriterionInfo]:
+def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
+    """Leave out criteria, constraints and exclusion layers whose optional file is missing."""
+    notes: list[str] = []
+    missing = {n for n, s in sources.items() if cfg.layers[n].optional and not s.path.exists()}
+    criteria = {}
+    for name, crit in cfg.criteria.items():
+        if crit.layer in missing:
+            notes.append(f"criterion '{name}' left out: layer '{crit.layer}' not found at "
+                         f"{sources[crit.layer].path} (marked optional)")
+        else:
+            criteria[name] = crit
+    if not criteria:
+        raise ConfigError("every criterion was left out because its layer is missing", key="criteria")
+    if sum(c.weight for c in criteria.values()) <= 0:
+        raise ConfigError("the criteria left all have weight 0", key="criteria")
+    exclusion_layers = []
+    for n in cfg.candidates.exclude.layers:
+        if n in missing:
+            notes.append(f"exclusion layer '{n}' left out: file not found (marked optional)")
+        else:
+            exclusion_layers.append(n)
+    constraints = []
+    for c in cfg.constraints:
+        if c.criterion in criteria:
+            constraints.append(c)
+        else:
+            notes.append(f"constraint on '{c.criterion}' left out with its criterion")
+    for note in notes:
+        log.info(note)
+    return _Plan(criteria, constraints, exclusion_layers, notes)
+
+
+def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area: StudyArea,
+                 layers: dict[str, Any]) -> None:
+    """Candidate and exclusion layers are read over the study area; metric layers with a margin,
+    so a cell near the edge still finds the line or plant just across it."""
+    margin_m = _margin_km(cfg) * M_PER_KM
+    read_area = StudyArea(area.label, shapely.buffer(area.geometry, margin_m, quad_segs=4)) \
+        if area.geometry is not None else area
+    exact = {cfg.candidates.source, *plan.exclusion_layers}
+    needed = [cfg.candidates.source, *plan.exclusion_layers, *(c.layer for c in plan.criteria.values())]
+    for name in tqdm(list(dict.fromkeys(needed)), desc="reading layers", unit="layer",
+                     disable=not sys.stderr.isatty(), leave=False):
+        if name not in layers:
+            layers[name] = read_layer(sources[name], area if name in exact else read_area)
+            _check_kind(layers[name], sources[name])
+
+
+def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any]) -> _Candidates:
+    if _is_shortlist(cfg):
+        return _Candidates(shortlist_cells(layers[cfg.candidates.source]))
+    land = eligible_land(layers[cfg.candidates.source], cfg.candidates, area,
+                         {n: layers[n] for n in plan.exclusion_layers})
+    cells = make_cells(land, cfg.candidates)
+    if len(cells) == 0:
+        raise SitescoreError("no candidate cells: no eligible land is large enough for a cell "
+                             "in the study area", key="candidates")
+    return _Candidates(cells, land.excluded, land.geometry,
+                       {k: round(v, 1) for k, v in land.summary.items()})
+
+
+def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str, Any],
+             timer: _Timer) -> dict[str, np.ndarray]:
+    raw: dict[str, np.ndarray] = {}
+    for name, crit in tqdm(plan.criteria.items(), desc="metrics", unit="criterion",
+                           disable=not sys.stderr.isatty(), leave=False):
+        layer = layers[crit.layer]
+        if crit.where:
+            try:
+                layer = layer[parse_where(crit.where)(layer)]
+            except KeyError as exc:
+                raise ConfigError(str(exc.args[0]), file=cfg.source_path,
+                                  key=f"criteria.{name}.where") from None
+            if len(layer) == 0:
+                plan.notes.append(f"criterion '{name}': no feature of '{crit.layer}' matches "
+                                  f"\"{crit.where}\" in the study area")
+        t0 = time.perf_counter()
+        raw[name] = compute_metric(crit.metric, cells, layer, crit.params)
+        timer.seconds[f"metric {name}"] = round(time.perf_counter() - t0, 3)
+    return raw
+
+
+def _score(plan: _Plan, cells: gpd.GeoDataFrame, raw: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
+    table = score_table(raw, plan.criteria, plan.weights)
+    cons = apply_constraints(raw, plan.constraints, plan.criteria, len(cells))
+    cells = gpd.GeoDataFrame(pd.concat([cells.reset_index(drop=True), table], axis=1),
+                             geometry="geometry", crs=CRS)
+    cells["excluded"] = cons.excluded
+    cells["exclusion_reason"] = cons.reasons
+    return cells
+
+
+def _locate(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame,
+            eligible: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    names = list(plan.criteria)
+    if _is_shortlist(cfg):
+        sites, site_of = shortlist_sites(cells, names)
+    else:
+        site_of = grow_sites(cells, cell_adjacency(cells), cfg.sites)
+        sites = site_table(cells, site_of, names, eligible=eligible)
+    # site ids follow rank order, so "site 1" is the best one everywhere
+    renumber = dict(zip(sites["site_id"], sites["rank"]))
+    sites["site_id"] = sites["rank"]
+    cells["site_id"] = pd.array([renumber.get(int(s)) if s else None for s in site_of], dtype="Int64")
+    return cells, sites
+
+
+def criterion_infos(criteria: dict, weights: dict) -> list[CriterionInfo]:
     total = sum(weights.values())
     out = []
     for name, c in criteria.items():
@@ -251,19 +295,17 @@ def criterion_infos(cfg: Config, criteria: dict, weights: dict) -> list[Criterio
     return out
 
 
-def _study_area(cfg: Config, sources: dict[str, LayerSource], layers: dict) -> tuple[StudyArea, Any]:
-    """States, a bbox, or (for a shortlist) the candidates themselves."""
-    candidate_layer = None
+def _study_area(cfg: Config, sources: dict[str, LayerSource], layers: dict[str, Any]) -> StudyArea:
+    """States, a bbox, or (for a shortlist with neither) the land around the candidates."""
     if cfg.area.states:
         states = read_layer(sources["states"], None)
         layers["states"] = states
         abbrev = states["abbrev"].fillna("").str.upper()
-        chosen = states[abbrev.isin(cfg.area.states)]
         absent = sorted(set(cfg.area.states) - set(abbrev))
         if absent:
             raise DataError(f"state(s) {', '.join(absent)} not found in the states layer",
                             file=sources["states"].path, field="abbrev")
-        geom = shapely.union_all(shapely.make_valid(chosen.geometry.values))
+        geom = shapely.union_all(shapely.make_valid(states[abbrev.isin(cfg.area.states)].geometry.values))
         area = StudyArea(", ".join(cfg.area.states), geom)
         if cfg.area.bbox:
             box = bbox_area(cfg.area.bbox)
@@ -273,14 +315,18 @@ def _study_area(cfg: Config, sources: dict[str, LayerSource], layers: dict) -> t
     else:
         area = StudyArea("everywhere the data reach", None)
     if _is_shortlist(cfg):
-        candidate_layer = read_layer(sources[cfg.candidates.source], None)
+        # a shortlist may lie anywhere: it is read whole, never clipped to the area
+        shortlist = read_layer(sources[cfg.candidates.source], None)
+        layers[cfg.candidates.source] = shortlist
         if area.geometry is None:
-            hull = shapely.union_all(candidate_layer.geometry.values)
-            area = StudyArea(f"{len(candidate_layer)} shortlisted sites", shapely.buffer(hull, 1.0))
-    return area, candidate_layer
+            around = shapely.buffer(shapely.union_all(shortlist.geometry.values),
+                                    SHORTLIST_SURROUNDINGS_KM * M_PER_KM, quad_segs=4)
+            area = StudyArea(f"{len(shortlist)} shortlisted sites and {SHORTLIST_SURROUNDINGS_KM:g} km "
+                             "around them", around)
+    return area
 
 
-def _check_kind(name: str, layer: Any, source: LayerSource) -> None:
+def _check_kind(layer: Any, source: LayerSource) -> None:
     kind = READERS[source.reader].layer
     if LAYERS[kind].geometry != "raster" and not isinstance(layer, gpd.GeoDataFrame):
         raise DataError(f"reader '{source.reader}' did not return a vector layer", file=source.path)
@@ -309,12 +355,12 @@ def _option_paths(source: LayerSource) -> list[Path]:
 
 
 def _map_layers(cfg: Config, layers: dict[str, Any], area: StudyArea) -> dict[str, gpd.GeoDataFrame]:
-    """Input layers for the map, cut to the study area so the page stays light."""
+    """Input layers for the map, cut to the study area so the page stays light. A shortlist is
+    drawn as the sites themselves, and state outlines only served to define the area."""
+    skip = {"states"} | ({cfg.candidates.source} if _is_shortlist(cfg) else set())
     out = {}
     for name, layer in layers.items():
-        if not isinstance(layer, gpd.GeoDataFrame) or name == cfg.candidates.source and _is_shortlist(cfg):
-            continue
-        if name == "states":
+        if not isinstance(layer, gpd.GeoDataFrame) or name in skip:
             continue
         out[name] = area.clip_mask(layer)
     return out
