@@ -122,3 +122,12 @@ def test_covered_area_matches_plain_intersection_on_a_ragged_polygon():
     cells = square_grid(blobs, 1).geometry.values
     exact = shapely.area(shapely.intersection(cells, blobs))
     np.testing.assert_allclose(covered_area(cells, blobs, tile_cells=4), exact, rtol=1e-9, atol=1e-3)
+
+
+def test_tribal_designation_is_removed_whatever_the_owner_type():
+    land = parcels()
+    land.loc[2, ["own_type", "designation"]] = ["DESG", "TRIBL"]
+    result = eligible_land(land, cfg(exclude={"gap_status": [], "designations": [], "buffer_km": 0}),
+                           StudyArea("all"))
+    assert shapely.area(result.geometry) == pytest.approx(100e6 - 4e6, rel=1e-6)
+    assert "tribal land" in set(result.excluded["reason"])

@@ -69,6 +69,9 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
     own_type = federal_land["own_type"].fillna("").str.upper()
     reasons = _exclusion_reasons(federal_land, cfg)
     blocked_owner = own_type.isin({t.upper() for t in cfg.exclude.own_types})
+    if "TRIB" in {t.upper() for t in cfg.exclude.own_types}:
+        # PAD-US also marks tribal land by designation (TRIBL) on records owned otherwise
+        blocked_owner |= federal_land["designation"].fillna("").str.upper().eq("TRIBL")
     selected = federal_land[mang.isin(agencies) & reasons.isna() & ~blocked_owner]
     if len(selected) == 0:
         found = ", ".join(sorted(set(mang) - {""})[:12]) or "none"
@@ -112,7 +115,8 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
         summary[key] = shapely.area(shapely.intersection(eligible, union)) / SQM_PER_ACRE
         eligible = shapely.difference(eligible, union)
         excluded_frames.append(gpd.GeoDataFrame(
-            {"reason": [f"owner type {t}" for t in tribal_private["own_type"]]},
+            {"reason": ["tribal land" if d == "TRIBL" else f"owner type {t}"
+                        for t, d in zip(tribal_private["own_type"], tribal_private["designation"])]},
             geometry=tribal_private.geometry.values, crs=CRS))
     excluded = (pd.concat(excluded_frames, ignore_index=True) if excluded_frames
                 else gpd.GeoDataFrame({"reason": []}, geometry=[], crs=CRS))
