@@ -78,7 +78,8 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
     rows = []
     numeric_cols = [f"{k}__{c}" for c in criteria for k in ("raw", "value", "weight", "contribution")]
     for sid in np.unique(site_of[site_of > 0]):
-        members = cells[site_of == sid]
+        # summed in cell-id order, so equal sites get bit-identical scores whatever the row order
+        members = cells[site_of == sid].sort_values("cell_id", kind="stable")
         w = members["eligible_acres"].to_numpy(dtype=float)
         row = {"site_id": int(sid), "n_cells": len(members), "acres": float(w.sum()),
                "score": float(np.average(members["score"], weights=w))}
