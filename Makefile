@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install dev browser clean
+.PHONY: demo test bench install dev browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ browser: $(DEV_STAMP)
 
 test: $(DEV_STAMP) browser
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/read_state_extract.py
 
 clean:
 	rm -rf $(VENV) runs maps/*/ data/demo test-output .pytest_cache

@@ -45,6 +45,8 @@ _data_dir = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
                          help="Where layer paths start (overrides the config's data_dir).")
 _maps_dir = click.option("--maps-dir", type=click.Path(file_okay=False, path_type=Path),
                          help="Folder for maps (default: maps).")
+_cache_dir = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                          help="Prepared layer cache (default: data/cache or SITESCORE_CACHE_DIR).")
 _runs_dir = click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path),
                          help="Folder for tables and manifest (default: runs).")
 
@@ -76,16 +78,17 @@ def print_sites(result: Any, top: int = 10) -> None:
 @_runs_dir
 @click.option("--no-map", is_flag=True, help="Write tables only.")
 @click.option("--top", default=10, show_default=True, help="How many sites to print.")
+@_cache_dir
 @_friendly
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
-        no_map: bool, top: int) -> None:
+        no_map: bool, top: int, cache_dir: Path | None) -> None:
     """Score and rank candidate sites for a study config."""
     from .config import load_config
     from .pipeline import run as run_pipeline
 
     cfg = load_config(config)
     result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
-                          write_map=not no_map)
+                          write_map=not no_map, cache_dir=cache_dir)
     print_sites(result, top)
 
 
@@ -187,6 +190,126 @@ def _source_crs(path: Path) -> str:
         return f"EPSG:{code}" if code else crs.name
     except Exception:  # informational only
         return "?"
+
+
+def _data_root(data_dir: Path | None) -> Path:
+    import os
+    return Path(data_dir or os.environ.get("SITESCORE_DATA_DIR") or "data/raw")
+
+
+def _dataset_ids(only: str | None) -> list[str] | None:
+    return [x.strip() for x in only.split(",") if x.strip()] if only else None
+
+
+@main.command()
+@click.option("--states", multiple=True, metavar="XX", help="Two-letter state codes (repeat or space-separate).")
+@click.option("--bbox", nargs=4, type=float, metavar="W S E N", help="Lon/lat box.")
+@click.option("--only", metavar="ID,ID", help="Catalog dataset ids (default: all).")
+@click.option("--dry-run", is_flag=True, help="Say what would be downloaded, and how big.")
+@_data_dir
+@_friendly
+def fetch(states: tuple[str, ...], bbox: tuple[float, ...] | None, only: str | None, dry_run: bool,
+          data_dir: Path | None) -> None:
+    """Download official public data into the data folder (verified, resumable)."""
+    from .catalog import load_catalog
+    from .fetch import describe_plan, plan_fetch, run_fetch
+    from .schema import STATE_FIPS
+
+    codes = [c.upper() for part in states for c in part.replace(",", " ").split()]
+    unknown = [c for c in codes if c not in STATE_FIPS]
+    if unknown:
+        raise SitescoreError(f"unknown state code(s): {', '.join(unknown)}", key="--states")
+    catalog = load_catalog()
+    ids = _dataset_ids(only)
+    for ds in ids or []:
+        catalog.get(ds, key="--only")
+    plan = plan_fetch(catalog, only=ids, states=codes or None, bbox=tuple(bbox) if bbox else None)
+    if dry_run:
+        click.echo(describe_plan(plan))
+        return
+    report = run_fetch(plan, _data_root(data_dir), progress=sys.stderr.isatty())
+    click.echo(str(report))
+    if getattr(report, "failed", None):
+        raise SitescoreError(f"{len(report.failed)} dataset(s) could not be fetched (see above)")
+
+
+@main.group()
+def data() -> None:
+    """The local data folder: catalog, status, import by hand."""
+
+
+@data.command("list")
+@_data_dir
+def data_list(data_dir: Path | None) -> None:
+    """Every dataset in the catalog, and whether it is here."""
+    from .catalog import load_catalog
+    from .datastore import dataset_paths
+
+    here = dataset_paths(_data_root(data_dir))
+    click.echo(f"{'dataset':<22} {'here':<5} {'layer':<19} {'version':<12} {'size':<10} provider / licence")
+    for ds in load_catalog().datasets.values():
+        mark = "yes" if ds.id in here else "-"
+        click.echo(f"{ds.id:<22} {mark:<5} {ds.layer:<19} {ds.version[:12]:<12} "
+                   f"{(ds.expected_size or '?')[:10]:<10} {ds.provider} / {ds.licence}")
+
+
+@data.command("status")
+@_data_dir
+@click.option("--no-verify", is_flag=True, help="Skip re-hashing files.")
+@_friendly
+def data_status(data_dir: Path | None, no_verify: bool) -> None:
+    """Present, missing or modified, against the manifest's checksums."""
+    from .catalog import load_catalog
+    from .datastore import status
+
+    rows = status(_data_root(data_dir), load_catalog(), verify=not no_verify)
+    for r in rows:
+        click.echo(f"{r.dataset:<22} {r.state:<10} {r.path or '':<60} {r.detail}")
+    if any(r.state == "modified" for r in rows):
+        raise SitescoreError("some files differ from what was fetched or imported",
+                             file=_data_root(data_dir) / "MANIFEST.json")
+
+
+@data.command("import")
+@click.argument("dataset")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--link", is_flag=True, help="Symlink instead of copying (large files).")
+@_data_dir
+@_friendly
+def data_import(dataset: str, path: Path, link: bool, data_dir: Path | None) -> None:
+    """Register a file obtained by hand as a catalog dataset."""
+    from .catalog import load_catalog
+    from .datastore import import_file
+
+    ds = load_catalog().get(dataset, key="DATASET")
+    target = import_file(_data_root(data_dir), ds, path, link=link)
+    click.echo(f"{ds.id}: {path} -> {target} ({'linked' if link else 'copied'}, checksummed)")
+
+
+@data.command("prepare")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@_data_dir
+@_cache_dir
+@_friendly
+def data_prepare(config_file: Path, data_dir: Path | None, cache_dir: Path | None) -> None:
+    """Read each vector layer of a config once into the GeoParquet cache, so runs read only
+    their study area from it."""
+    import time
+
+    from .cache import default_cache_dir, prepare
+    from .config import load_config
+    from .pipeline import layer_sources
+    from .readers import READERS
+    from .schema import LAYERS
+
+    cfg = load_config(config_file)
+    target = cache_dir or default_cache_dir()
+    for name, src in layer_sources(cfg, data_dir).items():
+        if not src.path.exists() or LAYERS[READERS[src.reader].layer].geometry == "raster":
+            continue
+        t0 = time.perf_counter()
+        path = prepare(src, target)
+        click.echo(f"{name:<22} {path} ({time.perf_counter() - t0:.1f} s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,14 +22,26 @@ class _Strict(BaseModel):
 
 
 class LayerConfig(_Strict):
-    reader: str = Field(description="Registered reader, e.g. padus, hifld_transmission_lines.")
-    path: str = Field(description="File path, relative to data_dir unless absolute.")
+    reader: str | None = Field(None, description="Registered reader, e.g. padus, "
+                                                 "hifld_transmission_lines (default: the dataset's).")
+    dataset: str | None = Field(None, description="Catalog dataset id: its file(s) in the data "
+                                                  "folder, as fetched or imported.")
+    path: str | None = Field(None, description="File path, relative to data_dir unless absolute.")
     relative_to: Literal["data_dir", "config"] = Field(
         "data_dir", description="Whether a relative path starts at data_dir or at the config file.")
     layer: str | None = Field(None, description="Layer inside a GDB / GeoPackage.")
     optional: bool = Field(False, description="If the file is missing, drop the criteria that "
                                               "use it (and say so) instead of failing.")
     options: dict[str, Any] = Field(default_factory=dict, description="Reader options.")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> LayerConfig:
+        given = [k for k in ("path", "dataset") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a layer needs exactly one of 'path' or 'dataset'")
+        if self.reader is None and self.dataset is None:
+            raise ValueError("a layer given by 'path' needs a 'reader'")
+        return self
 
 
 class AreaConfig(_Strict):

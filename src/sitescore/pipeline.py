@@ -21,6 +21,9 @@ import shapely
 from tqdm import tqdm
 
 from . import __version__
+from .cache import default_cache_dir, read_cached
+from .catalog import load_catalog
+from .datastore import dataset_paths
 from .candidates import cell_adjacency, eligible_land, make_cells, shortlist_cells
 from .config import Config
 from .errors import ConfigError, DataError, SitescoreError
@@ -66,17 +69,33 @@ class _Timer:
 
 
 def layer_sources(cfg: Config, data_dir: str | Path | None = None) -> dict[str, LayerSource]:
+    """Each configured layer with its file(s) resolved: a path (from data_dir or the config's
+    folder) or a catalog dataset as recorded in the data folder's manifest."""
     root = cfg.data_root(data_dir)
-    out = {}
+    stored = dataset_paths(root)
+    first = {ds: paths[0] for ds, paths in stored.items()}
     config_dir = cfg.source_path.parent if cfg.source_path else Path.cwd()
+    out = {}
     for name, lc in cfg.layers.items():
-        p = Path(lc.path).expanduser()
-        base = config_dir if lc.relative_to == "config" else root
-        out[name] = LayerSource(name=name, reader=lc.reader, path=p if p.is_absolute() else base / p,
-                                data_dir=root, layer=lc.layer, options=dict(lc.options))
-        if lc.reader not in READERS:
-            raise ConfigError(f"unknown reader '{lc.reader}'; known: {', '.join(sorted(READERS))}",
+        reader, layer, paths = lc.reader, lc.layer, []
+        if lc.dataset:
+            ds = load_catalog().get(lc.dataset, key=f"layers.{name}.dataset")
+            reader = reader or ds.reader
+            layer = layer or ds.file_layer
+            paths = stored.get(lc.dataset) or [root / lc.dataset]
+            if reader is None:
+                raise ConfigError(f"dataset '{lc.dataset}' is a table; join it through a layer's "
+                                  "options (dataset:<id>)", file=cfg.source_path, key=f"layers.{name}")
+        else:
+            p = Path(lc.path).expanduser()
+            base = config_dir if lc.relative_to == "config" else root
+            paths = [p if p.is_absolute() else base / p]
+        if reader not in READERS:
+            raise ConfigError(f"unknown reader '{reader}'; known: {', '.join(sorted(READERS))}",
                               file=cfg.source_path, key=f"layers.{name}.reader")
+        out[name] = LayerSource(name=name, reader=reader, path=paths[0], data_dir=root, layer=layer,
+                                options=dict(lc.options), dataset=lc.dataset,
+                                more_paths=tuple(paths[1:]), datasets=first)
     return out
 
 
@@ -116,8 +135,10 @@ class _Candidates:
 
 
 def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
-        runs_dir: str | Path | None = None, write_map: bool = True) -> RunResult:
-    """Run one study end to end and write its outputs atomically."""
+        runs_dir: str | Path | None = None, write_map: bool = True,
+        cache_dir: str | Path | None = None) -> RunResult:
+    """Run one study end to end and write its outputs atomically. Layers prepared in the cache
+    folder (`sitescore data prepare`) are read from there."""
     timer = _Timer()
     t_start = time.perf_counter()
     sources = layer_sources(cfg, data_dir)
@@ -126,7 +147,7 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
     with timer.stage("study area"):
         area = _study_area(cfg, sources, layers)
     with timer.stage("read layers"):
-        _read_layers(cfg, plan, sources, area, layers)
+        _read_layers(cfg, plan, sources, area, layers, Path(cache_dir) if cache_dir else default_cache_dir())
     with timer.stage("candidates"):
         cand = _candidates(cfg, plan, area, layers)
     with timer.stage("metrics"):
@@ -210,7 +231,7 @@ def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
 
 
 def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area: StudyArea,
-                 layers: dict[str, Any]) -> None:
+                 layers: dict[str, Any], cache_dir: Path) -> None:
     """Candidate and exclusion layers are read over the study area; metric layers with a margin,
     so a cell near the edge still finds the line or plant just across it."""
     margin_m = _margin_km(cfg) * M_PER_KM
@@ -221,7 +242,9 @@ def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area
     for name in tqdm(list(dict.fromkeys(needed)), desc="reading layers", unit="layer",
                      disable=not sys.stderr.isatty(), leave=False):
         if name not in layers:
-            layers[name] = read_layer(sources[name], area if name in exact else read_area)
+            where = area if name in exact else read_area
+            cached = read_cached(sources[name], where, cache_dir) if sources[name].path.exists() else None
+            layers[name] = cached if cached is not None else read_layer(sources[name], where)
             _check_kind(layers[name], sources[name])
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from ..errors import ConfigError
+import geopandas as gpd
+import pandas as pd
+
+from ..errors import ConfigError, DataError
 from ..study_area import StudyArea
 from .base import READERS, LayerSource, ReaderSpec, reader  # noqa: F401
 
@@ -13,9 +17,24 @@ from . import federal_land, power, transport, water, workforce, terrain, boundar
 
 
 def read_layer(source: LayerSource, area: StudyArea | None = None) -> Any:
-    """Read one configured layer through its registered reader."""
+    """Read one configured layer through its registered reader; a dataset fetched as several
+    files (per-state extracts) is read file by file and joined."""
     spec = READERS.get(source.reader)
     if spec is None:
         raise ConfigError(f"unknown reader '{source.reader}'; known: {', '.join(sorted(READERS))}",
                           key=f"layers.{source.name}.reader")
-    return spec.func(source, area)
+    if source.dataset and not source.path.exists():
+        raise DataError(f"dataset '{source.dataset}' is not in the data folder; run `sitescore fetch "
+                        f"--only {source.dataset}` or `sitescore data import {source.dataset} FILE`",
+                        file=source.data_dir)
+    if not source.more_paths:
+        return spec.func(source, area)
+    parts = [spec.func(replace(source, path=p, more_paths=()), area)
+             for p in (source.path, *source.more_paths)]
+    if not all(isinstance(p, gpd.GeoDataFrame) for p in parts):
+        raise DataError("a raster dataset must be one file; mosaic the tiles first", file=source.path)
+    joined = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs)
+    joined.attrs = {"path": ", ".join(str(p.attrs.get("path")) for p in parts),
+                    **{k: sum(int(p.attrs.get(k, 0)) for p in parts)
+                       for k in ("features", "repaired", "dropped")}}
+    return joined

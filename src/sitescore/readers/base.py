@@ -37,9 +37,20 @@ class LayerSource:
     data_dir: Path = Path(".")
     layer: str | None = None        # layer inside a multi-layer file (GDB, GeoPackage)
     options: Mapping[str, Any] = field(default_factory=dict)
+    dataset: str | None = None      # catalog id when the layer was given as `dataset:`
+    more_paths: tuple[Path, ...] = ()  # further files of the same dataset (per-state extracts)
+    datasets: Mapping[str, Path] = field(default_factory=dict)  # data folder: id -> file
 
     def resolve(self, relative: str | Path) -> Path:
-        """A path from this layer's options, relative to the data directory."""
+        """A path from this layer's options: relative to the data directory, or `dataset:<id>`
+        for a fetched or imported catalog dataset."""
+        text = str(relative)
+        if text.startswith("dataset:"):
+            ds = text.removeprefix("dataset:")
+            if ds not in self.datasets:
+                raise DataError(f"dataset '{ds}' is not in the data folder; run `sitescore fetch "
+                                f"--only {ds}` or `sitescore data import {ds} FILE`", file=self.data_dir)
+            return self.datasets[ds]
         p = Path(relative).expanduser()
         return p if p.is_absolute() else self.data_dir / p
 
