@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench install dev browser clean
+.PHONY: demo test bench install dev browser postgis clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,10 @@ demo: $(STAMP)
 browser: $(DEV_STAMP)
 	bash tools/install_browser.sh
 
-test: $(DEV_STAMP) browser
+postgis:
+	bash tools/install_postgis.sh
+
+test: $(DEV_STAMP) browser postgis
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .postgis import PostgisOutput, PostgisSource
 from .schema import STATE_FIPS
 
 
@@ -27,6 +28,8 @@ class LayerConfig(_Strict):
     dataset: str | None = Field(None, description="Catalog dataset id: its file(s) in the data "
                                                   "folder, as fetched or imported.")
     path: str | None = Field(None, description="File path, relative to data_dir unless absolute.")
+    postgis: PostgisSource | None = Field(None, description="A PostGIS table or query instead of "
+                                                            "a file: {url, table | sql, geometry_column}.")
     relative_to: Literal["data_dir", "config"] = Field(
         "data_dir", description="Whether a relative path starts at data_dir or at the config file.")
     layer: str | None = Field(None, description="Layer inside a GDB / GeoPackage.")
@@ -36,11 +39,11 @@ class LayerConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_location(self) -> LayerConfig:
-        given = [k for k in ("path", "dataset") if getattr(self, k) is not None]
+        given = [k for k in ("path", "dataset", "postgis") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("a layer needs exactly one of 'path' or 'dataset'")
+            raise ValueError("a layer needs exactly one of 'path', 'dataset' or 'postgis'")
         if self.reader is None and self.dataset is None:
-            raise ValueError("a layer given by 'path' needs a 'reader'")
+            raise ValueError(f"a layer given by '{given[0]}' needs a 'reader'")
         return self
 
 
@@ -192,6 +195,8 @@ class OutputsConfig(_Strict):
     formats: list[Literal["gpkg", "parquet", "csv"]] = Field(
         default_factory=lambda: ["gpkg", "parquet", "csv"])
     map_layers: bool = Field(True, description="Add every input layer to the map as a toggle.")
+    postgis: PostgisOutput | None = Field(None, description="Also write sites, cells and excluded "
+                                                            "land to PostGIS: {url, schema, prefix}.")
 
 
 class Config(_Strict):

@@ -26,6 +26,9 @@ from ..study_area import StudyArea
 
 log = logging.getLogger(__name__)
 
+#: How a PostGIS layer's `path` starts: it names the table for messages, it is no file.
+POSTGIS_PREFIX = "postgis:"
+
 
 @dataclass(frozen=True)
 class LayerSource:
@@ -40,6 +43,7 @@ class LayerSource:
     dataset: str | None = None      # catalog id when the layer was given as `dataset:`
     more_paths: tuple[Path, ...] = ()  # further files of the same dataset (per-state extracts)
     datasets: Mapping[str, Path] = field(default_factory=dict)  # data folder: id -> file
+    postgis: Any = None             # a postgis.PostgisSource: read from PostGIS, `path` only names it
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from this layer's options: relative to the data directory, or `dataset:<id>`
@@ -80,6 +84,8 @@ def reader(name: str, layer: str) -> Callable:
 
 
 def require_file(path: Path) -> Path:
+    if str(path).startswith(POSTGIS_PREFIX):
+        raise DataError("this reader reads files only (CSV, raster), not PostGIS tables", file=path)
     if not path.exists():
         raise DataError("file not found", file=path)
     return path
@@ -122,6 +128,17 @@ def open_vector(path: Path, area: StudyArea | None = None, layer: str | None = N
     if gdf.crs is None and crs is not None:
         gdf = gdf.set_crs(crs)
     return gdf
+
+
+def open_source(source: LayerSource, area: StudyArea | None = None,
+                layer: str | None = None) -> gpd.GeoDataFrame:
+    """A layer's features in the study area's box with the provider's own columns: from PostGIS
+    when the layer is configured with `postgis:`, else from its file (`layer`, when given,
+    overrides the configured layer inside the file)."""
+    if source.postgis is not None:
+        from ..postgis import read_postgis_layer
+        return read_postgis_layer(source.postgis, area)
+    return open_vector(source.path, area, layer=layer if layer is not None else source.layer)
 
 
 def read_table(path: Path, **kwargs: Any) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..schema import FIPS_STATE, STATE_FIPS
 from ..study_area import StudyArea
-from .base import LayerSource, find_field, open_vector, parse_number, reader, require_field, \
+from .base import LayerSource, find_field, open_source, parse_number, reader, require_field, \
     to_canonical
 from .federal_land import clean_text, designation_from_name
 
@@ -28,7 +28,7 @@ def read_census_states(source: LayerSource, area: StudyArea | None) -> gpd.GeoDa
     """Census state boundaries: cartographic boundary / TIGER files (STATEFP, STUSPS, NAME) or the
     us-atlas GeoJSON (id = state FIPS, name)."""
     path = source.path
-    gdf = open_vector(path, area, layer=source.layer)
+    gdf = open_source(source, area)
     cols = gdf.columns
     fips = _fips(gdf[require_field(cols, ["STATEFP", "GEOID", "id"], path)])
     name = clean_text(gdf[require_field(cols, ["NAME", "name"], path)])
@@ -50,7 +50,7 @@ def read_protected_areas(source: LayerSource, area: StudyArea | None) -> gpd.Geo
     `name_field`; `designation`: a field holding PAD-US codes, or one code for every polygon.
     Without it the code comes from a Des_Tp field, else the name (then UNIT_TYPE) keywords."""
     path = source.path
-    gdf = open_vector(path, area, layer=source.layer)
+    gdf = open_source(source, area)
     cols = gdf.columns
     name_option = source.options.get("name_field")
     if name_option is not None and not isinstance(name_option, str):

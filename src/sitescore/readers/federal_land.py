@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..schema import STATE_FIPS, STATE_NAMES
 from ..study_area import StudyArea
 from .helpers import text as clean_text
-from .base import LayerSource, find_field, open_vector, parse_number, reader, require_field, \
+from .base import LayerSource, find_field, open_source, parse_number, reader, require_field, \
     to_canonical
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def _fill_designations(out: gpd.GeoDataFrame) -> int:
 def _pick_layer(source: LayerSource, preferences: Iterable[str]) -> str | None:
     """The configured layer, else, in a multi-layer GDB/GeoPackage, the first layer whose name
     matches a preference (PAD-US: the Fee layer before Combined and Designation)."""
-    if source.layer is not None:
+    if source.layer is not None or source.postgis is not None:
         return source.layer
     try:
         layers = pyogrio.list_layers(str(source.path))
@@ -202,8 +202,8 @@ def read_padus(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """USGS PAD-US (Fee, Combined or Designation layer; GDB, GeoPackage, GeoJSON or shapefile),
     also the potamap re-publications with shortened field names (NAME, MANNAME, ...)."""
     path = source.path
-    layer = _pick_layer(source, [r"fee(_state[a-z]{2})?$", r"combined", r"designation"])
-    gdf = open_vector(path, area, layer=layer)
+    layer = _pick_layer(source, [r"fee(_state_?[a-z]{2})?$", r"combined", r"designation"])
+    gdf = open_source(source, area, layer=layer)
     cols = gdf.columns
     unit = require_field(cols, _PADUS_FIELDS["unit_name"], path)
     manager = require_field(cols, _PADUS_FIELDS["mang_name"], path)
@@ -266,7 +266,7 @@ def read_blm_sma(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFram
     layer has none)."""
     path = source.path
     layer = _pick_layer(source, [r"^surfacemanagementagency$", r"surface.?management"])
-    gdf = open_vector(path, area, layer=layer)
+    gdf = open_source(source, area, layer=layer)
     cols = gdf.columns
     agency_field = require_field(cols, "ADMIN_AGENCY_CODE", path)
     agency = clean_text(gdf[agency_field]).str.upper()

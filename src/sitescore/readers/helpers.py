@@ -21,7 +21,7 @@ from .base import (
     LayerSource,
     clip_points_to_area,
     find_field,
-    open_vector,
+    open_source,
     parse_number,
     points_from_lonlat,
     read_table,
@@ -139,15 +139,16 @@ def table_points(df: pd.DataFrame, lon_names: Iterable[str] | str, lat_names: It
 
 
 def open_layer(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
-    """The configured vector file (and layer), only the features in the study area's box."""
-    return open_vector(source.path, area, layer=source.layer)
+    """The configured vector file (and layer) or PostGIS table, only the features in the study
+    area's box."""
+    return open_source(source, area)
 
 
 def read_points(source: LayerSource, area: StudyArea | None, lon_names: Iterable[str] | str,
                 lat_names: Iterable[str] | str) -> gpd.GeoDataFrame:
     """A point layer published either as a vector file (its geometry is used) or as a CSV with
-    coordinate columns."""
-    if is_table(source.path):
+    coordinate columns (or as a PostGIS table, whose geometry is used)."""
+    if source.postgis is None and is_table(source.path):
         return table_points(read_table(source.path), lon_names, lat_names, source.path, area)
     return open_layer(source, area)
 

@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..schema import CRS, M_PER_KM
 from ..study_area import StudyArea
-from .base import LayerSource, find_field, open_vector, parse_number, points_from_lonlat, \
+from .base import LayerSource, find_field, open_source, parse_number, points_from_lonlat, \
     read_table, reader, require_field, to_canonical
 from .federal_land import clean_text
 
@@ -33,13 +33,13 @@ def read_shortlist(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFr
     file. Points become circles of `radius_km` (option, default 2 km; a row's value wins)."""
     path = source.path
     default_km = _default_radius(source)
-    if path.suffix.lower() in TABLE_SUFFIXES:
+    if source.postgis is None and path.suffix.lower() in TABLE_SUFFIXES:
         table = read_table(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
         lon = require_field(table.columns, LON_FIELDS, path)
         lat = require_field(table.columns, LAT_FIELDS, path)
         gdf = points_from_lonlat(table, lon, lat, path)
     else:
-        gdf = open_vector(path, None, layer=source.layer)
+        gdf = open_source(source, None)
     if len(gdf) == 0:
         raise DataError("no candidate sites with usable geometry", file=path)
 

@@ -13,7 +13,7 @@ import pyogrio
 
 from ..errors import ConfigError
 from ..study_area import StudyArea
-from .base import LayerSource, open_vector, parse_number, reader
+from .base import LayerSource, open_source, parse_number, reader
 from .helpers import each, field, finish, open_layer, option_list, optional_field, text
 
 #: NHD flowline feature types (FType code -> the label NHDPlus V2 writes in its FTYPE field).
@@ -94,7 +94,8 @@ def _aqueduct_layer(path: Path) -> str | None:
 def read_aqueduct_baseline(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """WRI Aqueduct 4.0 baseline annual water stress (the 'baseline_annual' layer of the GDB or a
     GeoPackage made from it, or any vector file with its fields); -9999 (no data) becomes NaN."""
-    gdf = open_vector(source.path, area, layer=source.layer or _aqueduct_layer(source.path))
+    layer = source.layer or (None if source.postgis is not None else _aqueduct_layer(source.path))
+    gdf = open_source(source, area, layer=layer)
     path = source.path
     return finish(gdf, "water_stress", {
         "bws_score": parse_number(field(gdf, "bws_score", path), AQUEDUCT_NODATA),
