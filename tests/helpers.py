@@ -58,3 +58,19 @@ def square_cells(n_cols: int, n_rows: int, size: float = 1000.0, x0: float = 0.0
 
 def layer(geoms, **columns) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(columns, geometry=list(geoms), crs=CRS)
+
+
+#: How the project's real test data map onto catalog datasets (`sitescore data import` pairs).
+SHARED_IMPORTS = [
+    ("states", "counties/us_states_us_atlas_10m.geojson"),
+    ("padus", "federal_land/padus3_0_combined_NM_potamap_subset.geojson"),
+    ("gppd", "power_plants/gppd_v1.3.0_usa_source.csv"),
+    ("eia860", "power_plants/eia860_2019_schedule2_plant.csv"),
+    ("us_freeways", "roads/us_freeway_system_scgraph.geojson"),
+    ("us_class1_rail", "rail/narn_class1_scgraph.geojson"),
+    ("ourairports", "airports/ourairports_20221011_airports_US.csv"),
+    ("natural_earth_rivers", "water/ne_50m_rivers_lake_centerlines.zip"),
+    ("counties", "counties/us_counties_us_atlas_10m.geojson"),
+    ("bls_laus", "workforce/bls_laus_county_2016.csv"),
+    ("acs", "workforce/acs5_2018_county_selected.csv"),
+]

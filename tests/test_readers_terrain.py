@@ -190,3 +190,27 @@ def test_bad_options(tmp_path):
         dem(path, options={"z_units": "furlong"})
     with pytest.raises(ConfigError, match="band"):
         dem(path, options={"band": 2})
+
+
+def test_dem_tiles_are_mosaicked_over_the_study_area(tmp_path):
+    """3DEP ships 1 x 1 degree tiles; a dataset fetched as several tiles reads as one raster."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from sitescore.study_area import bbox_area
+
+    paths = []
+    for i, west in enumerate((-108.0, -107.0)):
+        path = tmp_path / f"USGS_1_n36w{int(-west):03d}.tif"
+        data = np.full((100, 100), 1000.0 + 100 * i, dtype="float32")
+        with rasterio.open(path, "w", driver="GTiff", width=100, height=100, count=1, dtype="float32",
+                           crs="EPSG:4269", transform=from_origin(west, 36.0, 0.01, 0.01), nodata=-9999) as dst:
+            dst.write(data, 1)
+        paths.append(path)
+    src = layer_source("dem", paths[0], name="terrain")
+    from dataclasses import replace
+    src = replace(src, more_paths=(paths[1],))
+    raster = read_layer(src, bbox_area([-107.3, 35.2, -106.7, 35.8]))
+    # the window spans the seam: west part from tile 1 (1000 m), east part from tile 2 (1100 m)
+    assert set(np.unique(raster.values[np.isfinite(raster.values)])) == {1000.0, 1100.0}
+    assert raster.values.shape[1] < 200 and raster.values.shape[0] < 100

@@ -11,11 +11,12 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from sitescore.config import load_config
+from sitescore.catalog import load_catalog
+from sitescore.config import load_config, parse_config
 from sitescore.pipeline import run
 from sitescore.readers import LayerSource, read_layer
 
-from helpers import SHARED_DATA
+from helpers import SHARED_DATA, SHARED_IMPORTS
 
 pytestmark = pytest.mark.shared_data
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -29,10 +30,27 @@ def shared():
 
 
 @pytest.fixture(scope="module")
-def nm_run(shared, tmp_path_factory):
+def data_dir(shared, tmp_path_factory):
+    """A data folder holding the shared files as imported datasets, as a planner would set it up
+    with `sitescore data import` (linked, so nothing is copied)."""
+    from click.testing import CliRunner
+
+    from sitescore.cli import main
+
+    root = tmp_path_factory.mktemp("raw")
+    for dataset, rel in SHARED_IMPORTS:
+        result = CliRunner().invoke(main, ["data", "import", dataset, str(shared / rel), "--link",
+                                           "--data-dir", str(root)])
+        assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture(scope="module")
+def nm_run(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("nm")
     cfg = load_config(CONFIGS / "new_mexico.yaml")
-    return run(cfg, data_dir=shared, maps_dir=out / "maps", runs_dir=out / "runs")
+    return run(cfg, data_dir=data_dir, maps_dir=out / "maps", runs_dir=out / "runs",
+               cache_dir=out / "cache")
 
 
 def test_new_mexico_ranks_sites_and_says_what_was_left_out(nm_run):
@@ -53,7 +71,7 @@ def test_new_mexico_ranks_sites_and_says_what_was_left_out(nm_run):
 
 def test_new_mexico_top_sites_are_on_federal_land_outside_every_excluded_designation(nm_run, shared):
     cfg = load_config(CONFIGS / "new_mexico.yaml")
-    land = read_layer(LayerSource("federal_land", "padus", shared / cfg.layers["federal_land"].path,
+    land = read_layer(LayerSource("federal_land", "padus", shared / dict(SHARED_IMPORTS)["padus"],
                                   shared, options={"state": "NM"}))
     agencies = set(cfg.candidates.agencies)
     excluded_codes = set(cfg.candidates.exclude.designations)
@@ -165,9 +183,9 @@ criteria:
     assert got == pytest.approx(expected, abs=1.0)
 
 
-def test_us_shortlist_scores_a_dozen_sites_from_national_layers(shared, tmp_path):
+def test_us_shortlist_scores_a_dozen_sites_from_national_layers(data_dir, tmp_path):
     cfg = load_config(CONFIGS / "us_shortlist.yaml")
-    result = run(cfg, data_dir=shared, maps_dir=tmp_path / "m", runs_dir=tmp_path / "r")
+    result = run(cfg, data_dir=data_dir, maps_dir=tmp_path / "m", runs_dir=tmp_path / "r")
     sites = result.sites
     assert len(sites) == 12 and sites["rank"].tolist() == list(range(1, 13))
     assert sites["score"].between(0, 1).all()
@@ -177,3 +195,29 @@ def test_us_shortlist_scores_a_dozen_sites_from_national_layers(shared, tmp_path
     by_name = sites.set_index("name")
     assert by_name.loc["New Albany industrial park, OH", "raw__workforce"] > \
         by_name.loc["Hanford Site (DOE), WA", "raw__workforce"]
+
+
+def test_a_run_on_imported_files_equals_a_run_on_the_files_named_by_path(data_dir, shared, nm_run, tmp_path):
+    """`data import` + `run` gives exactly what naming the same files by path gives."""
+    import yaml
+    doc = yaml.safe_load((CONFIGS / "new_mexico.yaml").read_text())
+    files = dict(SHARED_IMPORTS)
+    for name, layer in doc["layers"].items():
+        ds = layer.pop("dataset")
+        layer["reader"] = load_catalog().get(ds).reader
+        layer["path"] = files.get(ds, f"absent/{ds}")
+        for table in layer.get("options", {}).get("tables", []):
+            table["path"] = files[table["path"].removeprefix("dataset:")]
+        if "capacity_table" in layer.get("options", {}):
+            layer["options"]["capacity_table"] = files["gppd"]
+    cfg = parse_config(doc, CONFIGS / "new_mexico.yaml")
+    by_path = run(cfg, data_dir=shared, maps_dir=tmp_path / "m", runs_dir=tmp_path / "r", write_map=False)
+    cols = [c for c in nm_run.sites.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(by_path.sites[cols], nm_run.sites[cols])
+
+
+def test_manifest_and_status_after_import(data_dir, shared):
+    from sitescore.datastore import status
+    rows = {r.dataset: r.state for r in status(data_dir, load_catalog())}
+    assert all(rows[ds] == "present" for ds, _ in SHARED_IMPORTS)
+    assert rows["transmission_lines"] == "missing"

@@ -130,7 +130,7 @@ def config_check(config_file: Path, data_dir: Path | None) -> None:
     click.echo(f"{config_file}: valid ({len(cfg.criteria)} criteria, {len(cfg.layers)} layers)")
     missing = []
     for name, src in sources.items():
-        ok = src.path.exists()
+        ok = src.postgis is not None or src.path.exists()
         flag = "ok" if ok else ("missing (optional)" if cfg.layers[name].optional else "MISSING")
         click.echo(f"  {name:<22} {flag:<19} {src.path}")
         if not ok and not cfg.layers[name].optional:
@@ -162,7 +162,7 @@ def layers(config_file: Path, data_dir: Path | None) -> None:
 
     cfg = load_config(config_file)
     for name, src in layer_sources(cfg, data_dir).items():
-        if not src.path.exists():
+        if src.postgis is None and not src.path.exists():
             state = "missing (optional)" if cfg.layers[name].optional else "MISSING"
             click.echo(f"{name:<22} {src.reader:<26} {state:<12} {src.path}")
             continue
@@ -224,13 +224,16 @@ def fetch(states: tuple[str, ...], bbox: tuple[float, ...] | None, only: str | N
     for ds in ids or []:
         catalog.get(ds, key="--only")
     plan = plan_fetch(catalog, only=ids, states=codes or None, bbox=tuple(bbox) if bbox else None)
+    root = _data_root(data_dir)
     if dry_run:
         click.echo(describe_plan(plan))
+        click.echo(run_fetch(plan, root, dry_run=True).summary())
         return
-    report = run_fetch(plan, _data_root(data_dir), progress=sys.stderr.isatty())
-    click.echo(str(report))
-    if getattr(report, "failed", None):
-        raise SitescoreError(f"{len(report.failed)} dataset(s) could not be fetched (see above)")
+    report = run_fetch(plan, root, progress=sys.stderr.isatty())
+    click.echo(report.summary())
+    if not report.ok:
+        raise SitescoreError("some datasets could not be fetched (see above); nothing half-written "
+                             "was kept", file=root)
 
 
 @main.group()

@@ -81,11 +81,13 @@ def layer_sources(cfg: Config, data_dir: str | Path | None = None) -> dict[str, 
         if lc.dataset:
             ds = load_catalog().get(lc.dataset, key=f"layers.{name}.dataset")
             reader = reader or ds.reader
-            layer = layer or ds.file_layer
             paths = stored.get(lc.dataset) or [root / lc.dataset]
+            layer = layer or _catalog_layer(paths[0], ds.file_layer)
             if reader is None:
                 raise ConfigError(f"dataset '{lc.dataset}' is a table; join it through a layer's "
                                   "options (dataset:<id>)", file=cfg.source_path, key=f"layers.{name}")
+        elif lc.postgis is not None:  # read from PostGIS; the path only names it in messages
+            paths = [Path(lc.postgis.label)]
         else:
             p = Path(lc.path).expanduser()
             base = config_dir if lc.relative_to == "config" else root
@@ -95,8 +97,21 @@ def layer_sources(cfg: Config, data_dir: str | Path | None = None) -> dict[str, 
                               file=cfg.source_path, key=f"layers.{name}.reader")
         out[name] = LayerSource(name=name, reader=reader, path=paths[0], data_dir=root, layer=layer,
                                 options=dict(lc.options), dataset=lc.dataset,
-                                more_paths=tuple(paths[1:]), datasets=first)
+                                more_paths=tuple(paths[1:]), datasets=first, postgis=lc.postgis)
     return out
+
+
+def _catalog_layer(path: Path, hint: str | None) -> str | None:
+    """The catalog's layer name, where the file has it: an imported file (a state GeoJSON, a CSV)
+    may not, and its reader then picks its own layer."""
+    if hint is None or not path.exists() or path.suffix.lower() in (".csv", ".txt", ".tif", ".tiff"):
+        return None
+    try:
+        import pyogrio
+        names = {str(n).lower() for n in pyogrio.list_layers(str(path))[:, 0]}
+    except Exception:  # unreadable files are reported by their reader
+        return None
+    return hint if hint.lower() in names else None
 
 
 def _margin_km(cfg: Config) -> float:
@@ -109,7 +124,9 @@ def _margin_km(cfg: Config) -> float:
 
 
 def _is_shortlist(cfg: Config) -> bool:
-    return READERS[cfg.layers[cfg.candidates.source].reader].layer == "candidates"
+    lc = cfg.layers[cfg.candidates.source]
+    reader = lc.reader or load_catalog().get(lc.dataset).reader
+    return reader is not None and READERS[reader].layer == "candidates"
 
 
 @dataclass
@@ -195,13 +212,18 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
             timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
             manifest["timings_s"] = timer.seconds
             write_manifest(temps[0] / "manifest.json", manifest)
+    if cfg.outputs.postgis is not None:  # after the files are in place; all tables or none
+        from .postgis import write_results
+        with timer.stage("postgis outputs"):
+            write_results(cfg.outputs.postgis, cells, sites, cand.excluded_land)
     return RunResult(cells, sites, run_dir, map_path, manifest, plan.notes)
 
 
 def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
     """Leave out criteria, constraints and exclusion layers whose optional file is missing."""
     notes: list[str] = []
-    missing = {n for n, s in sources.items() if cfg.layers[n].optional and not s.path.exists()}
+    missing = {n for n, s in sources.items()
+               if cfg.layers[n].optional and s.postgis is None and not s.path.exists()}
     criteria = {}
     for name, crit in cfg.criteria.items():
         if crit.layer in missing:
@@ -357,7 +379,9 @@ def _check_kind(layer: Any, source: LayerSource) -> None:
 
 def _input_record(source: LayerSource, layer: Any) -> dict[str, Any]:
     rec: dict[str, Any] = {"layer": source.name, "reader": source.reader, "path": str(source.path)}
-    if source.path.exists():
+    if source.postgis is not None:  # a database: no file to hash; never the password
+        rec["postgis"] = source.postgis.record()
+    elif source.path.exists():
         rec.update(file_digest(source.path))
     if isinstance(layer, gpd.GeoDataFrame):
         rec.update({k: v for k, v in layer.attrs.items() if k != "path"})

@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..schema import LAYERS
 from ..study_area import StudyArea
 from .base import READERS, LayerSource, ReaderSpec, reader  # noqa: F401
 
@@ -27,12 +28,10 @@ def read_layer(source: LayerSource, area: StudyArea | None = None) -> Any:
         raise DataError(f"dataset '{source.dataset}' is not in the data folder; run `sitescore fetch "
                         f"--only {source.dataset}` or `sitescore data import {source.dataset} FILE`",
                         file=source.data_dir)
-    if not source.more_paths:
-        return spec.func(source, area)
+    if not source.more_paths or LAYERS[spec.layer].geometry == "raster":
+        return spec.func(source, area)  # raster readers mosaic their own tiles
     parts = [spec.func(replace(source, path=p, more_paths=()), area)
              for p in (source.path, *source.more_paths)]
-    if not all(isinstance(p, gpd.GeoDataFrame) for p in parts):
-        raise DataError("a raster dataset must be one file; mosaic the tiles first", file=source.path)
     joined = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs)
     joined.attrs = {"path": ", ".join(str(p.attrs.get("path")) for p in parts),
                     **{k: sum(int(p.attrs.get(k, 0)) for p in parts)

@@ -136,6 +136,8 @@ def read_dem(source: LayerSource, area: StudyArea | None) -> Raster:
     if z_units not in Z_UNITS:
         raise ConfigError(f"unknown elevation unit {z_units!r}; use one of m, ft, us-ft",
                           key=f"layers.{source.name}.options.z_units")
+    if source.more_paths:
+        return _read_tiles([path, *map(require_file, source.more_paths)], source, area, z_units)
     try:
         src = rasterio.open(path)
     except Exception as exc:
@@ -159,6 +161,30 @@ def read_dem(source: LayerSource, area: StudyArea | None) -> Raster:
         transform = src.window_transform(window)
         crs = src.crs
     return Raster(path=path, values=values, transform=transform, crs=crs,
+                  z_factor=Z_UNITS[z_units])
+
+
+def _read_tiles(paths: list[Path], source: LayerSource, area: StudyArea | None, z_units: str) -> Raster:
+    """Tiles of one DEM (3DEP 1 x 1 degree tiles) mosaicked over the study area only."""
+    from rasterio.merge import merge
+
+    opened = []
+    try:
+        for p in paths:
+            try:
+                opened.append(rasterio.open(p))
+            except Exception as exc:
+                raise DataError(f"cannot open as a raster ({_first_line(exc)})", file=p) from exc
+        crs = opened[0].crs
+        if crs is None or any(d.crs != crs for d in opened):
+            raise DataError("DEM tiles must share one CRS", file=paths[0])
+        band = source.options.get("band", 1)
+        bounds = area.bounds_in(crs) if area is not None and area.geometry is not None else None
+        values, transform = merge(opened, bounds=bounds, indexes=[band], dtype="float64", nodata=np.nan)
+    finally:
+        for d in opened:
+            d.close()
+    return Raster(path=paths[0], values=values[0], transform=transform, crs=crs,
                   z_factor=Z_UNITS[z_units])
 
 
