@@ -174,3 +174,43 @@ def test_no_map_leaves_the_previous_map_alone(tmp_path):
     before = (tmp_path / "m/small/index.html").read_bytes()
     assert invoke("run", cfg, "--no-map", "--maps-dir", tmp_path / "m", "--runs-dir", tmp_path / "r").exit_code == 0
     assert (tmp_path / "m/small/index.html").read_bytes() == before
+
+
+def test_data_list_status_import_and_prepare(tmp_path):
+    raw = tmp_path / "raw"
+    r = invoke("data", "list", "--data-dir", raw)
+    assert r.exit_code == 0
+    assert "padus" in r.output and "USGS" in r.output and "transmission_lines" in r.output
+    cfg = small_study(tmp_path)
+    r = invoke("data", "import", "transmission_lines", tmp_path / "lines.geojson", "--data-dir", raw)
+    assert r.exit_code == 0 and "checksummed" in r.output
+    r = invoke("data", "status", "--data-dir", raw)
+    assert r.exit_code == 0
+    line = next(ln for ln in r.output.splitlines() if ln.startswith("transmission_lines"))
+    assert "present" in line
+    (raw / "transmission_lines" / "lines.geojson").write_text("{}")
+    one_line_error(invoke("data", "status", "--data-dir", raw), "MANIFEST.json", "differ")
+    one_line_error(invoke("data", "import", "transmision_lines", tmp_path / "lines.geojson",
+                          "--data-dir", raw), "unknown dataset 'transmision_lines'")
+    one_line_error(invoke("data", "import", "gppd", tmp_path / "nope.csv", "--data-dir", raw),
+                   "nope.csv", "file not found")
+    r = invoke("data", "prepare", cfg, "--cache-dir", tmp_path / "cache")
+    assert r.exit_code == 0 and "transmission_lines" in r.output
+    assert len(list((tmp_path / "cache").glob("*.parquet"))) == 2
+
+
+def test_a_layer_named_by_dataset_reads_the_imported_file(tmp_path):
+    cfg = small_study(tmp_path, **{"transmission_lines: {reader: hifld_transmission_lines, path: lines.geojson}":
+                                   "transmission_lines: {dataset: transmission_lines}"})
+    one_line_error(invoke("run", cfg, "--runs-dir", tmp_path / "r"),
+                   "dataset 'transmission_lines' is not in the data folder", "sitescore data import")
+    assert invoke("data", "import", "transmission_lines", tmp_path / "lines.geojson",
+                  "--data-dir", tmp_path).exit_code == 0
+    r = invoke("run", cfg, "--no-map", "--runs-dir", tmp_path / "r")
+    assert r.exit_code == 0, r.output
+    assert "Alpha" in r.output
+
+
+def test_fetch_refuses_bad_arguments_in_one_line(tmp_path):
+    one_line_error(invoke("fetch", "--states", "XX", "--dry-run"), "--states", "XX")
+    one_line_error(invoke("fetch", "--only", "padus,nope", "--dry-run"), "unknown dataset 'nope'")

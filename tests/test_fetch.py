@@ -38,6 +38,7 @@ from sitescore.fetch import (
     envelope_query,
     make_session,
     plan_fetch,
+    probe_sizes,
     run_fetch,
     states_touching,
     tiles_covering,
@@ -586,3 +587,51 @@ def test_download_is_the_planned_file():
     assert isinstance(d, Download) and d.target == Path("g/a b.csv")
     assert (d.kind, d.query, d.expected_bytes) == ("file", None, 10)
     assert not d.target.is_absolute() and os.sep not in d.target.name
+
+
+def test_dry_run_asks_servers_for_sizes_the_catalog_lacks(portal):
+    data = blob(1_200_000, seed=4)
+    cat = make_catalog(
+        gppd=[{"role": "national", "url": portal.add_file("/gppd.csv", data)}],
+        gone=[{"role": "national", "url": portal.url("/missing.csv")}],
+        dead=[{"role": "national", "url": FakePortal.refused_url()}])
+    plan = plan_fetch(cat, only=None, states=None, bbox=None)
+    sized = {d.dataset.id: d.expected_bytes for d in probe_sizes(plan, timeout=2)}
+    assert sized == {"gppd": len(data), "gone": None, "dead": None}
+    assert "total: 3 files, 1.2 MB + 2 of unknown size" in describe_plan(probe_sizes(plan, timeout=2))
+
+
+def test_sitescore_fetch_command_with_an_organisation_catalog(portal, tmp_path, monkeypatch):
+    """The CLI end to end: an own catalog (SITESCORE_CATALOG) pointing at a loopback portal."""
+    import yaml
+    from click.testing import CliRunner
+
+    from sitescore.cli import main
+
+    data = blob(300_000, seed=3)
+    doc = {"datasets": {"gppd": {
+        "title": "GPPD", "provider": "WRI", "product": "GPPD", "version": "1.3.0",
+        "licence": "CC BY 4.0", "homepage": "https://datasets.wri.org", "layer": "power_plants",
+        "reader": "gppd", "format": "csv",
+        "sources": [{"role": "national", "url": portal.add_file("/gppd.csv", data),
+                     "filename": "database_USA.csv", "size_bytes": len(data)}]},
+        "padus": {
+        "title": "PAD-US", "provider": "USGS", "product": "PAD-US", "version": "4.1",
+        "licence": "public domain", "homepage": "https://www.usgs.gov", "layer": "federal_land",
+        "reader": "padus", "format": "gdb",
+        "sources": [{"role": "state", "url": portal.url("/padus_{state}.zip")}]}}}
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv("SITESCORE_CATALOG", str(tmp_path / "catalog.yaml"))
+    raw = tmp_path / "raw"
+    runner = CliRunner()
+    r = runner.invoke(main, ["fetch", "--only", "gppd", "--data-dir", str(raw)])
+    assert r.exit_code == 0, r.output
+    assert (raw / "gppd" / "database_USA.csv").read_bytes() == data
+    assert read_manifest(raw)["files"]["gppd/database_USA.csv"]["bytes"] == len(data)
+    served = len(portal.hits())
+    assert runner.invoke(main, ["fetch", "--only", "gppd", "--data-dir", str(raw)]).exit_code == 0
+    assert len(portal.hits()) == served  # nothing downloaded again
+    r = runner.invoke(main, ["fetch", "--only", "padus", "--states", "NM", "--data-dir", str(raw)])
+    assert r.exit_code == 2
+    assert "padus_NM.zip" in r.output and "sitescore data import padus" in r.output
+    assert not (raw / "padus").exists() or not any((raw / "padus").iterdir())

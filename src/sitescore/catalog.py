@@ -8,9 +8,11 @@ published. `sitescore fetch` and `sitescore data` work from it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 import yaml
@@ -119,8 +121,21 @@ def parse_catalog(doc: dict, origin: str = "catalog.yaml") -> Catalog:
     return Catalog(datasets)
 
 
-@lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    """The catalog shipped with sitescore."""
-    text = resources.files("sitescore").joinpath("catalog.yaml").read_text(encoding="utf-8")
-    return parse_catalog(yaml.safe_load(text))
+    """The catalog shipped with sitescore, or the one SITESCORE_CATALOG names (an organisation's
+    own copy pointing at internal mirrors, say)."""
+    return _load(os.environ.get("SITESCORE_CATALOG") or None)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str | None) -> Catalog:
+    if path is None:
+        text = resources.files("sitescore").joinpath("catalog.yaml").read_text(encoding="utf-8")
+        return parse_catalog(yaml.safe_load(text))
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the catalog ({exc.strerror})", file=path) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML ({exc})", file=path) from None
+    return parse_catalog(doc, path)

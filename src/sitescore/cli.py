@@ -212,7 +212,7 @@ def fetch(states: tuple[str, ...], bbox: tuple[float, ...] | None, only: str | N
           data_dir: Path | None) -> None:
     """Download official public data into the data folder (verified, resumable)."""
     from .catalog import load_catalog
-    from .fetch import describe_plan, plan_fetch, run_fetch
+    from .fetch import describe_plan, plan_fetch, probe_sizes, run_fetch
     from .schema import STATE_FIPS
 
     codes = [c.upper() for part in states for c in part.replace(",", " ").split()]
@@ -226,7 +226,7 @@ def fetch(states: tuple[str, ...], bbox: tuple[float, ...] | None, only: str | N
     plan = plan_fetch(catalog, only=ids, states=codes or None, bbox=tuple(bbox) if bbox else None)
     root = _data_root(data_dir)
     if dry_run:
-        click.echo(describe_plan(plan))
+        click.echo(describe_plan(probe_sizes(plan)))
         click.echo(run_fetch(plan, root, dry_run=True).summary())
         return
     report = run_fetch(plan, root, progress=sys.stderr.isatty())

@@ -40,7 +40,7 @@ import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
@@ -413,6 +413,26 @@ def envelope_query(box: tuple[float, float, float, float]) -> dict[str, str]:
 
 def _num(v: float) -> str:
     return format(float(v), ".6f").rstrip("0").rstrip(".")
+
+
+def probe_sizes(plan: list[Download], session: requests.Session | None = None,
+                timeout: float = 5.0) -> Plan:
+    """The plan with sizes the servers state (HEAD, Content-Length) where the catalog has none;
+    unreachable servers simply leave the size unknown. ArcGIS and Census API answers have no size
+    until they are made."""
+    session = session or requests.Session()
+    session.headers.setdefault("User-Agent", USER_AGENT)
+    probed = []
+    for d in plan:
+        length = None
+        if d.expected_bytes is None and d.kind == "file":
+            try:
+                r = session.head(d.url, allow_redirects=True, timeout=timeout)
+                length = int(r.headers.get("Content-Length", "")) if r.ok else None
+            except (requests.RequestException, ValueError):
+                length = None
+        probed.append(replace(d, expected_bytes=length) if length else d)
+    return Plan(probed, getattr(plan, "skipped", ()))
 
 
 def describe_plan(plan: list[Download]) -> str:

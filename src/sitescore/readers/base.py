@@ -122,7 +122,8 @@ def open_vector(path: Path, area: StudyArea | None = None, layer: str | None = N
         raise DataError("has no CRS (no .prj or crs member); cannot place it on the map", file=path)
     bbox = area.bounds_in(crs) if (area is not None and crs is not None) else None
     try:
-        gdf = pyogrio.read_dataframe(src, layer=layer, bbox=bbox)
+        # Arrow-based reads: columnar batches instead of row-by-row Python objects
+        gdf = pyogrio.read_dataframe(src, layer=layer, bbox=bbox, use_arrow=True)
     except Exception as exc:
         raise DataError(f"cannot read features ({_first_line(exc)})", file=path) from exc
     if gdf.crs is None and crs is not None:
