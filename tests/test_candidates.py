@@ -131,3 +131,12 @@ def test_tribal_designation_is_removed_whatever_the_owner_type():
                            StudyArea("all"))
     assert shapely.area(result.geometry) == pytest.approx(100e6 - 4e6, rel=1e-6)
     assert "tribal land" in set(result.excluded["reason"])
+
+
+def test_cells_without_a_state_take_the_state_under_their_centroid():
+    from sitescore.candidates import fill_states
+    cells = layer([shapely.box(0, 0, 1000, 1000), shapely.box(5000, 0, 6000, 1000),
+                   shapely.box(9000, 0, 10000, 1000)], state=[None, "CO", None])
+    states = layer([shapely.box(-100, -100, 4000, 2000), shapely.box(4000, -100, 8000, 2000)],
+                   abbrev=["NM", "CO"])
+    assert fill_states(cells, states)["state"].tolist() == ["NM", "CO", None]

@@ -221,3 +221,22 @@ def test_manifest_and_status_after_import(data_dir, shared):
     rows = {r.dataset: r.state for r in status(data_dir, load_catalog())}
     assert all(rows[ds] == "present" for ds, _ in SHARED_IMPORTS)
     assert rows["transmission_lines"] == "missing"
+
+
+def test_national_config_runs_on_every_federal_land_file_imported(data_dir, shared, tmp_path):
+    """The national config over all the federal land there is: the NM and CO PAD-US files imported
+    as one dataset (per-state files are joined), every other layer national."""
+    import shutil
+    root = tmp_path / "raw"
+    shutil.copytree(data_dir, root, symlinks=True)
+    from sitescore.datastore import import_file
+    import_file(root, load_catalog().get("padus"), shared / "federal_land/padus4_0_CO_potamap_subset.geojson",
+                link=True)
+    cfg = load_config(CONFIGS / "national.yaml")
+    result = run(cfg, data_dir=root, maps_dir=tmp_path / "m", runs_dir=tmp_path / "r", write_map=False,
+                 cache_dir=tmp_path / "cache")
+    inputs = {i["layer"]: i for i in result.manifest["inputs"]}
+    assert inputs["federal_land"]["features"] == 100 + 841
+    states = set(result.sites["state"])
+    assert {"NM", "CO"} <= states, states
+    assert len(result.sites) >= 20

@@ -266,3 +266,21 @@ def cell_adjacency(cells: gpd.GeoDataFrame) -> list[np.ndarray]:
     a, b = a[order], b[order]
     splits = np.searchsorted(a, np.arange(len(cells) + 1))
     return [b[splits[i]:splits[i + 1]] for i in range(len(cells))]
+
+
+def fill_states(cells: gpd.GeoDataFrame, states: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Cells whose parcel names no state (some re-published PAD-US files) take the state under
+    their centroid, so sites are always named with one."""
+    missing = cells["state"].isna().to_numpy()
+    if not missing.any() or len(states) == 0:
+        return cells
+    centroids = shapely.centroid(cells.geometry.values[missing])
+    src, dst = shapely.STRtree(states.geometry.values).query(centroids, predicate="intersects")
+    order = np.lexsort((dst, src))
+    src, dst = src[order], dst[order]
+    first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.array([], dtype=bool)
+    found = np.full(int(missing.sum()), None, dtype=object)
+    found[src[first]] = states["abbrev"].to_numpy(dtype=object)[dst[first]]
+    cells = cells.copy()
+    cells.loc[missing, "state"] = found
+    return cells

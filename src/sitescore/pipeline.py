@@ -24,7 +24,7 @@ from . import __version__
 from .cache import default_cache_dir, read_cached
 from .catalog import load_catalog
 from .datastore import dataset_paths
-from .candidates import cell_adjacency, eligible_land, make_cells, shortlist_cells
+from .candidates import cell_adjacency, eligible_land, fill_states, make_cells, shortlist_cells
 from .config import Config
 from .errors import ConfigError, DataError, SitescoreError
 from .filters import parse_where
@@ -259,8 +259,10 @@ def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area
     margin_m = _margin_km(cfg) * M_PER_KM
     read_area = StudyArea(area.label, shapely.buffer(area.geometry, margin_m, quad_segs=4)) \
         if area.geometry is not None else area
-    exact = {cfg.candidates.source, *plan.exclusion_layers}
+    exact = {cfg.candidates.source, *plan.exclusion_layers, "states"}
     needed = [cfg.candidates.source, *plan.exclusion_layers, *(c.layer for c in plan.criteria.values())]
+    if "states" in sources and not _is_shortlist(cfg):  # names the state of every cell
+        needed.append("states")
     for name in tqdm(list(dict.fromkeys(needed)), desc="reading layers", unit="layer",
                      disable=not sys.stderr.isatty(), leave=False):
         if name not in layers:
@@ -276,6 +278,8 @@ def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any
     land = eligible_land(layers[cfg.candidates.source], cfg.candidates, area,
                          {n: layers[n] for n in plan.exclusion_layers})
     cells = make_cells(land, cfg.candidates)
+    if "states" in layers and cells["state"].isna().any():
+        cells = fill_states(cells, layers["states"])
     if len(cells) == 0:
         raise SitescoreError("no candidate cells: no eligible land is large enough for a cell "
                              "in the study area", key="candidates")
