@@ -281,6 +281,6 @@ def fill_states(cells: gpd.GeoDataFrame, states: gpd.GeoDataFrame) -> gpd.GeoDat
     first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.array([], dtype=bool)
     found = np.full(int(missing.sum()), None, dtype=object)
     found[src[first]] = states["abbrev"].to_numpy(dtype=object)[dst[first]]
-    cells = cells.copy()
-    cells.loc[missing, "state"] = found
-    return cells
+    values = cells["state"].to_numpy(dtype=object).copy()
+    values[missing] = found
+    return cells.assign(state=values)
