@@ -310,3 +310,35 @@ def test_power_readers_registered():
         assert READERS[name].layer == "power_plants"
     assert READERS["hifld_transmission_lines"].layer == "transmission_lines"
     assert READERS["hifld_substations"].layer == "substations"
+
+
+def _write_sheet(path, title_rows, table, sheet):
+    """An XLSX laid out as agencies publish it: title rows above the header row."""
+    import openpyxl
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    for row in title_rows:
+        ws.append(row)
+    ws.append(list(table.columns))
+    for values in table.itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and v != v) else v for v in values])
+    wb.save(path)
+
+
+@pytest.mark.shared_data
+def test_eia860_plant_sheet_as_published_xlsx_and_extracted_zip(tmp_path):
+    """EIA ships `2___Plant_Y2019.xlsx` (sheet 'Plant', title on row 1, header on row 2) inside
+    eia8602019.zip; the reader takes the sheet, or the extracted folder, as it takes the CSV."""
+    csv = shared_file("power_plants/eia860_2019_schedule2_plant_AZ.csv")
+    table = read_table(csv)
+    folder = tmp_path / "eia8602019"
+    folder.mkdir()
+    xlsx = folder / "2___Plant_Y2019.xlsx"
+    _write_sheet(xlsx, [["2019 Form EIA-860 Data - Schedule 2, 'Plant Data'"]], table, "Plant")
+    from_csv = read_layer(layer_source("eia860_plants", csv))
+    for path in (xlsx, folder):
+        got = read_layer(layer_source("eia860_plants", path))
+        pd.testing.assert_frame_equal(got.drop(columns="geometry"), from_csv.drop(columns="geometry"))
+    palo = from_csv.set_index("plant_code").loc["6008"]
+    assert palo["grid_voltage_kv"] == 500

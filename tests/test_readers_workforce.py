@@ -235,3 +235,37 @@ def test_acs_variables_in_the_example_configs_mean_what_the_configs_say():
             assert word in label[var], (canonical, var, label[var])
     # B03002_001E (Hispanic or Latino origin by race: total) is the total population
     assert label["B03002_001E"].startswith("B03002_001___total")
+
+
+def test_bls_laus_xlsx_with_title_rows_and_a_two_row_header(tmp_path):
+    """laucntyYY.xlsx puts title rows above a header whose names may span two rows."""
+    import openpyxl
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Labor force data by county, 2024 annual averages"])
+    ws.append([])
+    ws.append(["LAUS Code", "State FIPS Code", "County FIPS Code", "County Name/State Abbreviation",
+               "Year", None, "Labor Force", "Employed", "Unemployed", "Unemployment Rate (%)"])
+    ws.append(["CN0401300000000", "04", "013", "Maricopa County, AZ", "2024", None, "2,500,000",
+               "2,400,000", "100,000", "4.0"])
+    ws.append(["CN3500100000000", "35", "001", "Bernalillo County, NM", "2024", None, "330,000",
+               "318,000", "12,000", "3.6"])
+    ws.append(["SOURCE: BLS"])
+    wb.save(tmp_path / "laucnty24.xlsx")
+    from sitescore.readers.workforce import read_bls_laus
+    got = read_bls_laus(tmp_path / "laucnty24.xlsx", None)
+    assert got.loc["04013", "labor_force"] == 2_500_000
+    assert got.loc["35001", "employed"] == 318_000
+    assert len(got) == 2
+    # the same with the header split over two rows
+    ws.delete_rows(3)
+    ws.insert_rows(3, 2)
+    for j, (top, bottom) in enumerate([("LAUS", "LAUS Code"), ("State", "State FIPS Code"),
+                                       ("County", "County FIPS Code"), (None, "County Name/State Abbreviation"),
+                                       (None, "Year"), (None, None), ("Labor", "Labor Force"),
+                                       (None, "Employed"), (None, "Unemployed"), (None, "Unemployment Rate (%)")]):
+        ws.cell(row=3, column=j + 1, value=top)
+        ws.cell(row=4, column=j + 1, value=bottom)
+    wb.save(tmp_path / "laucnty24b.xlsx")
+    got = read_bls_laus(tmp_path / "laucnty24b.xlsx", None)
+    assert got.loc["04013", "labor_force"] == 2_500_000 and len(got) == 2

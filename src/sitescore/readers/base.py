@@ -142,15 +142,63 @@ def open_source(source: LayerSource, area: StudyArea | None = None,
     return open_vector(source.path, area, layer=layer if layer is not None else source.layer)
 
 
-def read_table(path: Path, **kwargs: Any) -> pd.DataFrame:
-    """Read a CSV as text, exactly as published: 'NA' stays 'NA' (North America in OurAirports),
-    only truly empty cells are missing, and numbers are parsed later by the reader."""
+def read_table(path: Path, *, header_names: Iterable[str] = (), sheet: str | int | None = None,
+               member: str | None = None, **kwargs: Any) -> pd.DataFrame:
+    """Read a table as text, exactly as published: 'NA' stays 'NA' (North America in OurAirports),
+    only truly empty cells are missing, and numbers are parsed later by the reader.
+
+    CSV, or an Excel sheet as agencies publish them (EIA-860, BLS LAUS: title rows above the
+    header, which is found by `header_names`). A folder (an extracted archive) is searched for
+    `member`, a glob such as '2___Plant_Y*.xlsx'."""
     require_file(path)
+    if path.is_dir():
+        path = _member(path, member)
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        return _read_sheet(path, list(header_names), sheet)
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
                            encoding_errors="replace", **kwargs)
     except Exception as exc:
         raise DataError(f"cannot read as CSV ({_first_line(exc)})", file=path) from exc
+
+
+def _member(folder: Path, pattern: str | None) -> Path:
+    hits = sorted(folder.rglob(pattern)) if pattern else []
+    if not hits:
+        raise DataError(f"no file matching '{pattern}' in this folder" if pattern
+                        else "is a folder; name the file inside it", file=folder)
+    return hits[-1]
+
+
+def _read_sheet(path: Path, header_names: list[str], sheet: str | int | None) -> pd.DataFrame:
+    """An Excel sheet as text; the header is the first row holding one of `header_names`
+    (joined with the next row where a two-row header splits the names)."""
+    try:
+        raw = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, header=None, dtype=str)
+    except Exception as exc:
+        raise DataError(f"cannot read as an Excel sheet ({_first_line(exc)})", file=path) from exc
+    raw = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
+    wanted = {" ".join(n.lower().split()) for n in header_names}
+
+    def names(i: int) -> list[str]:
+        return [" ".join(str(v).split()) if isinstance(v, str) else "" for v in raw.iloc[i]]
+
+    def hits(row: list[str]) -> int:
+        return sum(1 for v in row if v.lower() in wanted)
+
+    start = next((i for i in range(min(len(raw), 40)) if hits(names(i)) > 0), None) if wanted else 0
+    if start is None:
+        raise DataError(f"no header row with {', '.join(header_names)} in the first 40 rows",
+                        file=path, field=header_names[0])
+    header, first_data = names(start), start + 1
+    if start + 1 < len(raw) and hits(names(start + 1)) > 0 and hits(header) < len(wanted):
+        below = names(start + 1)
+        header = [b if b.lower() in wanted or not a else a for a, b in zip(header, below)]
+        first_data = start + 2
+    table = raw.iloc[first_data:].copy()
+    table.columns = [h or f"column_{j}" for j, h in enumerate(header)]
+    table = table.dropna(how="all").reset_index(drop=True)
+    return table.astype(object).where(table.notna(), np.nan)
 
 
 def find_field(columns: Iterable[str], names: Iterable[str]) -> str | None:

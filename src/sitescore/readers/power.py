@@ -87,13 +87,17 @@ def read_eia_power_plants(source: LayerSource, area: StudyArea | None) -> gpd.Ge
 
 @reader("eia860_plants", "power_plants")
 def read_eia860_plants(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
-    """EIA-860 Schedule 2 plant sheet (CSV): grid voltage per plant, no capacity.
+    """EIA-860 Schedule 2 plant sheet (CSV, the XLSX, or the extracted zip): grid voltage per plant,
+    no capacity.
 
     Option `capacity_table` names a GPPD USA source CSV (relative to the data directory) whose
     capacity and primary fuel are joined on the EIA plant code; without it capacity is NaN.
     """
     path = source.path
-    table = read_table(path)
+    # the CSV of the Plant sheet, the sheet itself, or the extracted EIA-860 zip
+    table = read_table(path, header_names=["Plant Code"], sheet=source.options.get("sheet", "Plant")
+                       if path.suffix.lower() in (".xlsx", ".xls") or path.is_dir() else None,
+                       member="2___Plant_Y*.xlsx")
     codes = code_number(field(table, "Plant Code", path))
     table = table.assign(_plant_code=codes)
     gdf = table_points(table, "Longitude", "Latitude", path, area)

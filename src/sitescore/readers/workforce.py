@@ -97,9 +97,10 @@ def _by_geoid(geoid: pd.Series, values: pd.DataFrame, path: Path) -> pd.DataFram
 
 
 def read_bls_laus(path: Path, fields: FieldMap | None) -> pd.DataFrame:
-    """BLS LAUS county annual averages (laucnty): GEOID = State FIPS + County FIPS. Numbers come
+    """BLS LAUS county annual averages (laucnty CSV or the published XLSX): GEOID = State FIPS +
+    County FIPS. Numbers come
     quoted with thousands separators and trailing spaces; rows without FIPS (notes) are skipped."""
-    table = read_table(path)
+    table = read_table(path, header_names=["LAUS Code", "State FIPS Code", "County FIPS Code"])
     geoid = _fips_pair(field(table, "State FIPS Code", path),
                        field(table, "County FIPS Code", path))
     return _by_geoid(geoid, _values(table, fields or LAUS_DEFAULT_FIELDS, path), path)
