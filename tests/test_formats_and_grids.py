@@ -9,6 +9,7 @@ import yaml
 
 from sitescore.config import parse_config
 from sitescore.demo import generate_demo
+from sitescore.errors import DataError
 from sitescore.pipeline import run
 from sitescore.readers import read_layer
 
@@ -50,3 +51,20 @@ def test_h3_grid_runs_end_to_end_on_the_demo(tmp_path, resolution):
     assert all(h3.is_valid_cell(c) and h3.get_resolution(c) == resolution for c in result.cells["cell_id"])
     assert len(result.sites) >= 3
     assert (result.sites["acres"] >= cfg.sites.min_site_acres - 1e-6).all()
+
+
+def test_an_extracted_archive_folder_reads_as_its_geodatabase_or_geopackage(tmp_path):
+    """PAD-US state zips hold a GDB beside KMZ files; fetch extracts them into a folder."""
+    folder = tmp_path / "PADUS4_1_State_NM_GDB_KMZ"
+    (folder / "docs").mkdir(parents=True)
+    (folder / "docs" / "readme.txt").write_text("PAD-US")
+    (folder / "PADUS4_1_StateNM.kmz").write_bytes(b"PK")
+    gpkg = folder / "PADUS4_1_State_NM.gpkg"
+    padus_fee(2).to_file(gpkg, layer="PADUS4_1Fee_State_NM")
+    padus_fee(4).to_file(gpkg, layer="PADUS4_1Designation_State_NM")
+    got = read_layer(layer_source("padus", folder, name="federal_land"))
+    assert len(got) == 2  # the Fee layer of the GeoPackage found inside
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="holding no vector dataset"):
+        read_layer(layer_source("padus", empty, name="federal_land"))

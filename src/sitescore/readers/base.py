@@ -101,6 +101,7 @@ def open_vector(path: Path, area: StudyArea | None = None, layer: str | None = N
     """Read a vector file (GDB, GPKG, SHP, zipped SHP, GeoJSON, GeoParquet) filtered to the
     study area's bounding box, so only the features we need are ever loaded."""
     require_file(path)
+    path = vector_file(path)
     if path.suffix.lower() == ".parquet":
         try:
             gdf = gpd.read_parquet(path)
@@ -140,6 +141,25 @@ def open_source(source: LayerSource, area: StudyArea | None = None,
         from ..postgis import read_postgis_layer
         return read_postgis_layer(source.postgis, area)
     return open_vector(source.path, area, layer=layer if layer is not None else source.layer)
+
+
+#: What an extracted archive is searched for, best first (PAD-US and Aqueduct zips hold a GDB
+#: beside KMZ files, CSV tables and documentation).
+VECTOR_KINDS = ("*.gdb", "*.gpkg", "*.parquet", "*.shp", "*.geojson", "*.json")
+
+
+def vector_file(path: Path) -> Path:
+    """The vector dataset a path stands for: itself, or the one inside an extracted archive
+    (its geodatabase, else GeoPackage, ...)."""
+    if not path.is_dir() or path.suffix.lower() == ".gdb":
+        return path
+    folder = path
+    for pattern in VECTOR_KINDS:
+        hits = sorted(p for p in folder.rglob(pattern) if not p.name.startswith("."))
+        if hits:
+            return hits[0]
+    raise DataError("is a folder holding no vector dataset (GDB, GeoPackage, shapefile, ...)",
+                    file=folder)
 
 
 def read_table(path: Path, *, header_names: Iterable[str] = (), sheet: str | int | None = None,

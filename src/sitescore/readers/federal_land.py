@@ -20,8 +20,16 @@ from ..errors import ConfigError
 from ..schema import STATE_FIPS, STATE_NAMES
 from ..study_area import StudyArea
 from .helpers import text as clean_text
-from .base import LayerSource, find_field, open_source, parse_number, reader, require_field, \
-    to_canonical
+from .base import (
+    LayerSource,
+    find_field,
+    open_source,
+    parse_number,
+    reader,
+    require_field,
+    to_canonical,
+    vector_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +176,7 @@ def _pick_layer(source: LayerSource, preferences: Iterable[str]) -> str | None:
     if source.layer is not None or source.postgis is not None:
         return source.layer
     try:
-        layers = pyogrio.list_layers(str(source.path))
+        layers = pyogrio.list_layers(str(vector_file(source.path)))
     except Exception:  # open_vector reports unreadable files with the proper DataError
         return None
     if len(layers) <= 1:

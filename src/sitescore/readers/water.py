@@ -13,7 +13,7 @@ import pyogrio
 
 from ..errors import ConfigError
 from ..study_area import StudyArea
-from .base import LayerSource, open_source, parse_number, reader
+from .base import LayerSource, open_source, parse_number, reader, vector_file
 from .helpers import each, field, finish, open_layer, option_list, optional_field, text
 
 #: NHD flowline feature types (FType code -> the label NHDPlus V2 writes in its FTYPE field).
@@ -84,7 +84,7 @@ def read_nhd_flowlines(source: LayerSource, area: StudyArea | None) -> gpd.GeoDa
 def _aqueduct_layer(path: Path) -> str | None:
     """'baseline_annual' when a multi-layer file has it, so the config need not name it."""
     try:
-        names = [str(n) for n in pyogrio.list_layers(str(path))[:, 0]]
+        names = [str(n) for n in pyogrio.list_layers(str(vector_file(path)))[:, 0]]
     except Exception:  # unreadable or missing: open_vector reports it properly
         return None
     return AQUEDUCT_LAYER if AQUEDUCT_LAYER in names else None
