@@ -120,3 +120,12 @@ def test_unknown_field_names_the_field():
     with pytest.raises(DataError, match="field 'megawatts'"):
         compute_metric("sum_within", square_cells(1, 1), layer([shapely.Point(0, 0)], capacity_mw=[1.0]),
                        {"field": "megawatts", "radius_km": 5})
+
+
+def test_contiguous_acres_sums_each_connected_block():
+    cells = square_cells(4, 2)  # two rows of four 1 km cells
+    keep = [0, 1, 4, 5, 3]      # a 2x2 block on the left, and one cell alone on the right
+    cells = cells.iloc[keep].reset_index(drop=True)
+    cells["eligible_acres"] = [100.0, 200.0, 300.0, 400.0, 50.0]
+    np.testing.assert_allclose(compute_metric("contiguous_acres", cells, None, {}),
+                               [1000, 1000, 1000, 1000, 50])

@@ -154,3 +154,31 @@ def test_protected_areas_drop_non_polygons(tmp_path):
     gdf = protected(path)
     assert gdf["name"].tolist() == ["Zion National Park"]
     assert gdf.attrs["dropped"] == 1
+
+
+def test_census_places_polygons_and_gazetteer_table(tmp_path):
+    """Cartographic boundary places (cb_2024_35_place_500k: STATEFP, PLACEFP, GEOID, NAME,
+    NAMELSAD, LSAD, ALAND, AWATER) and the Gazetteer places file (USPS, GEOID, NAME, ...,
+    INTPTLAT, INTPTLONG), per the Census Bureau's file layouts."""
+    import shapely as shp
+    gdf = gpd.GeoDataFrame({
+        "STATEFP": ["35", "35"], "PLACEFP": ["02000", "70500"], "GEOID": ["3502000", "3570500"],
+        "NAME": ["Albuquerque", "Santa Fe"], "NAMELSAD": ["Albuquerque city", "Santa Fe city"],
+        "LSAD": ["25", "25"], "ALAND": [486000000, 136000000], "AWATER": [4000000, 100000]},
+        geometry=[shp.box(-106.8, 35.0, -106.5, 35.2), shp.box(-106.1, 35.6, -105.9, 35.75)],
+        crs="EPSG:4269")
+    gdf.to_file(tmp_path / "places.geojson")
+    got = read_layer(layer_source("census_places", tmp_path / "places.geojson", name="places"))
+    assert got["name"].tolist() == ["Albuquerque", "Santa Fe"]
+    assert (got.geom_type == "Point").all() and got["population"].isna().all()
+    (tmp_path / "gaz.txt").write_text(
+        "USPS\tGEOID\tANSICODE\tNAME\tLSAD\tFUNCSTAT\tALAND\tAWATER\tALAND_SQMI\tAWATER_SQMI\tINTPTLAT\tINTPTLONG\n"
+        "NM\t3502000\t02409678\tAlbuquerque city\t25\tA\t486000000\t4000000\t187.7\t1.5\t35.105552\t-106.647388\n")
+    gaz = tmp_path / "gaz.csv"
+    gaz.write_text((tmp_path / "gaz.txt").read_text().replace("\t", ","))
+    got = read_layer(layer_source("census_places", gaz, name="places"))
+    assert got["geoid"].tolist() == ["3502000"] and len(got) == 1
+    pd.DataFrame({"GEOID": ["3502000"], "NAME": ["Albuquerque"], "INTPTLAT": [35.1], "INTPTLONG": [-106.6],
+                  "P1_001N": [564559]}).to_csv(tmp_path / "pop.csv", index=False)
+    got = read_layer(layer_source("census_places", tmp_path / "pop.csv", name="places"))
+    assert got["population"].tolist() == [564559.0]

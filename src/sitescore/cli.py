@@ -45,6 +45,8 @@ _data_dir = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
                          help="Where layer paths start (overrides the config's data_dir).")
 _maps_dir = click.option("--maps-dir", type=click.Path(file_okay=False, path_type=Path),
                          help="Folder for maps (default: maps).")
+_preset = click.option("--preset", metavar="NAME|FILE",
+                       help="Scenario preset (configs/presets/NAME.yaml or a file) on this study.")
 _cache_dir = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
                           help="Prepared layer cache (default: data/cache or SITESCORE_CACHE_DIR).")
 _runs_dir = click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -78,15 +80,16 @@ def print_sites(result: Any, top: int = 10) -> None:
 @_runs_dir
 @click.option("--no-map", is_flag=True, help="Write tables only.")
 @click.option("--top", default=10, show_default=True, help="How many sites to print.")
+@_preset
 @_cache_dir
 @_friendly
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
-        no_map: bool, top: int, cache_dir: Path | None) -> None:
+        no_map: bool, top: int, preset: str | None, cache_dir: Path | None) -> None:
     """Score and rank candidate sites for a study config."""
     from .config import load_config
     from .pipeline import run as run_pipeline
 
-    cfg = load_config(config)
+    cfg = load_config(config, preset=preset)
     result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
                           write_map=not no_map, cache_dir=cache_dir)
     print_sites(result, top)

@@ -199,6 +199,33 @@ class OutputsConfig(_Strict):
                                                             "land to PostGIS: {url, schema, prefix}.")
 
 
+class WeightsConfig(_Strict):
+    """How criterion weights are set: as written on each criterion, or from an AHP matrix."""
+
+    method: Literal["direct", "ahp"] = "direct"
+    pairwise: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="AHP judgements: pairwise[a][b] = how much more a matters than b (Saaty 1-9; "
+                    "fractions for less). Each unordered pair once; the rest follows by reciprocity.")
+    max_consistency_ratio: float = Field(0.10, gt=0, le=1)
+
+
+class SensitivityConfig(_Strict):
+    """How sure is the ranking: Monte Carlo over weights (and optionally value-function
+    thresholds), and one-at-a-time weight sweeps."""
+
+    draws: int = Field(1000, ge=10, le=1_000_000)
+    weights: Literal["dirichlet", "uniform"] = Field(
+        "dirichlet", description="Dirichlet around the configured weights, or uniform on the simplex.")
+    spread: float = Field(0.2, gt=0, le=2, description="Coefficient of variation of each weight "
+                                                       "(Dirichlet draws).")
+    thresholds: float = Field(0.0, ge=0, le=1, description="Relative jitter of value-function "
+                                                          "parameters (0 = weights only).")
+    top_k: int = Field(10, ge=1)
+    seed: int = 0
+    sweep_max: float = Field(2.0, gt=1, description="Weight sweeps run from 0 to this multiple.")
+
+
 class Config(_Strict):
     study: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                                 description="Short name; folders maps/<study>, runs/<study>.")]
@@ -210,11 +237,19 @@ class Config(_Strict):
     candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
     criteria: dict[str, CriterionConfig]
     constraints: list[ConstraintConfig] = Field(default_factory=list)
+    weights: WeightsConfig = Field(default_factory=WeightsConfig)
+    aggregation: Literal["weighted_sum", "weighted_product", "topsis"] = Field(
+        "weighted_sum", description="How criterion scores combine; constraints stay vetoes.")
+    sensitivity: SensitivityConfig | None = Field(None, description="Rank uncertainty, if wanted.")
     sites: SitesConfig = Field(default_factory=SitesConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    preset: str | None = Field(None, description="A scenario preset (criteria, weights, sites) "
+                                                 "applied on top of this study's data.")
+    description: str | None = None
 
     # set by load_config, not by the user
     source_path: Path | None = Field(None, exclude=True)
+    notes: list[str] = Field(default_factory=list, exclude=True)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -365,22 +400,100 @@ def _check_metrics(cfg: Config, doc: Any, source: Path | str) -> None:
                 raise ConfigError(str(exc), file=where, key=f"{key}.where") from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML config file (safe loader only)."""
-    path = Path(path)
+def _read_yaml(path: Path, what: str = "config") -> Any:
     if not path.exists():
-        raise ConfigError("config file not found", file=path)
+        raise ConfigError(f"{what} file not found", file=path)
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (safe)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (safe)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark else str(path)
         raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=where) from None
     except UnicodeDecodeError:
         raise ConfigError("not a UTF-8 text file", file=path) from None
+
+
+#: What a preset may set: the scenario, never the study's data or area.
+PRESET_KEYS = {"title", "description", "criteria", "constraints", "sites", "candidates", "weights",
+               "aggregation", "sensitivity"}
+
+
+def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[dict, list[str]]:
+    """A study config with a scenario preset applied: the preset's criteria and constraints replace
+    the study's; sites, candidates, weights, aggregation and sensitivity are overridden key by
+    key. Criteria needing a layer the study lacks are left out, each with a note."""
+    if not isinstance(preset, dict):
+        raise ConfigError("a preset must be a YAML mapping", file=preset_name)
+    unknown = sorted(set(preset) - PRESET_KEYS)
+    if unknown:
+        raise ConfigError(f"a preset sets only {', '.join(sorted(PRESET_KEYS))}", file=preset_name,
+                          key=unknown[0])
+    out = _LineDict(dict(doc), getattr(doc, "lines", {}))
+    notes: list[str] = []
+    for key, value in preset.items():
+        if key in ("criteria", "constraints", "title", "description", "aggregation"):
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    layers = set((doc.get("layers") or {}).keys())
+    criteria = dict(out.get("criteria") or {})
+    for name, crit in list(criteria.items()):
+        layer = crit.get("layer") if isinstance(crit, dict) else None
+        if layer is not None and layer not in layers:
+            notes.append(f"criterion '{name}' of preset {preset_name} left out: this study has no "
+                         f"layer '{layer}'")
+            del criteria[name]
+    out["criteria"] = criteria
+    if isinstance(out.get("constraints"), list):
+        out["constraints"] = [c for c in out["constraints"]
+                              if not isinstance(c, dict) or c.get("criterion") in criteria]
+    if isinstance(out.get("weights"), dict) and out["weights"].get("pairwise"):
+        out["weights"] = dict(out["weights"])
+        out["weights"]["pairwise"] = {a: {b: v for b, v in row.items() if b in criteria}
+                                      for a, row in out["weights"]["pairwise"].items() if a in criteria}
+    out["study"] = f"{doc.get('study', 'study')}-{Path(str(preset_name)).stem}"
+    return out, notes
+
+
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(path: str | Path, preset: str | Path | None = None) -> Config:
+    """Read and validate a YAML config file (safe loader only), with a scenario preset applied
+    when the config names one or `preset` is given (a path, or a name in configs/presets/)."""
+    path = Path(path)
+    doc = _read_yaml(path)
+    notes: list[str] = []
+    chosen = preset or (doc.get("preset") if isinstance(doc, dict) else None)
+    if chosen:
+        preset_path = _preset_path(chosen, path)
+        doc, notes = apply_preset(doc, _read_yaml(preset_path, "preset"), str(preset_path))
+        doc["preset"] = str(preset_path)
     cfg = parse_config(doc, path)
     cfg.source_path = path.resolve()
+    cfg.notes = notes
     return cfg
+
+
+def _preset_path(name: str | Path, config_path: Path) -> Path:
+    """A preset path as given (relative to the config's folder), or a bare name from
+    configs/presets/ beside it or in the current folder."""
+    p = Path(name).expanduser()
+    candidates = [p] if p.is_absolute() else [config_path.parent / p, Path.cwd() / p]
+    if p.suffix == "" and len(p.parts) == 1:
+        for base in (config_path.parent, config_path.parent.parent, Path.cwd()):
+            candidates += [base / "presets" / f"{p}.yaml", base / "configs" / "presets" / f"{p}.yaml"]
+    for c in candidates:
+        if c.exists():
+            return c
+    raise ConfigError(f"preset not found (looked for {', '.join(str(c) for c in candidates[:4])})",
+                      file=config_path, key="preset")
 
 
 def json_schema() -> dict[str, Any]:
@@ -389,4 +502,5 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "sitescore run config"
     schema.get("properties", {}).pop("source_path", None)
+    schema.get("properties", {}).pop("notes", None)
     return schema

@@ -246,3 +246,26 @@ def zonal(cells: gpd.GeoDataFrame, raster: Any, p: ZonalParams) -> np.ndarray:
         inside = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
         out[empty[inside]] = grid[rows[inside], cols[inside]]
     return out
+
+
+@metric("contiguous_acres", NoParams, "acres")
+def contiguous_acres(cells: gpd.GeoDataFrame, layer: Any, p: NoParams) -> np.ndarray:
+    """Eligible acres of the contiguous block of candidate cells each cell belongs to: the room a
+    park has to grow (a data centre campus wants thousands of acres in one piece). The layer is
+    the candidate land itself and is not read again."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from .candidates import cell_adjacency
+
+    n = len(cells)
+    if n == 0:
+        return np.zeros(0)
+    adjacency = cell_adjacency(cells)
+    rows = np.repeat(np.arange(n), [len(a) for a in adjacency])
+    cols = np.concatenate(adjacency) if n else np.zeros(0, dtype=int)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols.astype(int))), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    acres = cells["eligible_acres"].to_numpy(dtype=float) if "eligible_acres" in cells.columns \
+        else shapely.area(cells.geometry.values) / 4046.8564224
+    return np.bincount(label, weights=acres)[label]

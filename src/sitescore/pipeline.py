@@ -221,7 +221,7 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
 
 def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
     """Leave out criteria, constraints and exclusion layers whose optional file is missing."""
-    notes: list[str] = []
+    notes: list[str] = list(cfg.notes)
     missing = {n for n, s in sources.items()
                if cfg.layers[n].optional and s.postgis is None and not s.path.exists()}
     criteria = {}

@@ -78,6 +78,9 @@ LAYERS: dict[str, LayerSchema] = {
         LayerSchema("states", "polygon", {
             "state_fips": "str", "name": "str", "abbrev": "str",
         }, "State boundaries, for study areas."),
+        LayerSchema("places", "point", {
+            "geoid": "str", "name": "str", "population": "float",
+        }, "Towns and cities (Census places), for distance to the nearest town."),
         LayerSchema("protected_areas", "polygon", {
             "name": "str", "designation": "str",
         }, "Extra exclusion polygons (e.g. an NPS boundary)."),

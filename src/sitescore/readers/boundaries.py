@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from ..errors import ConfigError
 from ..schema import FIPS_STATE, STATE_FIPS
@@ -80,3 +81,32 @@ def read_protected_areas(source: LayerSource, area: StudyArea | None) -> gpd.Geo
     out.attrs["designation_from_name"] = (int(out["designation"].notna().sum()) if derived < 0
                                           else derived)
     return out
+
+
+#: Population columns tried when option `population_field` is not given: a field some place
+#: files carry, Census 2020 P1 total, ACS total population.
+PLACE_POPULATION_FIELDS = ["population", "POP", "POP2020", "P1_001N", "B01003_001E"]
+
+
+@reader("census_places", "places")
+def read_census_places(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """Census places (cartographic boundary or TIGER PLACE polygons: GEOID, NAME; or the Gazetteer
+    places table with INTPTLAT/INTPTLONG), one point per town at its interior point. Population
+    comes from `population_field` or a known population column when the file has one."""
+    from .helpers import read_points
+
+    path = source.path
+    gdf = read_points(source, area, ["INTPTLONG", "INTPTLON", "longitude", "lon"],
+                      ["INTPTLAT", "latitude", "lat"])
+    cols = gdf.columns
+    pop_option = source.options.get("population_field")
+    pop_field = require_field(cols, pop_option, path) if pop_option else \
+        find_field(cols, PLACE_POPULATION_FIELDS)
+    population = parse_number(gdf[pop_field]) if pop_field else None
+    geoms = gdf.geometry.values
+    points = gpd.GeoSeries(shapely.point_on_surface(geoms), index=gdf.index, crs=gdf.crs)
+    gdf = gdf.set_geometry(points)
+    columns = {"geoid": clean_text(gdf[require_field(cols, ["GEOID", "GEOIDFQ", "PLACEFP"], path)]),
+               "name": clean_text(gdf[require_field(cols, ["NAME", "NAMELSAD", "name"], path)]),
+               "population": population}
+    return to_canonical(gdf, "places", columns, path, area)
