@@ -114,6 +114,23 @@ def demo(out: Path, maps_dir: Path | None, runs_dir: Path | None, seed: int) -> 
     print_sites(result)
 
 
+@main.command()
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--site", "site", type=int, default=1, show_default=True, help="Site rank.")
+@click.option("--top-k", default=10, show_default=True, help="The top-k the weight changes aim at.")
+@_preset
+@_runs_dir
+@_friendly
+def explain(config_file: Path, site: int, top_k: int, preset: str | None, runs_dir: Path | None) -> None:
+    """Why a site ranks where it does (reads the study's last run)."""
+    from .config import load_config
+    from .explain import explain_site, read_run
+
+    cfg = load_config(config_file, preset=preset)
+    tables = read_run(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
+    click.echo(explain_site(cfg, tables, site, top_k))
+
+
 @main.group()
 def config() -> None:
     """Check a config, or print its JSON Schema."""
@@ -316,6 +333,25 @@ def data_prepare(config_file: Path, data_dir: Path | None, cache_dir: Path | Non
         t0 = time.perf_counter()
         path = prepare(src, target)
         click.echo(f"{name:<22} {path} ({time.perf_counter() - t0:.1f} s)")
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for compare.csv and compare.html (default: runs/compare-<A>-vs-<B>).")
+@click.option("--top", type=click.IntRange(min=1), default=None,
+              help="Only sites ranked in the top N of either run (default: all).")
+@_friendly
+def compare(run_a: Path, run_b: Path, out: Path | None, top: int | None) -> None:
+    """What changed between two runs: sites gained, lost and moved, and the criteria behind it."""
+    from .compare import PRINT_ROWS, compare_runs, format_report, write_outputs
+
+    comparison = compare_runs(run_a, run_b, top=top)
+    csv_path, html_path = write_outputs(comparison, out)
+    for line in format_report(comparison, limit=None if top else PRINT_ROWS):
+        click.echo(line)
+    click.echo(f"\ntable: {csv_path}\nmap:   {html_path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -156,7 +156,8 @@ class CriterionConfig(BaseModel):
     layer: str
     where: str | None = Field(None, description="Filter on the layer, e.g. 'voltage_kv >= 345'.")
     value: ValueFunction
-    weight: float = Field(ge=0)
+    weight: float | None = Field(None, ge=0, description="Weight (direct weights); with "
+                                                          "weights.method: ahp it comes from the matrix.")
     label: str | None = None
     unit: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -250,6 +251,7 @@ class Config(_Strict):
     # set by load_config, not by the user
     source_path: Path | None = Field(None, exclude=True)
     notes: list[str] = Field(default_factory=list, exclude=True)
+    ahp: dict[str, Any] | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -269,9 +271,14 @@ class Config(_Strict):
                 raise _KeyedError("candidates.exclude.layers", f"layer '{lyr}' is not in 'layers'")
         if self.area.states and "states" not in self.layers:
             raise _KeyedError("area.states", "a study area by state needs a 'states' layer")
-        weights = [c.weight for c in self.criteria.values()]
-        if not any(w > 0 for w in weights) or not all(math.isfinite(w) for w in weights):
-            raise _KeyedError("criteria", "weights must be finite and at least one must be > 0")
+        if self.weights.method == "direct":
+            for name, c in self.criteria.items():
+                if c.weight is None:
+                    raise _KeyedError(f"criteria.{name}.weight",
+                                      "a weight is needed (or set weights.method: ahp)")
+            weights = [c.weight for c in self.criteria.values()]
+            if not any(w > 0 for w in weights) or not all(math.isfinite(w) for w in weights):
+                raise _KeyedError("criteria", "weights must be finite and at least one must be > 0")
         return self
 
     def data_root(self, override: str | Path | None = None) -> Path:
@@ -364,7 +371,25 @@ def parse_config(doc: Any, source: Path | str = "<config>") -> Config:
         where = f"{source}, line {line}" if line else f"{source}"
         raise ConfigError(msg, file=where, key=key) from None
     _check_metrics(cfg, doc, source)
+    if cfg.weights.method == "ahp":
+        _apply_ahp(cfg, source)
     return cfg
+
+
+def _apply_ahp(cfg: Config, source: Path | str) -> None:
+    """Criterion weights from the AHP matrix; the consistency ratio is kept for the manifest."""
+    from .mcda import ahp_weights
+
+    try:
+        result = ahp_weights(list(cfg.criteria), cfg.weights.pairwise, cfg.weights.max_consistency_ratio)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).split(": ", 1)[-1] if exc.key else str(exc), file=source,
+                          key=exc.key) from None
+    for name, crit in cfg.criteria.items():
+        crit.weight = float(result.weights[name])
+    cfg.ahp = {"weights": {k: round(float(v), 6) for k, v in result.weights.items()},
+               "lambda_max": round(float(result.lambda_max), 6),
+               "consistency_ratio": round(float(result.consistency_ratio), 6)}
 
 
 def _check_metrics(cfg: Config, doc: Any, source: Path | str) -> None:
@@ -503,4 +528,5 @@ def json_schema() -> dict[str, Any]:
     schema["title"] = "sitescore run config"
     schema.get("properties", {}).pop("source_path", None)
     schema.get("properties", {}).pop("notes", None)
+    schema.get("properties", {}).pop("ahp", None)
     return schema

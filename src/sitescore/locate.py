@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from .config import SitesConfig
+from .scoring import aggregate_scores
 from .schema import CRS, M_PER_KM, WEB_CRS
 
 
@@ -69,7 +70,7 @@ def grow_sites(cells: gpd.GeoDataFrame, adjacency: Sequence[np.ndarray],
 
 
 def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[str],
-               eligible: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
+               eligible: shapely.Geometry | None = None, method: str = "weighted_sum") -> gpd.GeoDataFrame:
     """One row per site: its cells' acre-weighted score and breakdown, named by the managing
     agency and unit holding most of its acres, ranked best first (ties by site id).
 
@@ -106,6 +107,12 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
                 "score", "lon", "lat", *numeric_cols, "cell_ids"]
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=CRS)
     sites = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
+    if method != "weighted_sum" and criteria:
+        # the method applied to the sites' own criterion values (for the weighted sum this is
+        # exactly the acre-weighted mean of the cells' scores)
+        values = sites[[f"value__{c}" for c in criteria]].to_numpy(dtype=float)
+        weights = sites[[f"weight__{c}" for c in criteria]].iloc[0].to_numpy(dtype=float)
+        sites["score"] = aggregate_scores(np.nan_to_num(values), weights, method)
     sites = sites.sort_values(["score", "site_id"], ascending=[False, True], kind="stable")
     sites.insert(0, "rank", np.arange(1, len(sites) + 1))
     centre = gpd.GeoSeries(shapely.point_on_surface(sites.geometry.values), crs=CRS).to_crs(WEB_CRS)
@@ -123,10 +130,11 @@ def _site_name(agency: object, unit: object, members: gpd.GeoDataFrame) -> str:
     return " – ".join(parts) if parts else "Unnamed site"
 
 
-def shortlist_sites(cells: gpd.GeoDataFrame, criteria: Sequence[str]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+def shortlist_sites(cells: gpd.GeoDataFrame, criteria: Sequence[str],
+                    method: str = "weighted_sum") -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Each shortlist candidate is a site of its own; excluded ones rank after all others."""
     site_of = np.arange(1, len(cells) + 1)
-    sites = site_table(cells, site_of, criteria)
+    sites = site_table(cells, site_of, criteria, method=method)
     excluded = dict(zip(range(1, len(cells) + 1), cells["excluded"].to_numpy(dtype=bool)))
     reasons = dict(zip(range(1, len(cells) + 1), cells["exclusion_reason"].to_numpy(dtype=object)))
     sites["excluded"] = sites["site_id"].map(excluded).astype(bool)

@@ -170,7 +170,7 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
     with timer.stage("metrics"):
         raw = _metrics(cfg, plan, cand.cells, layers, timer)
     with timer.stage("scoring"):
-        cells = _score(plan, cand.cells, raw)
+        cells = _score(plan, cand.cells, raw, cfg.aggregation)
     with timer.stage("locate sites"):
         cells, sites = _locate(cfg, plan, cells, cand.eligible)
     if cfg.synthetic:  # every table says so, not only the map
@@ -192,6 +192,9 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         "counts": {"cells": int(len(cells)), "cells_excluded": int(cells["excluded"].sum()),
                    "sites": int(len(sites))},
         "excluded_acres_by_rule": cand.excluded_acres,
+        "weights": {"method": cfg.weights.method, "normalised": {
+            n: round(w / sum(plan.weights.values()), 6) for n, w in plan.weights.items()},
+            **({"ahp": cfg.ahp} if cfg.ahp else {})},
         "versions": package_versions(),
     }
     with timer.stage("outputs"):
@@ -308,8 +311,9 @@ def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str
     return raw
 
 
-def _score(plan: _Plan, cells: gpd.GeoDataFrame, raw: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
-    table = score_table(raw, plan.criteria, plan.weights)
+def _score(plan: _Plan, cells: gpd.GeoDataFrame, raw: dict[str, np.ndarray],
+           method: str) -> gpd.GeoDataFrame:
+    table = score_table(raw, plan.criteria, plan.weights, method)
     cons = apply_constraints(raw, plan.constraints, plan.criteria, len(cells))
     cells = gpd.GeoDataFrame(pd.concat([cells.reset_index(drop=True), table], axis=1),
                              geometry="geometry", crs=CRS)
@@ -322,10 +326,10 @@ def _locate(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame,
             eligible: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     names = list(plan.criteria)
     if _is_shortlist(cfg):
-        sites, site_of = shortlist_sites(cells, names)
+        sites, site_of = shortlist_sites(cells, names, cfg.aggregation)
     else:
         site_of = grow_sites(cells, cell_adjacency(cells), cfg.sites)
-        sites = site_table(cells, site_of, names, eligible=eligible)
+        sites = site_table(cells, site_of, names, eligible=eligible, method=cfg.aggregation)
     # site ids follow rank order, so "site 1" is the best one everywhere
     renumber = dict(zip(sites["site_id"], sites["rank"]))
     sites["site_id"] = sites["rank"]

@@ -131,25 +131,35 @@ def apply_constraints(raw: Mapping[str, np.ndarray], constraints: list[Constrain
 
 
 def score_table(raw: Mapping[str, np.ndarray], criteria: Mapping[str, CriterionConfig],
-                weights: Mapping[str, float]) -> pd.DataFrame:
+                weights: Mapping[str, float], method: str = "weighted_sum") -> pd.DataFrame:
     """Per criterion c: raw__c, value__c, weight__c, contribution__c; and the total `score`.
 
     Weights are normalised over the criteria present, so the score stays on 0..1 when a
-    criterion had to be left out.
+    criterion had to be left out. The contribution is always weight x value (what each criterion
+    brings); the score is the chosen aggregation (for the weighted sum, the contributions' sum).
     """
     names = [c for c in criteria if c in raw]
     total = sum(weights[c] for c in names)
     cols: dict[str, np.ndarray] = {}
-    score = None
+    values, w_list = [], []
     for c in names:
         w = weights[c] / total if total > 0 else 0.0
         value = apply_value_function(criteria[c].value, raw[c])
-        contribution = w * value
         cols[f"raw__{c}"] = raw[c]
         cols[f"value__{c}"] = value
         cols[f"weight__{c}"] = np.full(len(value), w)
-        cols[f"contribution__{c}"] = contribution
-        score = contribution if score is None else score + contribution
+        cols[f"contribution__{c}"] = w * value
+        values.append(value)
+        w_list.append(w)
     df = pd.DataFrame(cols)
-    df["score"] = score if score is not None else 0.0
+    df["score"] = aggregate_scores(np.column_stack(values), np.array(w_list), method) if values else 0.0
     return df
+
+
+def aggregate_scores(values: np.ndarray, weights: np.ndarray, method: str) -> np.ndarray:
+    """Scores from criterion values (rows: alternatives); the weighted sum needs no library."""
+    if method == "weighted_sum":
+        return values @ weights
+    from .mcda import aggregate
+
+    return aggregate(values, weights, method)

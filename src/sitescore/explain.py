@@ -1,0 +1,110 @@
+"""Why a site ranks where it does: its breakdown per criterion, what excluded the land around it,
+and the smallest change of one weight that would move it into or out of the top k."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .errors import DataError
+
+BAR_WIDTH = 24
+
+
+@dataclass
+class RunTables:
+    sites: pd.DataFrame
+    cells: pd.DataFrame
+    manifest: dict
+
+
+def read_run(run_dir: Path) -> RunTables:
+    """The tables a run wrote (sites, cells, manifest)."""
+    need = [run_dir / "sites.parquet", run_dir / "cells.parquet", run_dir / "manifest.json"]
+    for path in need:
+        if not path.exists():
+            raise DataError("not found; run `sitescore run` for this study first (with the "
+                            "parquet output format)", file=path)
+    import geopandas as gpd
+
+    return RunTables(gpd.read_parquet(need[0]), gpd.read_parquet(need[1]),
+                     json.loads(need[2].read_text(encoding="utf-8")))
+
+
+def criteria_of(sites: pd.DataFrame) -> list[str]:
+    return [c.removeprefix("contribution__") for c in sites.columns if c.startswith("contribution__")]
+
+
+def exclusion_summary(cells: pd.DataFrame, manifest: dict) -> list[str]:
+    """Cells excluded by each constraint (numbers stripped to group them), and land excluded
+    before gridding by each rule, in acres."""
+    lines = []
+    reasons = cells.loc[cells["excluded"].astype(bool), "exclusion_reason"].dropna().astype(str)
+    if len(reasons):
+        rule = reasons.map(lambda r: re.sub(r"^(.*?) [-\d.,e+]+(?: [^<>\s]+)? ([<>]) ", r"\1 \2 ", r))
+        for text, count in rule.value_counts().sort_index().items():
+            example = reasons[rule == text].iloc[0]
+            lines.append(f"{count:>6} cells excluded: {text} (e.g. {example})")
+    for reason, acres in sorted((manifest.get("excluded_acres_by_rule") or {}).items()):
+        if acres:
+            lines.append(f"{acres:>12,.0f} acres of land excluded: {reason}")
+    return lines
+
+
+def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> str:
+    sites = tables.sites
+    row = sites.loc[sites["rank"] == site]
+    if row.empty:
+        raise DataError(f"there is no site {site} (the run ranked {len(sites)})",
+                        file=tables.manifest.get("study"))
+    s = row.iloc[0]
+    names = criteria_of(sites)
+    labels = {n: (cfg.criteria[n].label or n) if n in cfg.criteria else n for n in names}
+    units = {n: (cfg.criteria[n].unit or "") if n in cfg.criteria else "" for n in names}
+    out = [f"Site {int(s['rank'])} of {len(sites)}: {s['name']}",
+           f"  score {s['score']:.3f} ({tables.manifest.get('config', {}).get('aggregation', 'weighted_sum')}), "
+           f"{s['acres']:,.0f} acres in {int(s['n_cells'])} cells, at {s['lon']:.4f}, {s['lat']:.4f}",
+           "", f"  {'criterion':<38} {'raw value':>16} {'score':>6} {'weight':>7} {'contribution':>12}"]
+    max_c = max(float(s[f"contribution__{n}"]) for n in names) or 1.0
+    for n in sorted(names, key=lambda n: -float(s[f"contribution__{n}"])):
+        raw = s[f"raw__{n}"]
+        raw_text = f"{raw:,.4g} {units[n]}".strip() if isinstance(raw, (int, float, np.floating)) \
+            and np.isfinite(raw) else str(raw)
+        contrib = float(s[f"contribution__{n}"])
+        bar = "█" * int(round(BAR_WIDTH * contrib / max_c))
+        out.append(f"  {labels[n][:38]:<38} {raw_text:>16} {float(s[f'value__{n}']):>6.2f} "
+                   f"{float(s[f'weight__{n}']):>6.1%} {contrib:>12.3f} {bar}")
+    out.append("")
+    flips = _flips(cfg, tables, top_k)
+    if flips is not None:
+        mine = flips[flips["site_id"] == s["site_id"]].dropna(subset=["factor"])
+        inside = int(s["rank"]) <= top_k
+        if mine.empty:
+            out.append(f"  No change of a single weight moves this site {'out of' if inside else 'into'} "
+                       f"the top {top_k}.")
+        else:
+            mine = mine.assign(distance=np.abs(np.log(mine["factor"].astype(float))))
+            out.append(f"  Smallest single-weight changes that move it {'out of' if inside else 'into'} "
+                       f"the top {top_k}:")
+            for _, f in mine.sort_values(["distance", "criterion"]).head(3).iterrows():
+                out.append(f"    {labels.get(f['criterion'], f['criterion'])}: weight x {f['factor']:.2f}")
+    excl = exclusion_summary(tables.cells, tables.manifest)
+    if excl:
+        out += ["", "  What excluded land and cells in this study:", *["  " + e for e in excl]]
+    return "\n".join(out)
+
+
+def _flips(cfg: Config, tables: RunTables, top_k: int) -> pd.DataFrame | None:
+    from .sensitivity import site_matrix, weight_to_flip
+
+    criteria = {n: cfg.criteria[n] for n in criteria_of(tables.sites) if n in cfg.criteria}
+    if len(criteria) < 2:
+        return None
+    sm = site_matrix(tables.sites, None, criteria)
+    return weight_to_flip(sm, cfg.aggregation, top_k)
