@@ -162,7 +162,7 @@ def _principal_eigen(a: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _fmt_ratio(r: float) -> str:
     """Judgements below 1 are easier to read as 1/x, the way the Saaty scale writes them."""
-    return f"{r:.2f}" if r >= 1 else f"{r:.2f} (= 1/{1 / r:.2f})"
+    return f"{r:.2f}" if r >= 1 or 1 / r < 1.005 else f"{r:.2f} (= 1/{1 / r:.2f})"
 
 
 def ahp_weights(names: list[str], pairwise: Mapping[str, Mapping[str, float]],
@@ -176,10 +176,10 @@ def ahp_weights(names: list[str], pairwise: Mapping[str, Mapping[str, float]],
     if not max_cr > 0:
         raise ValueError("max_cr must be > 0")
     names = list(names)
+    if not names:
+        raise ConfigError("AHP needs at least one criterion", key=_key())
     a = ahp_matrix(names, pairwise)
     n = len(names)
-    if n == 0:
-        raise ConfigError("AHP needs at least one criterion", key=_key())
     w, lam = _principal_eigen(a)
     if n <= 2:
         # every 1x1 and 2x2 reciprocal matrix is consistent: lambda_max = n exactly
