@@ -104,3 +104,39 @@ def test_json_schema_describes_the_config():
     json.dumps(schema)
     assert {"study", "layers", "criteria", "candidates"} <= set(schema["properties"])
     assert "source_path" not in schema["properties"]
+
+
+AHP = GOOD.replace("    weight: 0.6\n", "").replace("    weight: 0.4\n", "") + """\
+weights:
+  method: ahp
+  pairwise:
+    power_line: {workforce: 3}
+"""
+
+
+def test_ahp_weights_from_the_pairwise_matrix(tmp_path):
+    cfg = load_config(write(tmp_path, AHP))
+    assert cfg.criteria["power_line"].weight == pytest.approx(0.75)
+    assert cfg.criteria["workforce"].weight == pytest.approx(0.25)
+    assert cfg.ahp["consistency_ratio"] == 0
+
+
+def test_inconsistent_ahp_names_the_pair(tmp_path):
+    text = GOOD.replace("  workforce:\n", "  rail:\n    metric: distance_to\n    layer: transmission_lines\n"
+                        "    value: {kind: linear, best: 0, worst: 50}\n  workforce:\n")
+    text = text.replace("    weight: 0.6\n", "").replace("    weight: 0.4\n", "") + """\
+weights:
+  method: ahp
+  pairwise:
+    power_line: {workforce: 9, rail: 1/9}
+    rail: {workforce: 1/9}
+"""
+    text = text.replace("1/9", "0.1111111")
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text))
+    assert "consistency ratio" in str(exc.value) and "config key 'weights.pairwise." in str(exc.value)
+
+
+def test_direct_weights_are_required_without_ahp(tmp_path):
+    with pytest.raises(ConfigError, match="criteria.power_line.weight"):
+        load_config(write(tmp_path, GOOD.replace("    weight: 0.6\n", "")))
