@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ import shapely
 from branca.element import Element
 from folium.template import Template
 from folium.utilities import JsCode
+from pyarrow import ArrowException
 
 from .errors import DataError
 from .schema import CRS, WEB_CRS
@@ -295,14 +294,14 @@ def _read_sites(folder: Path) -> gpd.GeoDataFrame:
     if path.is_file():
         try:
             sites = gpd.read_parquet(path)
-        except Exception as exc:  # pyarrow/geopandas raise many kinds; all mean "not readable"
+        except (OSError, ValueError, RuntimeError, ArrowException) as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(f"not a readable GeoParquet sites table ({msg})", file=path) from None
     elif gpkg.is_file():  # a run written without the parquet format
         path = gpkg
         try:
             sites = gpd.read_file(gpkg, layer="sites")
-        except Exception as exc:
+        except (OSError, ValueError, RuntimeError) as exc:  # pyogrio's errors are RuntimeErrors
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(f"no readable 'sites' layer ({msg})", file=gpkg) from None
     else:
@@ -703,6 +702,10 @@ def _web_geoms(geoms: Sequence[Any]) -> list[Any]:
     return out
 
 
+def _hash(r: int | None, missing: str) -> str:
+    return missing if r is None else f"#{r}"
+
+
 def _marker_label(ch: SiteChange) -> str:
     return f"{_rank(ch.rank_a, 'new')}→{_rank(ch.rank_b, 'out')}"
 
@@ -738,8 +741,8 @@ def _popup_html(comp: Comparison, ch: SiteChange) -> str:
     score_change = f" ({_signed(ch.score_change)})" if ch.score_change is not None else ""
     head = (
         f'<div class="cmp-popup" data-status="{esc(ch.status)}">'
-        f'<div class="cmp-pop-title">#{esc(_rank(ch.rank_a, "new"))} → '
-        f'#{esc(_rank(ch.rank_b, "out"))} {esc(ch.name)}</div>'
+        f'<div class="cmp-pop-title">{_hash(ch.rank_a, "new")} → {_hash(ch.rank_b, "out")} '
+        f'{esc(ch.name)}</div>'
         f'<div class="cmp-meta">{where}<br>{esc(status)}<br>score '
         f'<b>{esc(_score(ch.score_a))} → {esc(_score(ch.score_b))}</b>{score_change}</div>'
     )
@@ -874,7 +877,7 @@ def _build_map(comp: Comparison) -> str:
     style_index = {k: i for i, k in enumerate(_STYLES)}
     features: dict[str, list[dict]] = {s: [] for s in STATUSES}
     for ch in comp.changes:
-        tip = (f"<b>#{esc(_rank(ch.rank_a, 'new'))} → #{esc(_rank(ch.rank_b, 'out'))} "
+        tip = (f"<b>{_hash(ch.rank_a, 'new')} → {_hash(ch.rank_b, 'out')} "
                f"{esc(ch.name)}</b><br>{esc(ch.status)} · score {esc(_score(ch.score_a))} → "
                f"{esc(_score(ch.score_b))}")
         for run, idx, web in (("A", ch.index_a, web_a), ("B", ch.index_b, web_b)):
