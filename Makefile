@@ -37,6 +37,7 @@ test: $(DEV_STAMP) browser postgis
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/read_state_extract.py
+	$(BIN)/python benchmarks/sensitivity_demo.py
 
 clean:
 	rm -rf $(VENV) runs maps/*/ data/demo test-output .pytest_cache

@@ -214,3 +214,63 @@ def test_a_layer_named_by_dataset_reads_the_imported_file(tmp_path):
 def test_fetch_refuses_bad_arguments_in_one_line(tmp_path):
     one_line_error(invoke("fetch", "--states", "XX", "--dry-run"), "--states", "XX")
     one_line_error(invoke("fetch", "--only", "padus,nope", "--dry-run"), "unknown dataset 'nope'")
+
+
+def _demo_config(tmp_path):
+    from sitescore.demo import generate_demo
+    return generate_demo(tmp_path / "demo")
+
+
+def test_sensitivity_command_on_the_demo(tmp_path):
+    cfg = _demo_config(tmp_path)
+    args = ["sensitivity", cfg, "--draws", "200", "--seed", "3", "--maps-dir", tmp_path / "m",
+            "--runs-dir", tmp_path / "r"]
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    assert "200 draws (dirichlet, spread 0.2; seed 3)" in r.output and "p_top_10" in r.output
+    table = pd.read_csv(tmp_path / "r/demo/sensitivity.csv")
+    assert table["p_top_10"].between(0, 1).all()
+    assert (table["rank_p05"] <= table["median_rank"]).all() and (table["median_rank"] <= table["rank_p95"]).all()
+    sites = pd.read_csv(tmp_path / "r/demo/sites.csv")
+    assert {"p_top_10", "median_rank", "rank_p05", "rank_p95"} <= set(sites.columns)
+    assert (tmp_path / "m/demo/sensitivity/index.html").exists()
+    assert len(list((tmp_path / "m/demo/sensitivity").glob("sweep_*.png"))) >= 5
+    html = (tmp_path / "m/demo/index.html").read_text()
+    assert "Rank stability" in html
+    # the same seed gives the same numbers
+    before = (tmp_path / "r/demo/sensitivity.csv").read_bytes()
+    assert invoke(*args).exit_code == 0
+    assert (tmp_path / "r/demo/sensitivity.csv").read_bytes() == before
+    one_line_error(invoke("sensitivity", cfg, "--draws", "1", "--runs-dir", tmp_path / "r"), "--draws")
+
+
+def test_explain_a_site_of_the_demo(tmp_path):
+    cfg = _demo_config(tmp_path)
+    assert invoke("run", cfg, "--no-map", "--runs-dir", tmp_path / "r").exit_code == 0
+    r = invoke("explain", cfg, "--site", "2", "--top-k", "3", "--runs-dir", tmp_path / "r")
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Site 2 of ")
+    assert "Distance to a 345 kV+ transmission line" in r.output and "█" in r.output
+    assert "Smallest single-weight changes that move it out of the top 3" in r.output
+    assert "cells excluded: Mean terrain slope > max 10 %" in r.output
+    assert "acres of land excluded: GAP status 1" in r.output
+    one_line_error(invoke("explain", cfg, "--site", "99", "--runs-dir", tmp_path / "r"), "no site 99")
+    one_line_error(invoke("explain", cfg, "--runs-dir", tmp_path / "nothing"), "sitescore run")
+
+
+def test_aggregation_methods_rank_the_demo(tmp_path):
+    import yaml
+
+    from sitescore.config import parse_config
+    from sitescore.pipeline import run
+    path = _demo_config(tmp_path)
+    results = {}
+    for method in ("weighted_sum", "weighted_product", "topsis"):
+        doc = yaml.safe_load(path.read_text())
+        doc["aggregation"] = method
+        cfg = parse_config(doc, path)
+        cfg.source_path = path
+        results[method] = run(cfg, runs_dir=tmp_path / method, write_map=False).sites
+        assert results[method]["score"].between(0, 1).all()
+        assert results[method]["score"].is_monotonic_decreasing
+    assert len(results["topsis"]) >= 5 and len(results["weighted_product"]) >= 5

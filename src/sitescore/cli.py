@@ -116,6 +116,59 @@ def demo(out: Path, maps_dir: Path | None, runs_dir: Path | None, seed: int) -> 
 
 @main.command()
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--draws", type=int, help="Monte Carlo draws (default 1000 or the config's).")
+@click.option("--seed", type=int, help="Random seed: the same seed gives the same numbers.")
+@click.option("--spread", type=float, help="Coefficient of variation of each weight.")
+@click.option("--weights", "weight_mode", type=click.Choice(["dirichlet", "uniform"]),
+              help="Dirichlet around the configured weights, or uniform on the simplex.")
+@click.option("--thresholds", type=float, help="Relative jitter of value-function thresholds.")
+@click.option("--top-k", type=int, help="The top k whose membership is counted.")
+@_data_dir
+@_maps_dir
+@_runs_dir
+@_preset
+@_cache_dir
+@_friendly
+def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: float | None,
+                weight_mode: str | None, thresholds: float | None, top_k: int | None,
+                data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
+                preset: str | None, cache_dir: Path | None) -> None:
+    """How stable is the ranking under weight (and threshold) doubt: a run with Monte Carlo
+    draws, one-at-a-time weight sweeps and the smallest weight changes that move sites."""
+    from pydantic import ValidationError
+
+    from .config import SensitivityConfig, load_config
+    from .pipeline import run as run_pipeline
+
+    cfg = load_config(config_file, preset=preset)
+    given = {"draws": draws, "seed": seed, "spread": spread, "weights": weight_mode,
+             "thresholds": thresholds, "top_k": top_k}
+    base = cfg.sensitivity.model_dump() if cfg.sensitivity else {}
+    try:
+        cfg.sensitivity = SensitivityConfig(**{**base, **{k: v for k, v in given.items() if v is not None}})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise SitescoreError(err["msg"], key="--" + str(err["loc"][0]).replace("_", "-")) from None
+    result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
+                          cache_dir=cache_dir)
+    sc = cfg.sensitivity
+    col = f"p_top_{sc.top_k}"
+    click.echo(f"{sc.draws} draws ({sc.weights}, spread {sc.spread:g}"
+               f"{f', thresholds ±{sc.thresholds:g}' if sc.thresholds else ''}; seed {sc.seed}), "
+               f"{cfg.aggregation}")
+    click.echo(f"{'rank':>4}  {'score':>5}  {col:>9}  {'median':>6}  {'90 % interval':>13}  name")
+    for _, s in result.sites.head(max(sc.top_k, 10)).iterrows():
+        if col not in s:
+            continue
+        click.echo(f"{int(s['rank']):>4}  {s['score']:.3f}  {s[col]:>9.2f}  {s['median_rank']:>6.0f}  "
+                   f"{int(s['rank_p05']):>6}–{int(s['rank_p95']):<6}  {s['name']}")
+    click.echo(f"\ntables: {result.run_dir} (sensitivity.csv, weight_sweeps.csv, weight_changes.csv)")
+    if result.map_path:
+        click.echo(f"map:    {result.map_path} (charts in {result.map_path.parent / 'sensitivity'})")
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--site", "site", type=int, default=1, show_default=True, help="Site rank.")
 @click.option("--top-k", default=10, show_default=True, help="The top-k the weight changes aim at.")
 @_preset

@@ -70,15 +70,13 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
     out = [f"Site {int(s['rank'])} of {len(sites)}: {s['name']}",
            f"  score {s['score']:.3f} ({tables.manifest.get('config', {}).get('aggregation', 'weighted_sum')}), "
            f"{s['acres']:,.0f} acres in {int(s['n_cells'])} cells, at {s['lon']:.4f}, {s['lat']:.4f}",
-           "", f"  {'criterion':<38} {'raw value':>16} {'score':>6} {'weight':>7} {'contribution':>12}"]
+           "", f"  {'criterion':<44} {'raw value':>16} {'score':>6} {'weight':>7} {'contribution':>12}"]
     max_c = max(float(s[f"contribution__{n}"]) for n in names) or 1.0
     for n in sorted(names, key=lambda n: -float(s[f"contribution__{n}"])):
-        raw = s[f"raw__{n}"]
-        raw_text = f"{raw:,.4g} {units[n]}".strip() if isinstance(raw, (int, float, np.floating)) \
-            and np.isfinite(raw) else str(raw)
+        raw_text = _raw_text(s[f"raw__{n}"], units[n])
         contrib = float(s[f"contribution__{n}"])
         bar = "█" * int(round(BAR_WIDTH * contrib / max_c))
-        out.append(f"  {labels[n][:38]:<38} {raw_text:>16} {float(s[f'value__{n}']):>6.2f} "
+        out.append(f"  {labels[n][:44]:<44} {raw_text:>16} {float(s[f'value__{n}']):>6.2f} "
                    f"{float(s[f'weight__{n}']):>6.1%} {contrib:>12.3f} {bar}")
     out.append("")
     flips = _flips(cfg, tables, top_k)
@@ -98,6 +96,13 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
     if excl:
         out += ["", "  What excluded land and cells in this study:", *["  " + e for e in excl]]
     return "\n".join(out)
+
+
+def _raw_text(raw: object, unit: str) -> str:
+    if isinstance(raw, (int, float, np.floating)) and np.isfinite(raw):
+        number = f"{raw:,.0f}" if abs(raw) >= 1000 else f"{raw:.3g}"
+        return f"{number} {unit}".strip()
+    return "missing" if raw is None or (isinstance(raw, float) and np.isnan(raw)) else str(raw)
 
 
 def _flips(cfg: Config, tables: RunTables, top_k: int) -> pd.DataFrame | None:

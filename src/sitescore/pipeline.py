@@ -173,6 +173,13 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         cells = _score(plan, cand.cells, raw, cfg.aggregation)
     with timer.stage("locate sites"):
         cells, sites = _locate(cfg, plan, cells, cand.eligible)
+    stability = None
+    if cfg.sensitivity is not None and len(sites) > 1:
+        with timer.stage("sensitivity"):
+            stability = _sensitivity(cfg, plan, cells, sites)
+            figures = [c for c in stability.per_site.columns
+                       if c == "site_id" or c.startswith("p_top_") or c in ("median_rank", "rank_p05", "rank_p95")]
+            sites = sites.merge(stability.per_site[figures], on="site_id", how="left")
     if cfg.synthetic:  # every table says so, not only the map
         sites["data"] = "synthetic demo data - not real places"
         cells["data"] = "synthetic demo data - not real places"
@@ -201,6 +208,9 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         # the map folder is only replaced when a new map is written
         with atomic_dirs(run_dir, *([map_dir] if write_map else [])) as temps:
             written = write_tables(temps[0], cells, sites, cand.excluded_land, cfg.outputs.formats)
+            if stability is not None:
+                written += stability.write(temps[0], temps[1] if write_map else None)
+                manifest["sensitivity"] = cfg.sensitivity.model_dump() | {"method": cfg.aggregation}
             map_path = None
             if write_map:
                 from .webmap import write_map as _write_map
@@ -220,6 +230,57 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         with timer.stage("postgis outputs"):
             write_results(cfg.outputs.postgis, cells, sites, cand.excluded_land)
     return RunResult(cells, sites, run_dir, map_path, manifest, plan.notes)
+
+
+@dataclass
+class _Stability:
+    """Rank uncertainty of the sites: Monte Carlo figures per site, weight sweeps, and the
+    smallest single-weight changes that move a site across the top k."""
+
+    per_site: pd.DataFrame
+    sweeps: pd.DataFrame
+    flips: pd.DataFrame
+    labels: dict[str, str]
+
+    def write(self, run_dir: Path, map_dir: Path | None) -> list[Path]:
+        from .sensitivity import sweep_charts
+
+        out = []
+        for name, table in (("sensitivity.csv", self.per_site), ("weight_sweeps.csv", self.sweeps),
+                            ("weight_changes.csv", self.flips)):
+            table.to_csv(run_dir / name, index=False, float_format="%.6g")
+            out.append(run_dir / name)
+        if map_dir is not None and len(self.sweeps):
+            charts = sweep_charts(self.sweeps, self.labels, map_dir / "sensitivity")
+            _chart_index(map_dir / "sensitivity" / "index.html", charts)
+        return out
+
+
+def _chart_index(path: Path, charts: list[Path]) -> None:
+    """A page showing the weight-sweep charts, linked from each site's popup."""
+    import html
+
+    figures = "".join(f'<figure><img src="{html.escape(c.name)}" alt="{html.escape(c.stem)}"></figure>'
+                      for c in charts)
+    path.write_text("<!doctype html><meta charset='utf-8'><title>Weight sweeps</title>"
+                    "<style>body{font-family:sans-serif}figure{display:inline-block;margin:8px}</style>"
+                    "<h1>Weight sweeps</h1><p>Rank of the top sites as one criterion's weight moves "
+                    "from 0 to its maximum multiple, the others renormalised.</p>" + figures,
+                    encoding="utf-8")
+
+
+def _sensitivity(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> _Stability:
+    from .sensitivity import monte_carlo, site_matrix, weight_sweeps, weight_to_flip
+
+    sc = cfg.sensitivity
+    sm = site_matrix(sites, cells, plan.criteria)
+    per_site = monte_carlo(sm, sc, cfg.aggregation)
+    per_site = per_site.rename(columns={"p_top_k": f"p_top_{sc.top_k}"}) \
+        if "p_top_k" in per_site.columns else per_site
+    sweeps = weight_sweeps(sm, cfg.aggregation, sweep_max=sc.sweep_max, top_n=min(sc.top_k, len(sites)))
+    flips = weight_to_flip(sm, cfg.aggregation, sc.top_k)
+    labels = {n: c.label or n for n, c in plan.criteria.items()}
+    return _Stability(per_site, sweeps, flips, labels)
 
 
 def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:

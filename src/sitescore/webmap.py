@@ -661,8 +661,42 @@ def _site_popup(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
         f'<th>Score 0..1</th><th>Weight</th><th>Contribution</th></tr></thead>'
         f'<tbody>{"".join(rows)}</tbody>'
         f'<tfoot><tr><td colspan="4">Total score</td><td class="ss-num">{score_text}</td></tr>'
-        f'</tfoot></table></div>'
+        f'</tfoot></table>{_stability_html(site)}</div>'
     )
+
+
+def _stability_layer(records: list[dict], geoms) -> folium.FeatureGroup | None:
+    """'Rank stability': a ring per site, larger and greener the more often it stays in the
+    top k under weight doubt (from `sitescore sensitivity`)."""
+    if not records or not any(str(k).startswith("p_top_") for k in records[0]):
+        return None
+    key = next(str(k) for k in records[0] if str(k).startswith("p_top_"))
+    group = folium.FeatureGroup(name=f"Rank stability (share of draws in the top "
+                                     f"{esc(key.removeprefix('p_top_'))})", show=False)
+    for record, geom in zip(records, geoms):
+        p = _num(record.get(key))
+        location = _site_location(record, geom)
+        if p is None or location is None:
+            continue
+        colour = "#1a9850" if p >= 0.8 else "#fdae61" if p >= 0.4 else "#d73027"
+        folium.CircleMarker(location=location, radius=8 + 16 * p, color=colour, weight=3,
+                            fill=True, fill_opacity=0.15,
+                            tooltip=f"#{int(record['rank'])}: in the top in {100 * p:.0f} % of draws, "
+                                    f"median rank {_fmt(record.get('median_rank'))}").add_to(group)
+    return group
+
+
+def _stability_html(site: Mapping[str, Any]) -> str:
+    """Rank stability from `sitescore sensitivity`, when the run computed it."""
+    p_cols = [k for k in site.keys() if str(k).startswith("p_top_")]
+    median, lo, hi = (_num(site.get(k)) for k in ("median_rank", "rank_p05", "rank_p95"))
+    if not p_cols or median is None:
+        return ""
+    k = str(p_cols[0]).removeprefix("p_top_")
+    p = _num(site.get(p_cols[0])) or 0.0
+    return (f'<div class="ss-stability">Rank stability under weight doubt: in the top {esc(k)} in '
+            f'<b>{100 * p:.0f} %</b> of draws; median rank {median:.0f}, 90 % interval '
+            f'{lo:.0f}–{hi:.0f}. <a href="sensitivity/index.html" target="_blank">Weight sweeps</a></div>')
 
 
 def _site_location(site: Mapping[str, Any], geom_5070) -> tuple[float, float] | None:
@@ -690,6 +724,7 @@ _CSS = """
 .sitescore-box td { padding: 1px 3px; vertical-align: top; }
 .sitescore-box .ss-desc { color: #666; font-size: 11px; }
 .sitescore-box ul { margin: 3px 0 0 0; padding-left: 16px; }
+.ss-stability { margin-top: 6px; font-size: 11px; color: #333; }
 .sitescore-box .ss-notes li { color: #7a4b00; overflow-wrap: anywhere; }
 .ss-synthetic-line { color: #b00020; font-weight: 700; margin-bottom: 3px; }
 .ss-key-row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
@@ -995,6 +1030,10 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
         markers[rank] = marker
     site_group.add_to(m)
     registry["sites"] = site_group
+    stability = _stability_layer(site_records, sites_5070.geometry if geom_col else [])
+    if stability is not None:
+        stability.add_to(m)
+        registry["stability"] = stability
 
     colormap.add_to(m)
     first = [registry[k] for k in ("sites", "cells", "excluded") if k in registry]
