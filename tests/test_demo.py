@@ -253,13 +253,13 @@ def test_config_validates(generated):
     assert all(c.label and c.unit for c in cfg.criteria.values())
     assert set(cfg.layers) == {"federal_land", "transmission_lines", "substations",
                                "power_plants", "roads", "rail", "airports", "rivers",
-                               "water_stress", "counties", "terrain"}
+                               "water_stress", "counties", "terrain", "places"}
     for name, layer in cfg.layers.items():
         assert (generated[0].parent / layer.path).exists(), name
 
 
 LAYER_NAMES = ["federal_land", "transmission_lines", "substations", "power_plants", "roads",
-               "rail", "airports", "rivers", "water_stress", "counties", "terrain"]
+               "rail", "airports", "rivers", "water_stress", "counties", "terrain", "places"]
 
 
 @pytest.fixture(scope="module")

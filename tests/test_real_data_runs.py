@@ -240,3 +240,26 @@ def test_national_config_runs_on_every_federal_land_file_imported(data_dir, shar
     states = set(result.sites["state"])
     assert {"NM", "CO"} <= states, states
     assert len(result.sites) >= 20
+
+
+@pytest.mark.parametrize("preset", ["data_center", "semiconductor_fab", "supply_chain_park", "eo14141"])
+def test_every_preset_scores_the_us_shortlist_on_national_layers(preset, data_dir, tmp_path):
+    cfg = load_config(CONFIGS / "us_shortlist.yaml", preset=preset)
+    result = run(cfg, data_dir=data_dir, runs_dir=tmp_path / "r", write_map=False)
+    assert len(result.sites) == 12 and result.sites["score"].between(0, 1).all()
+    assert result.run_dir.name == f"us-shortlist-{preset}"
+
+
+@pytest.mark.parametrize("preset", ["semiconductor_fab", "supply_chain_park"])
+def test_presets_on_the_new_mexico_federal_land(preset, data_dir, tmp_path):
+    result = run(load_config(CONFIGS / "new_mexico.yaml", preset=preset), data_dir=data_dir,
+                 runs_dir=tmp_path / "r", write_map=False)
+    assert len(result.sites) >= 5
+
+
+@pytest.mark.parametrize("preset", ["data_center", "eo14141"])
+def test_presets_for_dod_and_doe_land_say_the_subset_has_none(preset, data_dir, tmp_path):
+    from sitescore.errors import SitescoreError
+    with pytest.raises(SitescoreError, match=f"no eligible parcels.*preset {preset}"):
+        run(load_config(CONFIGS / "new_mexico.yaml", preset=preset), data_dir=data_dir,
+            runs_dir=tmp_path / "r", write_map=False)

@@ -512,7 +512,9 @@ def _preset_path(name: str | Path, config_path: Path) -> Path:
     p = Path(name).expanduser()
     candidates = [p] if p.is_absolute() else [config_path.parent / p, Path.cwd() / p]
     if p.suffix == "" and len(p.parts) == 1:
-        for base in (config_path.parent, config_path.parent.parent, Path.cwd()):
+        # the project's own configs/presets (the checkout sitescore runs from) comes last
+        project = Path(__file__).resolve().parents[2]
+        for base in (config_path.parent, config_path.parent.parent, Path.cwd(), project):
             candidates += [base / "presets" / f"{p}.yaml", base / "configs" / "presets" / f"{p}.yaml"]
     for c in candidates:
         if c.exists():

@@ -125,6 +125,7 @@ FILES = {
     "acs": "census/acs5_2023_county.csv",
     "laus": "bls/laucnty23.csv",
     "terrain": "dem/demo_dem_0p001deg.tif",
+    "places": "census/cb_2023_04_place_500k.geojson",
 }
 PADUS_LAYER = "PADUS4_0Fee"
 
@@ -150,6 +151,7 @@ def generate_demo(out_dir: Path, seed: int = 7) -> Path:
     _write_nhd(out_dir / FILES["rivers"], streams["rivers"])
     _write_aqueduct(out_dir / FILES["water_stress"], streams["water"])
     _write_counties(out_dir, streams["people"])
+    _write_places(out_dir / FILES["places"])
     _write_dem(out_dir / FILES["terrain"], streams["dem"])
     config = out_dir / "demo.yaml"
     config.write_text(demo_config_text(), encoding="utf-8")
@@ -1163,6 +1165,30 @@ def _write_counties(out_dir: Path, rng: np.random.Generator) -> None:
 # DEM
 # ---------------------------------------------------------------------------------------------
 
+#: Towns (Census places): name, place FIPS, LSAD (25 city, 43 town, 57 CDP), centre, half size.
+_PLACES = [
+    ("Juniper Flats", "37420", "25", -112.30, 35.235, 0.035),
+    ("Westgate", "81360", "43", -112.96, 35.275, 0.012),
+    ("Cholla Valley", "13220", "57", -112.10, 35.065, 0.010),
+    ("Basin Flats", "04470", "57", -112.72, 35.035, 0.008),
+]
+
+
+def _write_places(path: Path) -> None:
+    """Census cartographic boundary places (cb_2023_04_place_500k fields)."""
+    lsad_name = {"25": "city", "43": "town", "57": "CDP"}
+    features = []
+    for name, placefp, lsad, lon, lat, half in _PLACES:
+        geom = box(lon - half, lat - half * 0.8, lon + half, lat + half * 0.8)
+        features.append(_feature({
+            "STATEFP": STATE_FIPS, "PLACEFP": placefp, "PLACENS": f"0{int(placefp) + 2400000:07d}",
+            "AFFGEOID": f"1600000US{STATE_FIPS}{placefp}", "GEOID": f"{STATE_FIPS}{placefp}",
+            "NAME": name, "NAMELSAD": f"{name} {lsad_name[lsad]}", "STUSPS": STATE,
+            "STATE_NAME": STATE_NAME, "LSAD": lsad,
+            "ALAND": int(round(abs(_GEOD.geometry_area_perimeter(geom)[0]))), "AWATER": 0}, geom))
+    _write_geojson(path, "cb_2023_04_place_500k", features)
+
+
 DEM_RES = 0.001
 DEM_BOUNDS = (-113.02, 34.58, -111.78, 35.52)
 DEM_NODATA = -32768
@@ -1321,6 +1347,9 @@ layers:
   terrain:
     reader: dem
     path: {f["terrain"]}
+  places:
+    reader: census_places
+    path: {f["places"]}
 
 candidates:
   source: federal_land

@@ -339,8 +339,14 @@ def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area
 def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any]) -> _Candidates:
     if _is_shortlist(cfg):
         return _Candidates(shortlist_cells(layers[cfg.candidates.source]))
-    land = eligible_land(layers[cfg.candidates.source], cfg.candidates, area,
-                         {n: layers[n] for n in plan.exclusion_layers})
+    try:
+        land = eligible_land(layers[cfg.candidates.source], cfg.candidates, area,
+                             {n: layers[n] for n in plan.exclusion_layers})
+    except SitescoreError as exc:
+        if cfg.preset and exc.key and exc.key.startswith("candidates"):
+            raise SitescoreError(f"{str(exc).split(': ', 1)[-1]} (the agencies come from preset "
+                                 f"{Path(cfg.preset).stem})", key=exc.key) from None
+        raise
     cells = make_cells(land, cfg.candidates)
     if "states" in layers and cells["state"].isna().any():
         cells = fill_states(cells, layers["states"])
