@@ -178,8 +178,11 @@ def test_preset_on_the_demo_runs_end_to_end_and_ranks_sites(name, demo_config, t
     doc = load(name)
     if "candidates" in doc and "agencies" in doc["candidates"]:
         assert set(sites["agency"]) <= set(doc["candidates"]["agencies"])
-    # the demo has no places or EIA-860 layer: criteria needing them are left out, with a note
+    # the demo has no EIA-860 layer: criteria needing it are left out, with a note; its towns
+    # (Census places) are there, so the town criteria stay
     for cname, crit in doc["criteria"].items():
-        if crit["layer"] in ("places", "grid_connected_plants"):
+        if crit["layer"] == "grid_connected_plants":
             assert cname not in cfg.criteria
             assert any(f"'{cname}'" in note for note in result.notes)
+        if crit["layer"] == "places":
+            assert cname in cfg.criteria
