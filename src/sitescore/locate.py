@@ -87,7 +87,10 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
         for col in numeric_cols:
             vals = pd.to_numeric(members[col], errors="coerce").to_numpy(dtype=float)
             ok = np.isfinite(vals)
-            row[col] = float(np.average(vals[ok], weights=w[ok])) if ok.any() else np.nan
+            if col.startswith("weight__"):  # the same weight in every cell: keep it exact
+                row[col] = float(vals[ok][0]) if ok.any() else np.nan
+            else:
+                row[col] = float(np.average(vals[ok], weights=w[ok])) if ok.any() else np.nan
         by_unit = members.groupby(["agency", "unit_name"], dropna=False)["eligible_acres"].sum()
         by_unit = by_unit.sort_values(ascending=False, kind="stable")
         agency, unit = by_unit.index[0] if len(by_unit) else (None, None)
@@ -107,9 +110,9 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
                 "score", "lon", "lat", *numeric_cols, "cell_ids"]
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=CRS)
     sites = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
-    if method != "weighted_sum" and criteria:
+    if criteria:
         # the method applied to the sites' own criterion values (for the weighted sum this is
-        # exactly the acre-weighted mean of the cells' scores)
+        # the acre-weighted mean of the cells' scores, up to rounding)
         values = sites[[f"value__{c}" for c in criteria]].to_numpy(dtype=float)
         weights = sites[[f"weight__{c}" for c in criteria]].iloc[0].to_numpy(dtype=float)
         sites["score"] = aggregate_scores(np.nan_to_num(values), weights, method)

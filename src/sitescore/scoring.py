@@ -157,9 +157,16 @@ def score_table(raw: Mapping[str, np.ndarray], criteria: Mapping[str, CriterionC
 
 
 def aggregate_scores(values: np.ndarray, weights: np.ndarray, method: str) -> np.ndarray:
-    """Scores from criterion values (rows: alternatives); the weighted sum needs no library."""
+    """Scores from criterion values (rows: alternatives); the weighted sum needs no library.
+
+    The weighted sum is accumulated criterion by criterion, in config order, without fused
+    multiply-add: exactly the arithmetic the map's weight sliders repeat in the browser, so the
+    page ranks sites as the CLI does to the last bit."""
     if method == "weighted_sum":
-        return values @ weights
+        total = np.zeros(values.shape[0])
+        for j in range(values.shape[1]):
+            total = total + weights[j] * values[:, j]
+        return total
     from .mcda import aggregate
 
     return aggregate(values, weights, method)
