@@ -41,14 +41,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element
-from folium.template import Template
 from folium.utilities import JsCode
 from pyarrow import ArrowException
 
 from .errors import DataError
 from .schema import CRS, WEB_CRS
 from .webmap import (
+    _Raw,
     _MAP_CSS,
     _MAP_JS,
     SYNTHETIC_BANNER,
@@ -618,17 +617,6 @@ def write_outputs(comp: Comparison, out_dir: Path | None = None) -> tuple[Path, 
 
 
 # --------------------------------------------------------------------------- map
-
-class _Raw(Element):
-    """Pre-escaped HTML emitted as is (the content is built here, data always escaped)."""
-
-    _template = Template("{{ this.content }}")
-
-    def __init__(self, content: str):
-        super().__init__()
-        self._name = "CompareRaw"
-        self.content = content
-
 
 _CSS = f"""
 <style>
