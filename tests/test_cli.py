@@ -166,6 +166,8 @@ def test_sitescore_demo_end_to_end(tmp_path):
     assert (sites["data"] == "synthetic demo data - not real places").all()
     manifest = json.loads((tmp_path / "runs/demo/manifest.json").read_text())
     assert manifest["synthetic"] is True
+    report = (tmp_path / "maps/demo/report.html").read_text()
+    assert "Synthetic" in report and (tmp_path / "maps/demo/report_overview.png").exists()
 
 
 def test_no_map_leaves_the_previous_map_alone(tmp_path):

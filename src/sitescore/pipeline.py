@@ -220,8 +220,15 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
                            layers=map_layers, excluded=cand.excluded_land,
                            synthetic=cfg.synthetic, notes=plan.notes)
                 map_path = map_dir / "index.html"
+                from .report import write_report
+                timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
+                write_report(temps[1] / "report.html", cfg=cfg, criteria=plan.criteria,
+                             weights=manifest["weights"]["normalised"], cells=cells, sites=sites,
+                             excluded=cand.excluded_land, layers=layers, area_geometry=area.geometry,
+                             manifest={**manifest, "timings_s": dict(timer.seconds)},
+                             sensitivity_charts=sorted((temps[1] / "sensitivity").glob("sweep_*.png")))
             manifest["outputs"] = [str(run_dir / p.name) for p in written] + \
-                ([str(map_path)] if map_path else [])
+                ([str(map_path), str(map_dir / "report.html")] if map_path else [])
             timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
             manifest["timings_s"] = timer.seconds
             write_manifest(temps[0] / "manifest.json", manifest)
