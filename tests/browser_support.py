@@ -7,8 +7,11 @@
 - folium pages load Leaflet & co. from CDNs, and this machine has no internet. The exact npm
   packages and versions the page references are installed once with ``npm install`` into
   ``.cache/webassets/`` under the repository (git-ignored), and a Playwright route answers the
-  CDN URLs from there. Map tile requests get a blank tile; any other request that leaves the
+  CDN URLs from there (jsDelivr's npm and GitHub URLs, cdnjs and code.jquery.com, each mapped to
+  its npm package below). Map tile requests get a blank tile; any other request that leaves the
   machine is aborted and recorded, so a test can fail on it.
+- ``open_page(..., offline=True)`` blocks everything but the page's own file: for the
+  self-contained pages (``write_map(offline=True)``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,12 @@ CDNJS = {
     "d3": ("d3", "{file}"),
     "Leaflet.awesome-markers": ("drmonty-leaflet-awesome-markers",
                                 "{kind}/{file}"),  # css/ or js/ by extension
+    "leaflet-minimap": ("leaflet-minimap", "{minimap}"),  # folium's MiniMap default
+}
+#: GitHub repositories on jsDelivr (cdn.jsdelivr.net/gh/OWNER/REPO@TAG/...) -> npm package of
+#: the same version with the same files.
+GITHUB = {
+    "ljagis/leaflet-measure": "leaflet-measure",  # folium's MeasureControl default
 }
 #: Files folium references that no npm package ships; none is drawn by our pages, so an
 #: empty stylesheet stands in.
@@ -102,6 +111,9 @@ def resolve(url: str) -> Asset | None:
     m = re.match(r"https://cdn\.jsdelivr\.net/npm/+((?:@[^/@]+/)?[^/@]+)@([^/]+)/(.+)$", clean)
     if m:
         return Asset(m.group(1), m.group(2), m.group(3))
+    m = re.match(r"https://cdn\.jsdelivr\.net/gh/([^/@]+/[^/@]+)@([^/]+)/(.+)$", clean)
+    if m and m.group(1) in GITHUB:
+        return Asset(GITHUB[m.group(1)], m.group(2), m.group(3))
     m = re.match(r"https://code\.jquery\.com/jquery-(\d+\.\d+\.\d+)(\.min)?\.js$", clean)
     if m:
         return Asset("jquery", m.group(1), f"dist/jquery{m.group(2) or ''}.js")
@@ -110,7 +122,10 @@ def resolve(url: str) -> Asset | None:
         package, pattern = CDNJS[m.group(1)]
         file = m.group(3)
         kind = "css" if file.endswith(".css") or file.startswith("images/") else "js"
-        return Asset(package, m.group(2), pattern.format(file=file, kind=kind))
+        # leaflet-minimap: the minified files and images are in dist/, the plain ones in src/
+        minimap = f"dist/{file}" if ".min." in file or file.startswith("images/") \
+            else f"src/{file}"
+        return Asset(package, m.group(2), pattern.format(file=file, kind=kind, minimap=minimap))
     return None
 
 
@@ -131,6 +146,17 @@ def page_assets(html: str) -> tuple[list[Asset], list[str]]:
 def _package_dir(asset: Asset) -> Path:
     return ASSET_CACHE / f"{asset.package.replace('/', '+')}@{asset.version}" / \
         "node_modules" / asset.package
+
+
+def package_file(asset: Asset) -> Path:
+    """The file an asset stands for in its installed package. jsDelivr minifies on the fly:
+    a ``.min.js``/``.min.css`` a package does not ship is served from its plain file."""
+    file = _package_dir(asset) / asset.path
+    if not file.is_file():
+        plain = re.sub(r"\.min\.(js|css)$", r".\1", asset.path)
+        if plain != asset.path and (_package_dir(asset) / plain).is_file():
+            return _package_dir(asset) / plain
+    return file
 
 
 def _installed_version(asset: Asset) -> str | None:
@@ -171,7 +197,7 @@ def ensure_assets(assets: list[Asset]) -> None:
                 pytest.fail(f"npm installed {_installed_version(asset)} for {spec}",
                             pytrace=False)
         for asset in assets:
-            if not (_package_dir(asset) / asset.path).is_file():
+            if not package_file(asset).is_file():
                 pytest.fail(f"{asset.spec} has no file {asset.path}", pytrace=False)
 
 
@@ -229,7 +255,7 @@ def install_routes(page, log: PageLog) -> None:
             return
         asset = resolve(url)
         if asset is not None:
-            file = _package_dir(asset) / asset.path
+            file = package_file(asset)
             if file.is_file():
                 log.served.append(url)
                 ctype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
@@ -259,11 +285,30 @@ def launch_chromium() -> Iterator:
             browser.close()
 
 
+def block_all_routes(page, log: PageLog, own_url: str) -> None:
+    """Abort (and record) every request but the page's own file: no CDN, no tiles, nothing."""
+
+    def handle(route, request) -> None:
+        if request.url.split("#")[0] == own_url:
+            route.continue_()
+            return
+        log.blocked.append(request.url)
+        route.abort("blockedbyclient")
+
+    page.route("**/*", handle)
+
+
 @contextmanager
-def open_page(browser, html_path: Path, *, viewport=(1280, 860)) -> Iterator[tuple]:
-    """Open a local HTML file offline: ``with open_page(browser, path) as (page, log)``."""
+def open_page(browser, html_path: Path, *, viewport=(1280, 860),
+              offline: bool = False) -> Iterator[tuple]:
+    """Open a local HTML file offline: ``with open_page(browser, path) as (page, log)``.
+
+    ``offline=True``: the page must be self-contained; every other request is blocked."""
     html = html_path.read_text(encoding="utf-8")
     assets, unknown = page_assets(html)
+    if offline and (assets or unknown):
+        pytest.fail(f"the offline page references external files: {assets + unknown}",
+                    pytrace=False)
     if unknown:
         pytest.fail(f"the page loads files no rule serves offline: {unknown}", pytrace=False)
     ensure_assets(assets)
@@ -280,9 +325,13 @@ def open_page(browser, html_path: Path, *, viewport=(1280, 860)) -> Iterator[tup
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    install_routes(page, log)
+    url = html_path.resolve().as_uri()
+    if offline:
+        block_all_routes(page, log, url)
+    else:
+        install_routes(page, log)
     try:
-        page.goto(html_path.resolve().as_uri(), wait_until="load")
+        page.goto(url, wait_until="load")
         yield page, log
     finally:
         context.close()

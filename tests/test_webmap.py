@@ -12,11 +12,13 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
+from sitescore.scoring import aggregate_scores
 from sitescore.webmap import SYNTHETIC_BANNER, CriterionInfo, plant_radius, write_map
 
 CRS = "EPSG:5070"
@@ -96,15 +98,19 @@ def make_scene() -> dict:
                "agency": SITE_NAMES[sid].split(" – ")[0],
                "unit_name": SITE_NAMES[sid].split(" – ")[1], "state": "NM",
                "acres": 556.0 * len(member), "n_cells": len(member),
-               "score": round(float(member["score"].mean()), 4),
+               "score": np.nan,  # below: the run's aggregation of the site's values
                "lon": centre.x, "lat": centre.y, "geometry": geom}
         for c in CRITERIA:
             rec[f"raw__{c.name}"] = float(member[f"raw__{c.name}"].mean())
             rec[f"value__{c.name}"] = float(member[f"value__{c.name}"].mean())
             rec[f"weight__{c.name}"] = c.weight
             rec[f"contribution__{c.name}"] = c.weight * rec[f"value__{c.name}"]
+        rec["score"] = float(aggregate_scores(
+            np.array([[rec[f"value__{c.name}"] for c in CRITERIA]]),
+            np.array([c.weight for c in CRITERIA]), "weighted_sum")[0])
         site_rows.append(rec)
     sites = gpd.GeoDataFrame(site_rows, crs=CRS).sort_values("rank").reset_index(drop=True)
+    assert list(sites.sort_values("score", ascending=False)["rank"]) == [1, 2, 3]
 
     w, h = NX * CELL_M, NY * CELL_M
     wiggly = Point(x0 + 0.5 * w, y0 + 0.5 * h).buffer(3 * w, quad_segs=500)  # 2,000 vertices
@@ -351,7 +357,8 @@ def test_every_external_file_is_known_to_the_offline_browser_tests(page):
 
     assets, unknown = page_assets(page)
     assert unknown == []
-    assert {a.package for a in assets} == {"leaflet", "jquery", "d3"}
+    assert {a.package for a in assets} == {"leaflet", "jquery", "d3", "leaflet.fullscreen",
+                                           "leaflet-measure", "leaflet-minimap"}
 
 
 def test_cells_are_not_smoothed_away_at_state_zoom(page):
@@ -363,3 +370,261 @@ def test_cells_are_not_smoothed_away_at_state_zoom(page):
     assert cells_var
     options = page[page.index(f"var {cells_var.group(1)} = L.geoJson("):][:300]
     assert "smoothFactor: 0," in options
+
+
+# --------------------------------------------------------------------------- re-ranking scene
+
+#: Criteria of the re-ranking scene, with the weights as written in a config (not normalised).
+RANKED_WEIGHTS = {"power_line": 3.0, "workforce": 2.0, "water_stress": 2.0, "slope": 1.0}
+RANKED_NX, RANKED_NY = 24, 15
+#: (col, row) of each site's lower-left cell; every site is 2 x 2 cells.
+RANKED_SITES = [(c, r) for r in (1, 5, 9, 13) for c in (1, 6, 11, 16, 21)][:18]
+SEARCH_UNIT = "Gila Box Riparian"
+
+
+def make_ranked_scene(method: str = "weighted_sum", seed: int = 5) -> dict:
+    """Cells with random criterion values at full precision, scored as the pipeline does, and
+    sites made by the CLI's own `locate.site_table` (acre-weighted means, ranks, names)."""
+    from sitescore.locate import site_table
+
+    rng = np.random.default_rng(seed)
+    names = list(RANKED_WEIGHTS)
+    total = sum(RANKED_WEIGHTS[c] for c in names)
+    w = np.array([RANKED_WEIGHTS[c] / total for c in names])  # as scoring.score_table
+    criteria = [CriterionInfo(c, f"{c.replace('_', ' ').title()} <{i}>", "", "m", c, float(w[i]),
+                              f"value {i}") for i, c in enumerate(names)]
+    n = RANKED_NX * RANKED_NY
+    values = rng.random((n, len(names)))
+    score = aggregate_scores(values, w, method)
+    site_of = np.zeros(n, dtype=np.int64)
+    units = np.array(["Open Range Field Office"] * n, dtype=object)
+    for k, (c0, r0) in enumerate(RANKED_SITES, start=1):
+        for dc in (0, 1):
+            for dr in (0, 1):
+                i = (c0 + dc) * RANKED_NY + (r0 + dr)
+                site_of[i] = k
+                units[i] = SEARCH_UNIT if k == 7 else (XSS if k == 3 else f"Unit {k:02d} Flats")
+    rows = []
+    for col in range(RANKED_NX):
+        for row in range(RANKED_NY):
+            i = col * RANKED_NY + row
+            excluded = col == 0 and row < 4
+            rec = {"cell_id": f"r{col:02d}{row:02d}", "score": score[i],
+                   "excluded": excluded,
+                   "exclusion_reason": "wilderness area (WA)" if excluded else None,
+                   "eligible_acres": float(200 + 356 * rng.random()), "agency": "BLM",
+                   "unit_name": units[i], "state": "NM", "geometry": cell_box(col, row)}
+            for j, c in enumerate(names):
+                rec[f"raw__{c}"] = 100 * values[i, j]
+                rec[f"value__{c}"] = values[i, j]
+                rec[f"weight__{c}"] = w[j]
+                rec[f"contribution__{c}"] = w[j] * values[i, j]
+            rows.append(rec)
+    cells = gpd.GeoDataFrame(rows, crs=CRS)
+    sites = site_table(cells, site_of, names, method=method)
+    cells["site_id"] = pd.Series(site_of).where(site_of > 0).astype("Int64")
+    return {"title": f"Re-ranking test ({method})", "cells": cells, "sites": sites,
+            "criteria": criteria, "layers": {}, "aggregation": method}
+
+
+def expected_ranking(sites: gpd.GeoDataFrame, sliders: list[float], method: str
+                     ) -> tuple[list, np.ndarray]:
+    """The CLI's ranking for slider weights: w_j = s_j / sum(s) (summed left to right), the
+    site values as the run aggregates them (scoring.aggregate_scores), ties by site id."""
+    names = list(RANKED_WEIGHTS)
+    total = 0.0
+    for s in sliders:
+        total = total + s
+    w = np.array([s / total for s in sliders])
+    # in site-id order, as locate.site_table aggregates (TOPSIS sums over the sites)
+    by_id = np.argsort(sites["site_id"].to_numpy(), kind="stable")
+    values = np.nan_to_num(sites[[f"value__{c}" for c in names]].to_numpy(dtype=float))
+    scores = np.empty(len(sites))
+    scores[by_id] = aggregate_scores(values[by_id], w, method)
+    order = sorted(range(len(sites)), key=lambda i: (-scores[i], sites["site_id"].iloc[i]))
+    return [int(sites["site_id"].iloc[i]) for i in order], scores
+
+
+def page_data(page: str) -> dict:
+    """The page's SITESCORE_DATA."""
+    m = re.search(r"var SITESCORE_DATA = ", page)
+    assert m, "SITESCORE_DATA missing"
+    return json.JSONDecoder().raw_decode(page, m.end())[0]
+
+
+@pytest.fixture(scope="module")
+def ranked_scene() -> dict:
+    return make_ranked_scene()
+
+
+@pytest.fixture(scope="module")
+def ranked_page(ranked_scene, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("ranked") / "index.html"
+    return write_map(path, **ranked_scene).read_text(encoding="utf-8")
+
+
+def test_a_slider_per_criterion_at_the_configured_weight(ranked_page, ranked_scene):
+    sliders = re.findall(r'<input type="range" class="ss-slider"[^>]*>', ranked_page)
+    assert len(sliders) == len(RANKED_WEIGHTS)
+    for tag, c in zip(sliders, ranked_scene["criteria"]):
+        assert f'data-name="{c.name}"' in tag
+        assert f'value="{round(100 * c.weight)}"' in tag and 'min="0"' in tag
+    for label in ("Reset", "Export weights as YAML", "Combined by weighted sum"):
+        assert label in ranked_page
+    assert "Power Line &lt;0&gt;" in ranked_page  # labels escaped
+
+
+def test_site_values_embedded_at_full_precision(ranked_page, ranked_scene):
+    data = page_data(ranked_page)
+    sites = ranked_scene["sites"]
+    assert data["method"] == "weighted_sum" and data["rescorable"] is True
+    assert [s["k"] for s in data["sites"]] == list(sites["rank"])
+    names = list(RANKED_WEIGHTS)
+    got = np.array([s["v"] for s in data["sites"]], dtype=float)
+    want = sites[[f"value__{c}" for c in names]].to_numpy(dtype=float)
+    assert np.array_equal(got, want)  # bit for bit: the JSON carries each double's repr
+    assert got[0, 0] != round(got[0, 0], 12)  # and they are not short decimals
+    assert data["weights0"] == [float(sites[f"weight__{c}"].iloc[0]) for c in names]
+    assert [s["s"] for s in data["sites"]] == list(sites["score"])
+    # site ids enter the tie-break through their place in the sorted ids
+    ids = list(sites["site_id"])
+    assert [sorted(ids).index(i) for i in ids] == [s["o"] for s in data["sites"]]
+
+
+def test_side_panel_lists_the_sites_in_rank_order(ranked_page, ranked_scene):
+    ids = re.findall(r'<li class="ss-site[^"]*" data-index="\d+" data-site-id="(\d+)"', ranked_page)
+    assert [int(i) for i in ids] == list(ranked_scene["sites"]["site_id"])
+    assert 'id="ss-search"' in ranked_page
+    assert f"Ranked sites ({len(ranked_scene['sites'])})" in ranked_page
+
+
+def test_map_tools_are_on_the_page(ranked_page):
+    for js in ("L.control.fullscreen(", "new L.Control.Measure("):
+        assert js in ranked_page, js
+    assert re.search(r"new L\.Control\.MiniMap\(\s*L\.tileLayer\(", ranked_page)
+    assert '"primaryAreaUnit": "hectares"' in ranked_page
+
+
+def test_unknown_aggregation_is_refused(ranked_scene, tmp_path):
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        write_map(tmp_path / "m.html", **{**ranked_scene, "aggregation": "borda"})
+
+
+def test_topsis_page_embeds_its_method(tmp_path):
+    scene = make_ranked_scene("topsis")
+    text = write_map(tmp_path / "t.html", **scene).read_text(encoding="utf-8")
+    assert page_data(text)["method"] == "topsis" and "Combined by TOPSIS" in text
+
+
+# --------------------------------------------------------------------------- offline
+
+def states_layer() -> gpd.GeoDataFrame:
+    """Two made-up 'states' around the test grid, split at its middle."""
+    x0, y0 = origin()
+    mid = x0 + 0.5 * NX * CELL_M
+    return gpd.GeoDataFrame({"name": ["West <State>", "East State"], "abbrev": ["WS", "ES"]},
+                            geometry=[box(x0 - 400_000, y0 - 300_000, mid, y0 + 300_000),
+                                      box(mid, y0 - 300_000, x0 + 400_000, y0 + 300_000)],
+                            crs=CRS)
+
+
+@pytest.fixture(scope="module")
+def offline_page(scene, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("offline") / "index.html"
+    layers = {**scene["layers"], "states": states_layer()}
+    return write_map(path, **{**scene, "layers": layers}, offline=True).read_text(encoding="utf-8")
+
+
+def test_offline_page_loads_nothing_from_the_network(offline_page):
+    tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", offline_page)
+    assert not [t for t in tags if re.search(r"\b(?:src|href)=", t)], "external files"
+    assert not re.search(r"""<(?:script|link)\b[^>]*(?:src|href)=["']?https?:""", offline_page)
+    for style in re.findall(r"<style>(.*?)</style>", offline_page, re.DOTALL):
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", style):
+            assert url.startswith(("data:", "#")), url
+    assert "L.tileLayer(" not in offline_page  # no basemap tiles
+    for host in ("server.arcgisonline.com", "tile.openstreetmap.org", "basemap.nationalmap.gov"):
+        assert host not in offline_page
+    # Leaflet and the plugins are inline
+    for marker in ("Leaflet 1.9.3", "jQuery v3.7.1", "leaflet.fullscreen", "L.Control.MiniMap"):
+        assert marker in offline_page, marker
+    data = page_data(offline_page)
+    assert data["basemap"]["features"] and data["minimap"] == "basemap"
+    assert '"State boundaries"' not in offline_page  # drawn as the basemap, not a toggle
+
+
+def test_offline_page_without_states_says_so(scene, tmp_path):
+    text = write_map(tmp_path / "o.html", **scene, offline=True).read_text(encoding="utf-8")
+    assert page_data(text)["basemap"] is None
+    assert "no basemap (the study has no state outlines)" in text
+    assert page_data(text)["minimap"] is None
+    assert "leaflet-control-minimap" not in text  # the plugin is left out
+
+
+def test_offline_page_keeps_data_escaped(offline_page):
+    assert XSS not in offline_page and "&lt;img src=x onerror=alert(1)&gt;" in offline_page
+    assert JS_BREAKER not in offline_page
+
+
+def test_vendored_assets_have_licences():
+    from sitescore.webmap import ASSETS_DIR, OFFLINE_ASSETS
+
+    packages = {rel.split("/")[0] for rel in OFFLINE_ASSETS.values()}
+    assert packages == {"leaflet", "jquery", "d3", "leaflet.fullscreen", "leaflet-measure",
+                        "leaflet-minimap"}
+    for package in packages:
+        assert list((ASSETS_DIR / package).glob("LICENSE*")), package
+    for rel in OFFLINE_ASSETS.values():
+        assert (ASSETS_DIR / rel).is_file(), rel
+    total = sum(f.stat().st_size for f in ASSETS_DIR.rglob("*") if f.is_file())
+    assert total < 800_000  # minified dist files only
+
+
+# --------------------------------------------------------------------------- size budget
+
+def test_cells_past_the_budget_are_drawn_as_blocks(scene, tmp_path, monkeypatch):
+    from sitescore import webmap
+
+    full = write_map(tmp_path / "full.html", **scene).read_text(encoding="utf-8")
+    assert "blocks of" not in full
+    # a budget of 60 cells: the 70 cells become 2x2 blocks (at most half the budget)
+    monkeypatch.setattr(webmap, "PAGE_BUDGET_BYTES", 60 * webmap.CELL_BYTES_ESTIMATE)
+    text = write_map(tmp_path / "blocks.html", **scene).read_text(encoding="utf-8")
+    assert f"{NX * NY:,} cells would make the page heavier than" in text
+    assert "blocks of 2×2 cells" in text and "mean score" in text
+    cells = next(fc for fc in geojson_blobs(text) if fc["features"]
+                 and "n" in fc["features"][0]["properties"])
+    props = [f["properties"] for f in cells["features"]]
+    assert sum(p["n"] for p in props) == NX * NY
+    assert len(props) <= 30 and not any("c" in p for p in props)  # no per-cell data
+    assert any("x" in p for p in props)  # the all-excluded corner stays grey
+    scored = [p for p in props if "v" in p]
+    assert all(len(p["b"]) == len(CRITERIA) and p["m"] >= p["v"] - 1e-9 for p in scored)
+    # every site is still drawn, with its marker and popup
+    assert text.count("L.marker(") == 3 and text.count('<table class="sitescore-breakdown">') == 3
+    assert "Cells in 2 x 2 blocks: mean score" in text
+
+
+def test_block_means_are_acre_weighted(tmp_path, monkeypatch):
+    from sitescore import webmap
+
+    cells = gpd.GeoDataFrame({
+        "cell_id": ["a", "b", "c", "d"], "score": [0.2, 0.8, 0.5, np.nan],
+        "excluded": [False, False, False, True], "eligible_acres": [100.0, 300.0, 0.0, 0.0],
+        "value__power_line": [0.0, 1.0, 0.5, np.nan],
+    }, geometry=[cell_box(0, 0), cell_box(1, 0), cell_box(0, 1), cell_box(1, 1)], crs=CRS)
+    monkeypatch.setattr(webmap, "PAGE_BUDGET_BYTES", 2 * webmap.CELL_BYTES_ESTIMATE)
+    text = write_map(tmp_path / "b.html", title="t", cells=cells, sites=cells.iloc[0:0],
+                     criteria=CRITERIA[:1], layers={}).read_text(encoding="utf-8")
+    blocks = [f["properties"] for fc in geojson_blobs(text) for f in fc["features"]]
+    assert len(blocks) == 1
+    b = blocks[0]
+    assert b["n"] == 4 and b["e"] == 1 and b["v"] == round((0.2 * 100 + 0.8 * 300) / 400, 3)
+    assert b["m"] == 0.8 and b["b"] == [0.75]
+
+
+def test_offline_page_is_deterministic(scene, tmp_path):
+    layers = {**scene["layers"], "states": states_layer()}
+    a = write_map(tmp_path / "a.html", **{**scene, "layers": layers}, offline=True).read_bytes()
+    b = write_map(tmp_path / "b.html", **{**scene, "layers": layers}, offline=True).read_bytes()
+    assert a == b

@@ -79,19 +79,21 @@ def print_sites(result: Any, top: int = 10) -> None:
 @_maps_dir
 @_runs_dir
 @click.option("--no-map", is_flag=True, help="Write tables only.")
+@click.option("--offline", is_flag=True, help="Self-contained map: scripts inlined, state "
+              "outlines instead of basemap tiles; opens with no network.")
 @click.option("--top", default=10, show_default=True, help="How many sites to print.")
 @_preset
 @_cache_dir
 @_friendly
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
-        no_map: bool, top: int, preset: str | None, cache_dir: Path | None) -> None:
+        no_map: bool, offline: bool, top: int, preset: str | None, cache_dir: Path | None) -> None:
     """Score and rank candidate sites for a study config."""
     from .config import load_config
     from .pipeline import run as run_pipeline
 
     cfg = load_config(config, preset=preset)
     result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
-                          write_map=not no_map, cache_dir=cache_dir)
+                          write_map=not no_map, cache_dir=cache_dir, offline=offline)
     print_sites(result, top)
 
 

@@ -153,7 +153,7 @@ class _Candidates:
 
 def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
         runs_dir: str | Path | None = None, write_map: bool = True,
-        cache_dir: str | Path | None = None) -> RunResult:
+        cache_dir: str | Path | None = None, offline: bool = False) -> RunResult:
     """Run one study end to end and write its outputs atomically. Layers prepared in the cache
     folder (`sitescore data prepare`) are read from there."""
     timer = _Timer()
@@ -215,10 +215,13 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
             if write_map:
                 from .webmap import write_map as _write_map
                 map_layers = _map_layers(cfg, layers, area) if cfg.outputs.map_layers else {}
+                if offline and isinstance(layers.get("states"), gpd.GeoDataFrame):
+                    map_layers["states"] = layers["states"]  # drawn instead of basemap tiles
                 _write_map(temps[1] / "index.html", title=cfg.title or cfg.study, cells=cells,
                            sites=sites, criteria=criterion_infos(plan.criteria, plan.weights),
                            layers=map_layers, excluded=cand.excluded_land,
-                           synthetic=cfg.synthetic, notes=plan.notes)
+                           synthetic=cfg.synthetic, notes=plan.notes,
+                           aggregation=cfg.aggregation, offline=offline)
                 map_path = map_dir / "index.html"
                 from .report import write_report
                 timer.seconds["total"] = round(time.perf_counter() - t_start, 3)

@@ -12,19 +12,32 @@ folium/Leaflet HTML page:
 - a title box with the criteria and weights, a layer key and the run's notes, and a banner
   when the data is synthetic.
 
+- weight sliders (one per criterion) that re-score and re-rank the sites in the page, with the
+  run's own arithmetic (see ``assets/sitescore/map.js``), "Reset" and "Export weights as YAML";
+- a side panel of the ranked sites (click to zoom and open one; a search box over site and unit
+  names), and fullscreen, measure and minimap controls.
+
 The page is kept light (geometries simplified to display scale, coordinates rounded to 5
-decimals, canvas rendering, compact JSON), every data string is HTML-escaped before it goes
-anywhere near the page, and the output is byte-for-byte deterministic: folium's random element
-ids are replaced by a counter while the map is built and rendered.
+decimals, canvas rendering, compact JSON; past :data:`PAGE_BUDGET_BYTES` the cells are drawn as
+blocks), every data string is HTML-escaped before it goes anywhere near the page, and the output
+is byte-for-byte deterministic: folium's random element ids are replaced by a counter while the
+map is built and rendered.
+
+With ``offline=True`` the page needs no network at all: Leaflet and the plugins are inlined from
+the files vendored in ``assets/`` (their npm packages' dist files, with their licences), and state
+outlines stand in for the basemap tiles.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import html
 import itertools
 import json
 import math
 import os
+import re
 import tempfile
 import threading
 import warnings
@@ -40,13 +53,16 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
+from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 from folium.utilities import JsCode
 
 from sitescore.schema import CRS, WEB_CRS
 from sitescore.scoring import CriterionInfo
 
-__all__ = ["SYNTHETIC_BANNER", "CriterionInfo", "esc", "plant_radius", "write_map"]
+__all__ = ["AGGREGATIONS", "PAGE_BUDGET_BYTES", "SYNTHETIC_BANNER", "CriterionInfo", "esc",
+           "plant_radius", "write_map"]
 
 
 SYNTHETIC_BANNER = "Synthetic demo data — not real places"
@@ -59,6 +75,16 @@ COORD_DECIMALS = 5
 CONTEXT_MARGIN_M = 25_000.0
 #: Per-criterion values ride along in each cell's tooltip up to this many cells.
 CELL_BREAKDOWN_MAX_CELLS = 60_000
+#: What a page may weigh. Past it (at CELL_BYTES_ESTIMATE a cell) the cells are drawn as square
+#: blocks of cells instead, each taking the acre-weighted mean of its scored cells.
+PAGE_BUDGET_BYTES = 15_000_000
+CELL_BYTES_ESTIMATE = 300
+#: Block sides tried, in cells, smallest first; the blocks may take half the budget.
+BLOCK_FACTORS = (2, 4, 8, 16, 32, 64, 128)
+#: How the run combines criterion values (sitescore.mcda.AGGREGATION_METHODS).
+AGGREGATIONS = ("weighted_sum", "weighted_product", "topsis")
+#: Weight sliders run 0..SLIDER_MAX (relative weights, normalised by their sum).
+SLIDER_MAX = 100
 #: Cells get their white outline from this zoom on (below it the outlines would drown them).
 CELL_OUTLINE_MIN_ZOOM = 10
 FIT_MAX_ZOOM = 14
@@ -81,6 +107,36 @@ _MAP_JS = [
 _MAP_CSS = [
     ("leaflet_css", "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"),
 ]
+# The plugins, as files of their npm packages (folium's own URLs name a GitHub tag, cdnjs, or a
+# minified file the package does not ship).
+_FULLSCREEN_JS = [("Control.Fullscreen.js",
+                   "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.js")]
+_FULLSCREEN_CSS = [("Control.FullScreen.css",
+                    "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.css")]
+_MEASURE_JS = [("leaflet_measure_js",
+                "https://cdn.jsdelivr.net/npm/leaflet-measure@2.1.7/dist/leaflet-measure.min.js")]
+_MEASURE_CSS = [("leaflet_measure_css",
+                 "https://cdn.jsdelivr.net/npm/leaflet-measure@2.1.7/dist/leaflet-measure.css")]
+_MINIMAP_JS = [("Control_MiniMap_js",
+                "https://cdn.jsdelivr.net/npm/leaflet-minimap@3.6.1/dist/Control.MiniMap.min.js")]
+_MINIMAP_CSS = [("Control_MiniMap_css",
+                 "https://cdn.jsdelivr.net/npm/leaflet-minimap@3.6.1/dist/Control.MiniMap.min.css")]
+
+#: The vendored copies (``offline=True``): src/sitescore/assets/<package>/<file in the package>.
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+#: CDN URL -> file under ASSETS_DIR, for every script and stylesheet a page can reference.
+OFFLINE_ASSETS = {
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/dist/leaflet.js",
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/dist/leaflet.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/dist/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": "d3/d3.min.js",
+    _FULLSCREEN_JS[0][1]: "leaflet.fullscreen/Control.FullScreen.js",
+    _FULLSCREEN_CSS[0][1]: "leaflet.fullscreen/Control.FullScreen.css",
+    _MEASURE_JS[0][1]: "leaflet-measure/dist/leaflet-measure.min.js",
+    _MEASURE_CSS[0][1]: "leaflet-measure/dist/leaflet-measure.css",
+    _MINIMAP_JS[0][1]: "leaflet-minimap/dist/Control.MiniMap.min.js",
+    _MINIMAP_CSS[0][1]: "leaflet-minimap/dist/Control.MiniMap.min.css",
+}
 
 _BASEMAPS = [
     # (xyzservices name, label); the first is shown on opening.
@@ -549,11 +605,23 @@ def _colour(score: Any, colormap: bcm.LinearColormap) -> str:
     return colormap.rgb_hex_str(min(1.0, max(0.0, x)))
 
 
+_CELLS_JS = (
+    "function(feature, layer) { var p = feature.properties;"
+    " layer.setStyle(SITESCORE.cellStyle(p));"
+    " layer.bindTooltip(function() { return SITESCORE.cellTip(p); }, {sticky: true}); }"
+)
+
+
 def _cells_layer(cells: gpd.GeoDataFrame, criteria: Sequence[CriterionInfo],
-                 rank_of_site: Mapping[Any, int]) -> tuple[folium.GeoJson | None, dict, dict]:
-    """Cells GeoJson, the lookup tables its tooltips use, and counts."""
+                 rank_of_site: Mapping[Any, int]
+                 ) -> tuple[folium.GeoJson | None, dict, dict, dict | None]:
+    """Cells GeoJson, the lookup tables its tooltips use, counts, and (when the cells would
+    exceed the page budget and are drawn as blocks instead) what the blocks are."""
     if "cell_id" in cells.columns:
         cells = cells.sort_values("cell_id", kind="stable")
+    blocks = _block_plan(cells)
+    if blocks is not None:
+        return _blocks_layer(cells, criteria, rank_of_site, blocks)
     rows, geoms = _prepare(cells, name="cells", clip=None)
     units: dict[str, int] = {}
     reasons: dict[str, int] = {}
@@ -593,15 +661,128 @@ def _cells_layer(cells: gpd.GeoDataFrame, criteria: Sequence[CriterionInfo],
     }
     counts = {"cells": len(rows), "excluded": n_excluded}
     if not len(geoms):
-        return None, tables, counts
-    js = (
-        "function(feature, layer) { var p = feature.properties;"
-        " layer.setStyle(SITESCORE.cellStyle(p));"
-        " layer.bindTooltip(function() { return SITESCORE.cellTip(p); }, {sticky: true}); }"
-    )
+        return None, tables, counts, None
     # smooth_factor 0: Leaflet would otherwise simplify a cell of a pixel or two to nothing,
     # and a state-wide study would open on an empty map
-    return _geojson_layer(_collection(geoms, props), js, smooth_factor=0), tables, counts
+    return _geojson_layer(_collection(geoms, props), _CELLS_JS, smooth_factor=0), tables, \
+        counts, None
+
+
+def _block_plan(cells: gpd.GeoDataFrame) -> dict | None:
+    """None while the cells fit the page budget; else the block side (in cells) and each cell's
+    block, the smallest side whose blocks take at most half the budget."""
+    if len(cells) * CELL_BYTES_ESTIMATE <= PAGE_BUDGET_BYTES or cells.crs is None:
+        return None
+    g = cells.geometry if cells.crs.equals(CRS) else cells.geometry.to_crs(CRS)
+    geoms = np.asarray(g.values, dtype=object)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
+        return None
+    areas = shapely.area(geoms[ok])
+    size = float(np.sqrt(np.median(areas[areas > 0]))) if (areas > 0).any() else 1000.0
+    centres = shapely.centroid(geoms[ok])
+    x, y = shapely.get_x(centres), shapely.get_y(centres)
+    for factor in BLOCK_FACTORS:
+        side = factor * size
+        keys = np.stack([np.floor(x / side), np.floor(y / side)], axis=1).astype(np.int64)
+        uniq, block = np.unique(keys, axis=0, return_inverse=True)
+        if len(uniq) * CELL_BYTES_ESTIMATE <= PAGE_BUDGET_BYTES / 2 or factor == BLOCK_FACTORS[-1]:
+            return {"factor": factor, "ok": ok, "block": block.reshape(-1), "n_blocks": len(uniq),
+                    "geoms": geoms[ok]}
+    return None  # pragma: no cover - the loop always returns
+
+
+def _blocks_layer(cells: gpd.GeoDataFrame, criteria: Sequence[CriterionInfo],
+                  rank_of_site: Mapping[Any, int], plan: dict
+                  ) -> tuple[folium.GeoJson | None, dict, dict, dict]:
+    """Square blocks of cells: each with the eligible-acre-weighted MEAN score and criterion
+    values of its scored cells (so the sliders re-colour blocks as they would the cells' mean),
+    its best cell's score, and its number of excluded cells. No per-cell tooltips."""
+    rows = cells.loc[plan["ok"]].reset_index(drop=True)
+    blk, n_blk, geoms = plan["block"], plan["n_blocks"], plan["geoms"]
+    n = np.bincount(blk, minlength=n_blk)
+    excluded = rows["excluded"].fillna(False).astype(bool).to_numpy() \
+        if "excluded" in rows.columns else np.zeros(len(rows), dtype=bool)
+    score = pd.to_numeric(rows["score"], errors="coerce").to_numpy(dtype=float) \
+        if "score" in rows.columns else np.full(len(rows), np.nan)
+    acres = pd.to_numeric(rows["eligible_acres"], errors="coerce").fillna(0.0).to_numpy(dtype=float) \
+        if "eligible_acres" in rows.columns else np.ones(len(rows))
+    scored = ~excluded & np.isfinite(score)
+    n_scored = np.bincount(blk, weights=scored.astype(float), minlength=n_blk)
+    wt = np.where(scored, np.maximum(acres, 0.0), 0.0)
+    no_acres = (np.bincount(blk, weights=wt, minlength=n_blk) == 0) & (n_scored > 0)
+    wt = np.where(no_acres[blk] & scored, 1.0, wt)  # no acres recorded: a plain mean
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        ok = scored & np.isfinite(values)
+        w = np.where(ok, wt, 0.0)
+        total = np.bincount(blk, weights=w, minlength=n_blk)
+        s = np.bincount(blk, weights=w * np.where(ok, values, 0.0), minlength=n_blk)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, s / np.where(total > 0, total, 1.0), np.nan)
+
+    mean_score = mean(score)
+    best = np.full(n_blk, -np.inf)
+    np.maximum.at(best, blk[scored], score[scored])
+    columns = [f"value__{c.name}" for c in criteria]
+    with_values = bool(criteria) and all(c in rows.columns for c in columns)
+    means = [mean(pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=float))
+             for c in columns] if with_values else []
+    n_excl = np.bincount(blk, weights=excluded.astype(float), minlength=n_blk).astype(int)
+    eligible = np.bincount(blk, weights=np.maximum(acres, 0.0), minlength=n_blk)
+    no_rank = np.iinfo(np.int64).max
+    site_rank = np.full(n_blk, no_rank, dtype=np.int64)
+    if "site_id" in rows.columns and rank_of_site:
+        ranks = np.array([rank_of_site.get(s, no_rank) if not _isna(s) else no_rank
+                          for s in rows["site_id"].to_numpy(dtype=object)], dtype=np.int64)
+        np.minimum.at(site_rank, blk, ranks)
+    reasons: dict[str, int] = {}
+    first_reason = np.full(n_blk, -1)
+    if excluded.any():
+        why = rows["exclusion_reason"].to_numpy(dtype=object) \
+            if "exclusion_reason" in rows.columns else np.full(len(rows), None, dtype=object)
+        where = np.flatnonzero(excluded)
+        blocks_hit, first = np.unique(blk[where], return_index=True)  # each block's first
+        for b, i in zip(blocks_hit, where[first]):
+            text = esc(_text({"r": why[i]}, "r") or "excluded")
+            first_reason[b] = reasons.setdefault(text, len(reasons))
+    bounds = shapely.bounds(geoms)
+    lo = np.full((n_blk, 2), np.inf)
+    hi = np.full((n_blk, 2), -np.inf)
+    np.minimum.at(lo, blk, bounds[:, :2])
+    np.maximum.at(hi, blk, bounds[:, 2:])
+    boxes = gpd.GeoDataFrame({"_b": np.arange(n_blk)},
+                             geometry=shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]), crs=CRS)
+    kept, web = _prepare(boxes, name="cells", clip=None, tolerance=0)
+    props = []
+    for b in kept["_b"].to_numpy():
+        p: dict[str, Any] = {"n": int(n[b])}
+        if n_scored[b] == 0:
+            p["x"] = int(first_reason[b]) if first_reason[b] >= 0 else \
+                reasons.setdefault("no scored cell", len(reasons))
+        else:
+            p["v"] = round(float(mean_score[b]), 3)
+            p["m"] = round(float(best[b]), 3)
+            if means:
+                p["b"] = [None if not np.isfinite(m[b]) else round(float(m[b]), 2) for m in means]
+        if n_excl[b]:
+            p["e"] = int(n_excl[b])
+        p["a"] = round(float(eligible[b]))
+        if site_rank[b] != no_rank:
+            p["r"] = int(site_rank[b])
+        props.append(p)
+    tables = {"units": [], "reasons": list(reasons), "criteria": [esc(c.label) for c in criteria]}
+    counts = {"cells": len(rows), "excluded": int(excluded.sum())}
+    info = {"factor": plan["factor"], "cells": len(rows), "blocks": len(props)}
+    layer = _geojson_layer(_collection(web, props), _CELLS_JS, smooth_factor=0) if len(web) else None
+    return layer, tables, counts, info
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _bar(fraction: float | None, colour: str, width_px: float = 56.0) -> str:
@@ -644,8 +825,8 @@ def _site_popup(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
         rows.append(
             f'<tr data-criterion="{esc(c.name)}"><td{title}>{label}</td>'
             f'<td class="ss-num">{esc(_fmt(raw, c.unit))}</td>'
-            f'<td>{value_cell}</td><td class="ss-num">{_pct(w)}</td>'
-            f'<td>{contrib_cell}</td></tr>'
+            f'<td>{value_cell}</td><td class="ss-num ss-w">{_pct(w)}</td>'
+            f'<td class="ss-c">{contrib_cell}</td></tr>'
         )
     score_text = f"{score:.3f}" if score is not None else f"{total:.3f}"
     acres = _fmt(site.get("acres"))
@@ -656,11 +837,12 @@ def _site_popup(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
         f'<div class="ss-pop-title"><span class="ss-pop-rank">#{rank}</span> '
         f'{esc(_text(site, "name"))}</div>'
         f'<div class="ss-pop-meta">{where}<br>{esc(acres)} acres{cells_text} · '
-        f'score <b>{score_text}</b></div>'
+        f'score <b class="ss-pop-score">{score_text}</b></div>'
         f'<table class="sitescore-breakdown"><thead><tr><th>Criterion</th><th>Raw value</th>'
         f'<th>Score 0..1</th><th>Weight</th><th>Contribution</th></tr></thead>'
         f'<tbody>{"".join(rows)}</tbody>'
-        f'<tfoot><tr><td colspan="4">Total score</td><td class="ss-num">{score_text}</td></tr>'
+        f'<tfoot><tr><td colspan="4">Total score</td>'
+        f'<td class="ss-num ss-pop-score">{score_text}</td></tr>'
         f'</tfoot></table>{_stability_html(site)}</div>'
     )
 
@@ -711,113 +893,16 @@ def _site_location(site: Mapping[str, Any], geom_5070) -> tuple[float, float] | 
 
 # --------------------------------------------------------------------------- page chrome
 
-_CSS = """
-<style>
-.sitescore-box { background: rgba(255,255,255,0.94); padding: 8px 10px; border-radius: 6px;
-  box-shadow: 0 1px 5px rgba(0,0,0,0.35); font: 12px/1.35 "Helvetica Neue", Arial, sans-serif;
-  color: #222; max-width: 330px; max-height: calc(100vh - 110px); overflow-y: auto; }
-.sitescore-box .ss-title { font-size: 15px; font-weight: 700; margin-bottom: 2px; }
-.sitescore-box .ss-sub { color: #555; margin-bottom: 4px; }
-.sitescore-box details { margin-top: 4px; }
-.sitescore-box summary { cursor: pointer; font-weight: 600; }
-.sitescore-box table { border-collapse: collapse; margin-top: 3px; width: 100%; }
-.sitescore-box td { padding: 1px 3px; vertical-align: top; }
-.sitescore-box .ss-desc { color: #666; font-size: 11px; }
-.sitescore-box ul { margin: 3px 0 0 0; padding-left: 16px; }
-.ss-stability { margin-top: 6px; font-size: 11px; color: #333; }
-.sitescore-box .ss-notes li { color: #7a4b00; overflow-wrap: anywhere; }
-.ss-synthetic-line { color: #b00020; font-weight: 700; margin-bottom: 3px; }
-.ss-key-row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
-.ss-sw { display: inline-block; width: 14px; height: 10px; border: 1px solid rgba(0,0,0,0.3); }
-.ss-line { display: inline-block; width: 22px; border-top-style: solid; }
-.ss-dot { display: inline-block; border-radius: 50%; background: #999; border: 1px solid #333; }
-#sitescore-banner { position: absolute; top: 10px; left: 50%; transform: translateX(-50%);
-  z-index: 1001; pointer-events: none; background: #b00020; color: #fff;
-  font: 700 15px/1.3 "Helvetica Neue", Arial, sans-serif; padding: 6px 16px; border-radius: 5px;
-  box-shadow: 0 2px 8px rgba(0,0,0,0.45); letter-spacing: 0.02em; white-space: nowrap; }
-.sitescore-rank { background: #fff; border: 2.5px solid #e0115f; border-radius: 50%;
-  color: #111; font: 700 13px/21px "Helvetica Neue", Arial, sans-serif; text-align: center;
-  box-shadow: 0 1px 4px rgba(0,0,0,0.5); box-sizing: border-box; cursor: pointer; }
-.ss-popup { font: 12px/1.35 "Helvetica Neue", Arial, sans-serif; min-width: 330px; }
-.ss-pop-title { font-size: 14px; font-weight: 700; margin-bottom: 2px; }
-.ss-pop-rank { color: #e0115f; }
-.ss-pop-meta { color: #444; margin-bottom: 6px; }
-table.sitescore-breakdown { border-collapse: collapse; width: 100%; }
-table.sitescore-breakdown th { text-align: left; font-weight: 600; color: #555;
-  border-bottom: 1px solid #ccc; padding: 2px 4px; white-space: nowrap; }
-table.sitescore-breakdown td { padding: 2px 4px; border-bottom: 1px solid #eee;
-  white-space: nowrap; }
-table.sitescore-breakdown td:first-child { white-space: normal; min-width: 150px;
-  max-width: 190px; }
-table.sitescore-breakdown tfoot td { font-weight: 700; border-bottom: none; }
-.ss-num { text-align: right; }
-.ss-bar { display: inline-block; height: 8px; background: #e6e6e6; vertical-align: middle;
-  border-radius: 2px; overflow: hidden; }
-.ss-bar > span { display: block; height: 100%; }
-.ss-tip-layer { color: #777; font-size: 10px; text-transform: uppercase; }
-.ss-excl { color: #8a1c1c; font-weight: 600; }
-table.ss-cellbars td { padding: 0 3px; font-size: 11px; }
-.legend.leaflet-control { background: rgba(255,255,255,0.9); border-radius: 5px;
-  box-shadow: 0 1px 5px rgba(0,0,0,0.3); padding: 2px 0 0 0; }
-.legend.leaflet-control .caption { font: 600 11px "Helvetica Neue", Arial, sans-serif; }
-</style>
-"""
 
-_SITESCORE_JS = """
-<script>
-var SITESCORE = (function () {
-  var S = %(data)s;
-  S.outline = false;
-  S.cellStyle = function (p) {
-    var excluded = p.x !== undefined;
-    var c = (excluded || p.v === null || p.v === undefined) ? S.excludedColor
-      : S.palette[Math.max(0, Math.min(100, Math.round(p.v * 100)))];
-    return {stroke: S.outline, color: "#ffffff", weight: 0.5, opacity: 0.6, fillColor: c,
-            fillOpacity: excluded ? 0.55 : 0.78};
-  };
-  S.cellZoom = function () {
-    var s = window.sitescore;
-    if (!s || !s.layers.cells) { return; }
-    var outline = s.map.getZoom() >= S.outlineMinZoom;
-    if (outline === S.outline) { return; }
-    S.outline = outline;
-    s.layers.cells.eachLayer(function (g) {
-      if (g.setStyle) { g.setStyle(function (f) { return S.cellStyle(f.properties); }); }
-    });
-  };
-  S.cellTip = function (p) {
-    var h = '<div class="ss-tip"><b>Cell ' + p.c + '</b>';
-    if (p.x !== undefined) {
-      h += '<br><span class="ss-excl">Excluded: ' + S.reasons[p.x] + '</span>';
-    } else if (p.v !== null && p.v !== undefined) {
-      h += '<br>Score <b>' + p.v.toFixed(2) + '</b>';
-    } else {
-      h += '<br>No score';
-    }
-    if (p.r !== undefined) { h += ' &middot; part of site #' + p.r; }
-    if (p.u !== undefined) { h += '<br>' + S.units[p.u]; }
-    if (p.a !== undefined) { h += '<br>' + p.a.toLocaleString('en-US') + ' eligible acres'; }
-    if (p.b) {
-      h += '<table class="ss-cellbars">';
-      for (var i = 0; i < p.b.length; i++) {
-        var v = p.b[i];
-        h += '<tr><td>' + S.criteria[i] + '</td><td>' + (v === null ? 'n/a'
-          : '<span class="ss-bar" style="width:40px"><span style="width:' + Math.round(v * 100)
-            + '%%;background:' + S.palette[Math.round(v * 100)] + '"></span></span> '
-            + v.toFixed(2)) + '</td></tr>';
-      }
-      h += '</table>';
-    }
-    return h + '</div>';
-  };
-  return S;
-})();
-</script>
-"""
+_METHOD_LABELS = {"weighted_sum": "weighted sum", "weighted_product": "weighted product",
+                  "topsis": "TOPSIS"}
 
 
-def _title_box(title: str, *, criteria: Sequence[CriterionInfo], counts: Mapping[str, int],
+def _title_box(title: str, *, criteria: Sequence[CriterionInfo], weights: Sequence[float],
+               sliders: Sequence[int] | None, aggregation: str, counts: Mapping[str, int],
                n_sites: int, notes: Sequence[str], synthetic: bool, key_html: str) -> str:
+    """The title box: counts, criteria with their weights (a slider each when the page can
+    re-rank), the map key and the notes. ``weights`` are the normalised weights in use."""
     parts = ['<div id="sitescore-title" class="sitescore-box">']
     if synthetic:
         parts.append(f'<div class="ss-synthetic-line">{esc(SYNTHETIC_BANNER)}</div>')
@@ -829,13 +914,34 @@ def _title_box(title: str, *, criteria: Sequence[CriterionInfo], counts: Mapping
     )
     if criteria:
         rows = []
-        for c in criteria:
+        for j, (c, w) in enumerate(zip(criteria, weights)):
             desc = f'<div class="ss-desc">{esc(c.value_description)}</div>' \
                 if c.value_description else ""
-            rows.append(f'<tr><td>{esc(c.label)}{desc}</td>'
-                        f'<td class="ss-num">{_pct(c.weight)}</td></tr>')
+            rows.append(f'<tr data-name="{esc(c.name)}"><td>{esc(c.label)}{desc}</td>'
+                        f'<td class="ss-num ss-wpct">{_pct(w)}</td></tr>')
+            if sliders is not None:
+                rows.append(
+                    f'<tr class="ss-sliderrow"><td colspan="2"><input type="range" '
+                    f'class="ss-slider" min="0" max="{SLIDER_MAX}" step="1" '
+                    f'value="{sliders[j]}" data-index="{j}" data-name="{esc(c.name)}" '
+                    f'aria-label="Weight of {esc(c.label)}"></td></tr>')
+        tools = ""
+        if sliders is not None:
+            tools = (
+                '<div id="ss-weight-state">Configured weights (as in the run)</div>'
+                '<div id="ss-weight-note" role="status"></div>'
+                '<div class="ss-weight-tools"><button type="button" id="ss-reset">Reset</button>'
+                '<button type="button" id="ss-export">Export weights as YAML</button></div>'
+                '<div id="ss-export-box" hidden><textarea id="ss-yaml" rows="7" readonly '
+                'spellcheck="false" aria-label="Weights as YAML"></textarea>'
+                '<div class="ss-weight-tools"><a id="ss-download" download="weights.yaml" '
+                'href="#">Download weights.yaml</a><button type="button" id="ss-copy">Copy'
+                '</button></div></div>')
+        method = _METHOD_LABELS.get(aggregation, aggregation)
         parts.append('<details open><summary>Criteria and weights</summary>'
-                     f'<table class="ss-criteria">{"".join(rows)}</table></details>')
+                     f'<div class="ss-method">Combined by {esc(method)}'
+                     f'{"; drag a slider to re-rank the sites" if sliders is not None else ""}'
+                     f'</div><table class="ss-criteria">{"".join(rows)}</table>{tools}</details>')
     parts.append(f'<details><summary>Map key</summary>{key_html}</details>')
     if notes:
         items = "".join(f"<li>{esc(n)}</li>" for n in notes)
@@ -843,6 +949,31 @@ def _title_box(title: str, *, criteria: Sequence[CriterionInfo], counts: Mapping
                      '</ul></details>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def _site_panel(records: Sequence[Mapping[str, Any]]) -> str:
+    """The ranked sites, in the configured order (the page re-orders them with the sliders)."""
+    items = []
+    for i, r in enumerate(records):
+        where = " · ".join(esc(x) for x in (_text(r, "agency"), _text(r, "unit_name"),
+                                             _text(r, "state")) if x)
+        score = _num(r.get("score"))
+        cls = "ss-site ss-site-excluded" if _flag(r.get("excluded")) else "ss-site"
+        items.append(
+            f'<li class="{cls}" data-index="{i}" data-site-id="{esc(_text(r, "site_id"))}" '
+            f'tabindex="0"><span class="ss-site-rank">{int(r["rank"])}</span>'
+            f'<span class="ss-site-body"><span class="ss-site-name">{esc(_text(r, "name"))}'
+            f'</span><span class="ss-site-meta">{where}</span><span class="ss-site-meta">score '
+            f'<b class="ss-site-score">{"n/a" if score is None else f"{score:.3f}"}</b> · '
+            f'{esc(_fmt(r.get("acres")))} acres</span></span></li>')
+    return (
+        '<div id="sitescore-panel" class="sitescore-box ss-panel">'
+        f'<div class="ss-panel-title">Ranked sites ({len(records)})</div>'
+        '<input id="ss-search" type="search" placeholder="Find a site or unit name" '
+        'aria-label="Find a site or unit name" autocomplete="off">'
+        '<div id="ss-search-note" role="status"></div>'
+        f'<ol id="ss-site-list">{"".join(items)}</ol></div>'
+    )
 
 
 def _key_html(present: set[str]) -> str:
@@ -883,24 +1014,178 @@ def _key_html(present: set[str]) -> str:
 def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
               criteria: Sequence[CriterionInfo], layers: Mapping[str, gpd.GeoDataFrame],
               excluded: gpd.GeoDataFrame | None = None, synthetic: bool = False,
-              notes: Sequence[str] = ()) -> Path:
+              notes: Sequence[str] = (), aggregation: str = "weighted_sum",
+              offline: bool = False) -> Path:
     """Write the run's interactive map to ``path`` (atomically) and return ``path``.
 
     All frames are in EPSG:5070 (others are reprojected); see the module docstring for what
-    the page shows. Same inputs give the same bytes.
+    the page shows. ``aggregation`` is the run's method (the page's sliders re-rank with it);
+    ``offline`` makes a page that loads nothing from the network (scripts inlined, a ``states``
+    layer drawn instead of basemap tiles). Same inputs give the same bytes.
     """
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {aggregation!r}; known: {', '.join(AGGREGATIONS)}")
     path = Path(path)
     with _deterministic_build(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # xyzservices/folium chatter
         page = _build(title=title, cells=cells, sites=sites, criteria=list(criteria),
-                      layers=layers, excluded=excluded, synthetic=synthetic, notes=list(notes))
+                      layers=layers, excluded=excluded, synthetic=synthetic, notes=list(notes),
+                      aggregation=aggregation, offline=offline)
+    if offline:
+        page = inline_assets(page)
     _write_atomic(path, page.encode("utf-8"))
     return path
 
 
+class _MiniMap(JSCSSMixin, MacroElement):
+    """leaflet-minimap over a tile layer; offline (no tiles) the page's script builds it over
+    the state outlines instead, and this only brings the plugin's files."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}{% if this.tiles %}
+            var {{ this.get_name() }} = new L.Control.MiniMap(
+                L.tileLayer({{ this.tiles|tojson }}, {{ this.tile_options|tojson }}),
+                {{ this.options|tojson }});
+            {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
+        {% endif %}{% endmacro %}
+    """)
+    default_js = _MINIMAP_JS
+    default_css = _MINIMAP_CSS
+
+    def __init__(self, provider: str | None, options: dict):
+        super().__init__()
+        self._name = "MiniMap"
+        self.options = options
+        self.tiles, self.tile_options = None, {}
+        if provider:
+            layer = folium.TileLayer(provider)
+            self.tiles = layer.tiles
+            self.tile_options = {k: v for k, v in layer.options.items()
+                                 if k in ("attribution", "maxZoom", "minZoom", "subdomains")}
+
+
+_MINIMAP_OPTIONS = {"position": "bottomright", "width": 150, "height": 150,
+                    "collapsedWidth": 24, "collapsedHeight": 24, "zoomLevelOffset": -5,
+                    "toggleDisplay": True, "minimized": False}
+_BASEMAP_STYLE = {"color": "#8c8c8c", "weight": 1, "opacity": 1, "fillColor": "#fbfaf6",
+                  "fillOpacity": 1}
+#: Offline, state outlines are drawn this far around the results (the minimap looks far out).
+BASEMAP_MARGIN_M = 1_500_000.0
+
+
+class _Measure(MeasureControl):
+    """folium's MeasureControl, working on a canvas map: leaflet-measure 2.1.7 restyles its
+    vertices through their SVG paths, so its own layers get an SVG renderer."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            // leaflet-measure with Leaflet >= 1.8 (ljagis/leaflet-measure#171), as folium does
+            L.Control.Measure.include({
+                _setCaptureMarkerIcon: function () {
+                    this._captureMarker.options.autoPanOnFocus = false;
+                    this._captureMarker.setIcon(
+                        L.divIcon({iconSize: this._map.getSize().multiplyBy(2)}));
+                },
+            });
+            var {{ this.get_name() }} = new L.Control.Measure({{ this.options|tojavascript }});
+            (function (control) {
+                var svg = L.svg(), symbols = control._symbols, get = symbols.getSymbol;
+                symbols.getSymbol = function (name) {
+                    return L.extend({renderer: svg}, get.call(symbols, name));
+                };
+            })({{ this.get_name() }});
+            {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
+        {% endmacro %}
+    """)
+
+
+def _tools(m: folium.Map, offline: bool, has_basemap: bool) -> None:
+    """Fullscreen, measure (km and miles, hectares and acres) and minimap controls."""
+    fs = Fullscreen(position="topleft", title="Full screen", title_cancel="Exit full screen")
+    fs.default_js, fs.default_css = _FULLSCREEN_JS, _FULLSCREEN_CSS
+    fs.add_to(m)
+    measure = _Measure(position="topleft", primary_length_unit="kilometers",
+                       secondary_length_unit="miles", primary_area_unit="hectares",
+                       secondary_area_unit="acres")
+    measure.default_js, measure.default_css = _MEASURE_JS, _MEASURE_CSS
+    measure.add_to(m)
+    if not offline:
+        _MiniMap(_BASEMAPS[0][0], _MINIMAP_OPTIONS).add_to(m)
+    elif has_basemap:
+        _MiniMap(None, _MINIMAP_OPTIONS).add_to(m)
+
+
+def _basemap(states: gpd.GeoDataFrame | None, extent) -> dict | None:
+    """Offline basemap: the state outlines around the results, simplified to the scale shown."""
+    if states is None or not isinstance(states, gpd.GeoDataFrame) or states.empty:
+        return None
+    clip = None
+    tolerance = 1000.0
+    if extent is not None:
+        span = max(extent[2] - extent[0], extent[3] - extent[1])
+        margin = max(BASEMAP_MARGIN_M, 3 * span)
+        clip = (extent[0] - margin, extent[1] - margin, extent[2] + margin, extent[3] + margin)
+        tolerance = max(SIMPLIFY_M, (span + 2 * margin) / 5000)
+    _, geoms = _prepare(states, name="states", clip=clip, tolerance=tolerance)
+    if not len(geoms):
+        return None
+    return _collection(geoms, [{} for _ in geoms])
+
+
+def _site_id_order(sites: pd.DataFrame) -> list[int]:
+    """Each site's place when the site ids are sorted (the CLI's tie-break)."""
+    if "site_id" not in sites.columns:
+        return list(range(len(sites)))
+    ids = list(sites["site_id"])
+    try:
+        order = sorted(range(len(ids)), key=lambda i: ids[i])
+    except TypeError:
+        order = sorted(range(len(ids)), key=lambda i: str(ids[i]))
+    place = [0] * len(ids)
+    for k, i in enumerate(order):
+        place[i] = k
+    return place
+
+
+def _site_data(records: list[dict], sites_5070: gpd.GeoDataFrame | None,
+               criteria: Sequence[CriterionInfo]) -> tuple[list[dict], list[float], bool]:
+    """What the page re-ranks with: per site its criterion values at full precision (floats go
+    into the page as their shortest round-trip repr), and the configured weights as the run
+    used them (the sites table's weight__ columns, already normalised)."""
+    names = [c.name for c in criteria]
+    weights = []
+    for c in criteria:
+        col = [_num(r.get(f"weight__{c.name}")) for r in records]
+        w = next((x for x in col if x is not None), None)
+        weights.append(float(c.weight) if w is None else w)
+    rescorable = bool(names) and bool(records) and \
+        all(f"value__{n}" in records[0] for n in names)
+    boxes: list = [None] * len(records)
+    if sites_5070 is not None and len(records):
+        geoms = np.asarray(sites_5070.geometry.values, dtype=object)
+        ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        if ok.any():
+            web = gpd.GeoSeries(shapely.envelope(geoms[ok]), crs=CRS).to_crs(WEB_CRS).bounds
+            for i, b in zip(np.flatnonzero(ok), web.to_numpy()):
+                boxes[i] = [[round(float(b[1]), 5), round(float(b[0]), 5)],
+                            [round(float(b[3]), 5), round(float(b[2]), 5)]]
+    order = _site_id_order(pd.DataFrame(records))
+    out = []
+    for i, r in enumerate(records):
+        site = {"k": int(r["rank"]), "o": order[i], "n": esc(_text(r, "name")),
+                "at": esc(_fmt(r.get("acres"))), "s": _num(r.get("score")), "bb": boxes[i]}
+        if rescorable:
+            site["v"] = [_num(r.get(f"value__{n}")) for n in names]
+        if _flag(r.get("excluded")):
+            site["x"] = 1
+        out.append(site)
+    return out, weights, rescorable
+
+
 def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
            criteria: list[CriterionInfo], layers: Mapping[str, gpd.GeoDataFrame],
-           excluded: gpd.GeoDataFrame | None, synthetic: bool, notes: list[str]) -> str:
+           excluded: gpd.GeoDataFrame | None, synthetic: bool, notes: list[str],
+           aggregation: str, offline: bool) -> str:
     sites = sites if sites is not None else gpd.GeoDataFrame(geometry=[], crs=CRS)
     if "rank" not in sites.columns:  # the contract has it; otherwise the order given is the rank
         sites = sites.assign(rank=range(1, len(sites) + 1))
@@ -931,9 +1216,17 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
     m.default_css = list(_MAP_CSS)
     figure = m.get_root()
     figure.title = esc(title)
-    for i, (provider, label) in enumerate(_BASEMAPS):
-        folium.TileLayer(provider, name=esc(label), overlay=False, control=True,
-                         show=(i == 0)).add_to(m)
+    notes = list(notes)
+    basemap = None
+    if offline:
+        basemap = _basemap(layers.get("states"), extent)
+        if basemap is None:
+            notes.append("offline page: no basemap (the study has no state outlines)")
+    else:
+        for i, (provider, label) in enumerate(_BASEMAPS):
+            folium.TileLayer(provider, name=esc(label), overlay=False, control=True,
+                             show=(i == 0)).add_to(m)
+    _tools(m, offline, basemap is not None)
 
     colormap = bcm.LinearColormap(SCORE_COLORS, vmin=0.0, vmax=1.0,
                                   caption="Suitability score (0 = worst, 1 = best)")
@@ -950,6 +1243,8 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
         gdf = layers[name]
         if not isinstance(gdf, gpd.GeoDataFrame) or gdf.empty:
             continue
+        if name == "states" and basemap is not None:
+            continue  # drawn as the basemap already
         built = _input_layer(str(name), gdf, clip)
         if built is None:
             continue
@@ -977,17 +1272,27 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
     rank_of_site = {}
     if {"site_id", "rank"} <= set(sites.columns):
         rank_of_site = {sid: int(r) for sid, r in zip(sites["site_id"], sites["rank"])}
-    cells_layer, tables, counts = _cells_layer(cells, criteria, rank_of_site)
+    cells_layer, tables, counts, blocks = _cells_layer(cells, criteria, rank_of_site)
     if cells_layer is not None:
-        group = folium.FeatureGroup(name="Cells: suitability score (grey = excluded)", show=True)
+        label = "Cells: suitability score (grey = excluded)" if blocks is None else \
+            f"Cells in {blocks['factor']} x {blocks['factor']} blocks: mean score " \
+            "(grey = excluded)"
+        group = folium.FeatureGroup(name=label, show=True)
         cells_layer.add_to(group)
         group.add_to(m)
         registry["cells"] = group
+    if blocks is not None:
+        k = blocks["factor"]
+        notes.append(
+            f"{blocks['cells']:,} cells would make the page heavier than "
+            f"{PAGE_BUDGET_BYTES / 1e6:g} MB: they are drawn as {blocks['blocks']:,} blocks of "
+            f"{k}×{k} cells, each coloured by the eligible-acre-weighted mean score of its "
+            "scored cells (no per-cell tooltips); every site is drawn in full.")
 
     # Ranked sites: outlines above the cells, numbered markers above all.
     site_group = folium.FeatureGroup(name="Ranked sites", show=True)
-    markers: dict[int, folium.Marker] = {}
     site_records = sites.to_dict("records") if len(sites) else []
+    site_markers: list[folium.Marker | None] = [None] * len(site_records)
     geom_col = sites.geometry.name if isinstance(sites, gpd.GeoDataFrame) and len(sites) else None
     sites_5070 = sites.to_crs(CRS) if geom_col and sites.crs is not None and \
         not sites.crs.equals(CRS) else sites
@@ -996,23 +1301,20 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
         # interior, and the cells inside a site must keep their tooltips.
         outlines = sites_5070.set_geometry(sites_5070.geometry.boundary)
         outline_rows, outline_geoms = _prepare(outlines, name="sites", clip=None)
-        props = [{"r": int(r["rank"]),
-                  "t": f"<b>#{int(r['rank'])} {esc(_text(r, 'name'))}</b><br>score "
-                       f"{_fmt(r.get('score'))} · {esc(_fmt(r.get('acres')))} acres"
-                       "<br><i>click for the breakdown</i>"}
-                 for r in outline_rows.to_dict("records")]
+        props = [{"r": int(r["rank"])} for r in outline_rows.to_dict("records")]
         style = {"color": SITE_COLOR, "weight": 3, "opacity": 1.0}
         js = (
             "function(feature, layer) {"
             f" layer.setStyle({_js(style)}); var p = feature.properties;"
-            " layer.bindTooltip(p.t, {sticky: true});"
-            " layer.on('click', function () { var mk = window.sitescore &&"
-            " window.sitescore.markers[p.r]; if (mk) { layer.closeTooltip(); mk.openPopup(); }"
-            " }); }"
+            " layer.bindTooltip(function () { return SITESCORE.siteTip(p.r); }, {sticky: true});"
+            " layer.on('click', function () { var s = window.sitescore;"
+            " var mk = s && s.siteMarkers[SITESCORE.indexOfRank0[p.r]];"
+            " if (mk) { layer.closeTooltip(); mk.openPopup(); } }); }"
         )
         if len(outline_geoms):
             _geojson_layer(_collection(outline_geoms, props), js).add_to(site_group)
-    for record, geom in zip(site_records, sites_5070.geometry if geom_col else []):
+    for i, (record, geom) in enumerate(zip(site_records,
+                                           sites_5070.geometry if geom_col else [])):
         rank = int(record["rank"])
         location = _site_location(record, geom)
         if location is None:
@@ -1022,12 +1324,12 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
                               class_name=f"sitescore-rank sitescore-rank-{rank}")
         popup = folium.Popup(folium.Html(_site_popup(record, criteria, colormap), script=True),
                              max_width=600, auto_pan_padding_top_left=[20, 75],
-                             auto_pan_padding_bottom_right=[20, 20])
+                             auto_pan_padding_bottom_right=[290, 20])  # clear of the panel
         tooltip = folium.Tooltip(f"#{rank} {esc(_text(record, 'name'))}")
         marker = folium.Marker(location=location, icon=icon, popup=popup, tooltip=tooltip,
                                z_index_offset=10_000 - rank)
         marker.add_to(site_group)
-        markers[rank] = marker
+        site_markers[i] = marker
     site_group.add_to(m)
     registry["sites"] = site_group
     stability = _stability_layer(site_records, sites_5070.geometry if geom_col else [])
@@ -1039,21 +1341,43 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
     first = [registry[k] for k in ("sites", "cells", "excluded") if k in registry]
     _LayerControl(first, collapsed=True, position="topright").add_to(m)
 
+    site_data, weights0, rescorable = _site_data(site_records, sites_5070 if geom_col else None,
+                                                 criteria)
+    sliders0 = [round(SLIDER_MAX * w) for w in weights0] if rescorable else None
     data = {
         "palette": [_colour(i / 100, colormap) for i in range(101)],
         "excludedColor": EXCLUDED_COLOR,
         "outlineMinZoom": CELL_OUTLINE_MIN_ZOOM,
         **tables,
+        "names": [esc(c.name) for c in criteria],
+        "method": aggregation,
+        "weights0": weights0,
+        "sliders0": sliders0,
+        "rescorable": rescorable,
+        "sites": site_data,
+        "title": esc(title),
+        "basemap": basemap,
+        "basemapStyle": _BASEMAP_STYLE,
+        "minimap": "basemap" if basemap is not None else None,
+        "minimapOptions": _MINIMAP_OPTIONS,
     }
-    figure.header.add_child(_Raw(_CSS), name="sitescore_css")
-    figure.header.add_child(_Raw(_SITESCORE_JS % {"data": _js(data)}), name="sitescore_js")
+    figure.header.add_child(_Raw(f"<style>{_asset_text('sitescore/map.css')}"
+                                 f"{_OFFLINE_CSS if offline else ''}</style>"),
+                            name="sitescore_css")
+    figure.header.add_child(_Raw(f"<script>var SITESCORE_DATA = {_js(data)};</script>"
+                                 f"<script>{_script_safe(_asset_text('sitescore/map.js'))}"
+                                 "</script>"), name="sitescore_js")
     if synthetic:
         figure.html.add_child(_Raw(f'<div id="sitescore-banner" role="alert">'
                                    f'{esc(SYNTHETIC_BANNER)}</div>'), name="sitescore_banner")
-    figure.html.add_child(_Raw(_title_box(title, criteria=criteria, counts=counts,
-                                          n_sites=len(markers), notes=notes,
+    n_markers = sum(mk is not None for mk in site_markers)
+    figure.html.add_child(_Raw(_title_box(title, criteria=criteria, weights=weights0,
+                                          sliders=sliders0, aggregation=aggregation,
+                                          counts=counts, n_sites=n_markers, notes=notes,
                                           synthetic=synthetic, key_html=_key_html(present))),
                           name="sitescore_title")
+    if site_records:
+        figure.html.add_child(_Raw(_site_panel(site_records)), name="sitescore_panel")
 
     # Stacking when layers are switched on: input areas < cells < input lines < points < sites.
     stack = (["cells"] + [k for k, v in kinds.items() if v == "line"]
@@ -1062,7 +1386,9 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
 
     def registry_js() -> str:
         layer_refs = ",".join(f"{_js(k)}:{v.get_name()}" for k, v in registry.items())
-        marker_refs = ",".join(f"{r}:{mk.get_name()}" for r, mk in sorted(markers.items()))
+        marker_refs = ",".join(f"{int(r['rank'])}:{mk.get_name()}"
+                               for r, mk in zip(site_records, site_markers) if mk is not None)
+        site_refs = ",".join(mk.get_name() if mk is not None else "null" for mk in site_markers)
         return (
             f"var ssBox = document.getElementById('sitescore-title');"
             f" if (ssBox) {{ var ssTitle = L.control({{position: 'topleft'}});"
@@ -1070,19 +1396,86 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
             f" L.DomEvent.disableScrollPropagation(ssBox); return ssBox; }};"
             f" ssTitle.addTo({m.get_name()}); }}"
             f" window.sitescore = {{map: {m.get_name()}, layers: {{{layer_refs}}},"
-            f" markers: {{{marker_refs}}}, stack: {_js(stack)}}};"
+            f" markers: {{{marker_refs}}}, siteMarkers: [{site_refs}], stack: {_js(stack)}}};"
             f" {m.get_name()}.on('overlayadd', function () {{ var s = window.sitescore;"
             f" s.stack.forEach(function (k) {{ if (s.map.hasLayer(s.layers[k])) {{"
             f" s.layers[k].bringToFront(); }} }}); }});"
             f" {m.get_name()}.on('zoomend', SITESCORE.cellZoom);"
             + (f" {m.get_name()}.fitBounds({_js(bounds)}, {{paddingTopLeft: [250, 30],"
-               f" paddingBottomRight: [30, 30], maxZoom: {FIT_MAX_ZOOM}, animate: false}});"
+               f" paddingBottomRight: [{290 if site_records else 30}, 30],"
+               f" maxZoom: {FIT_MAX_ZOOM}, animate: false}});"
                if bounds else "")
-            + " SITESCORE.cellZoom();"
+            + " SITESCORE.init(); SITESCORE.cellZoom();"
         )
 
     _Script(registry_js).add_to(m)
     return figure.render()
+
+
+_OFFLINE_CSS = ".leaflet-container { background: #dfe6ec; }"
+
+
+@functools.cache
+def _asset_bytes(rel: str) -> bytes:
+    return (ASSETS_DIR / rel).read_bytes()
+
+
+def _asset_text(rel: str) -> str:
+    return _asset_bytes(rel).decode("utf-8")
+
+
+def _script_safe(js: str) -> str:
+    """Script text that cannot end its <script> element early."""
+    return js.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+_CSS_URL = re.compile(r"url\(\s*(['\"]?)([^'\")]+)\1\s*\)")
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}
+
+
+def _inline_css(rel: str) -> str:
+    """A vendored stylesheet with every file it points at (images) as a data: URI."""
+    base = (ASSETS_DIR / rel).parent
+
+    def data_uri(m: re.Match) -> str:
+        target = m.group(2)
+        if target.startswith(("data:", "#")) or "://" in target:
+            return m.group(0)
+        file = (base / target).resolve()
+        if ASSETS_DIR not in file.parents or not file.is_file():
+            raise FileNotFoundError(f"webmap: {rel} needs {target}, not in {ASSETS_DIR}")
+        mime = _MIME.get(file.suffix.lower(), "application/octet-stream")
+        return f'url("data:{mime};base64,{base64.b64encode(file.read_bytes()).decode()}")'
+
+    return _CSS_URL.sub(data_uri, _asset_text(rel)).replace("</style", "<\\/style")
+
+
+_SCRIPT_TAG = re.compile(r'<script src="([^"]+)"></script>')
+_LINK_TAG = re.compile(r'<link rel="stylesheet" href="([^"]+)"\s*/?>')
+
+
+def inline_assets(page: str) -> str:
+    """The page with every CDN script and stylesheet replaced by its vendored copy, inline.
+
+    Raises ValueError for a file that is not vendored (the page would need the network)."""
+    def script(m: re.Match) -> str:
+        url = html.unescape(m.group(1))
+        if url not in OFFLINE_ASSETS:
+            raise ValueError(f"webmap: {url} is not vendored in {ASSETS_DIR}")
+        return f"<script>{_script_safe(_asset_text(OFFLINE_ASSETS[url]))}</script>"
+
+    def link(m: re.Match) -> str:
+        url = html.unescape(m.group(1))
+        if url not in OFFLINE_ASSETS:
+            raise ValueError(f"webmap: {url} is not vendored in {ASSETS_DIR}")
+        return f"<style>{_inline_css(OFFLINE_ASSETS[url])}</style>"
+
+    page = _SCRIPT_TAG.sub(script, page)
+    page = _LINK_TAG.sub(link, page)
+    left = re.search(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=\"(?:https?:)?//", page)
+    if left:
+        raise ValueError(f"webmap: the offline page still loads {left.group(0)!r}")
+    return page
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
