@@ -263,3 +263,28 @@ def test_presets_for_dod_and_doe_land_say_the_subset_has_none(preset, data_dir, 
     with pytest.raises(SitescoreError, match=f"no eligible parcels.*preset {preset}"):
         run(load_config(CONFIGS / "new_mexico.yaml", preset=preset), data_dir=data_dir,
             runs_dir=tmp_path / "r", write_map=False)
+
+
+@pytest.mark.browser
+def test_new_mexico_map_opens_in_chromium(nm_run):
+    """The real-region map as a planner opens it: no errors, every site, a screenshot to look at
+    (test-output/new-mexico.png), and the page within its size budget."""
+    import time
+
+    from browser_support import TEST_OUTPUT, launch_chromium, open_page
+
+    from sitescore.webmap import PAGE_BUDGET_BYTES
+
+    size = nm_run.map_path.stat().st_size
+    assert size < PAGE_BUDGET_BYTES
+    with launch_chromium() as browser:
+        t0 = time.perf_counter()
+        with open_page(browser, nm_run.map_path) as (page, log):
+            page.wait_for_function("window.sitescore && Object.keys(window.sitescore.markers).length > 0",
+                                   timeout=60_000)
+            load_s = time.perf_counter() - t0
+            assert page.locator(".sitescore-rank").count() == len(nm_run.sites)
+            TEST_OUTPUT.mkdir(exist_ok=True)
+            page.screenshot(path=str(TEST_OUTPUT / "new-mexico.png"))
+            assert log.errors == [], log.errors
+    (TEST_OUTPUT / "new-mexico.txt").write_text(f"page {size:,} bytes, loaded in {load_s:.2f} s\n")
