@@ -5,6 +5,7 @@ import textwrap
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 import shapely
 from click.testing import CliRunner
 
@@ -66,7 +67,7 @@ def test_identical_runs_give_identical_tables(tmp_path):
     cfg = small_study(tmp_path)
     for out in ("a", "b"):
         assert invoke("run", cfg, "--no-map", "--runs-dir", tmp_path / out).exit_code == 0
-    for name in ("sites.csv", "sites.parquet", "cells.parquet"):
+    for name in ("sites.csv", "sites.parquet", "cells.parquet", "sitescore.gpkg"):
         assert (tmp_path / "a/small" / name).read_bytes() == (tmp_path / "b/small" / name).read_bytes()
 
 
@@ -142,7 +143,7 @@ def test_failed_run_keeps_previous_outputs(tmp_path):
     bad = small_study(tmp_path, **{"path: lines.geojson": "path: gone.geojson"})
     assert invoke("run", bad, "--no-map", "--runs-dir", tmp_path / "r").exit_code == 2
     assert (tmp_path / "r/small/sites.csv").read_bytes() == before
-    assert [p.name for p in (tmp_path / "r").iterdir()] == ["small"]
+    assert [p.name for p in (tmp_path / "r").iterdir() if not p.name.endswith(".lock")] == ["small"]
 
 
 def test_sitescore_demo_end_to_end(tmp_path):
@@ -276,3 +277,79 @@ def test_aggregation_methods_rank_the_demo(tmp_path):
         assert results[method]["score"].between(0, 1).all()
         assert results[method]["score"].is_monotonic_decreasing
     assert len(results["topsis"]) >= 5 and len(results["weighted_product"]) >= 5
+
+
+def test_verify_detects_changed_inputs(tmp_path):
+    cfg = small_study(tmp_path)
+    one_line_error(invoke("run", cfg, "--verify", "--runs-dir", tmp_path / "r"), "has not been run")
+    assert invoke("run", cfg, "--no-map", "--runs-dir", tmp_path / "r").exit_code == 0
+    r = invoke("run", cfg, "--verify", "--runs-dir", tmp_path / "r")
+    assert r.exit_code == 0 and "all 2 input files match" in r.output
+    with open(tmp_path / "sites.csv", "a") as fh:
+        fh.write("C,Gamma,-106.1,35.1\n")
+    r = invoke("run", cfg, "--verify", "--runs-dir", tmp_path / "r")
+    assert r.exit_code == 2
+    assert "sites.csv: changed (sha256" in r.stdout
+    assert "1 input file(s) differ" in r.stderr
+
+
+def test_a_second_run_of_the_same_study_is_refused_while_one_holds_it(tmp_path):
+    import fcntl
+    cfg = small_study(tmp_path)
+    (tmp_path / "r").mkdir()
+    with open(tmp_path / "r" / ".small.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.write("pid 12345")
+        fh.flush()
+        one_line_error(invoke("run", cfg, "--no-map", "--runs-dir", tmp_path / "r"),
+                       "another run of this study is in progress (pid 12345)")
+    assert invoke("run", cfg, "--no-map", "--runs-dir", tmp_path / "r").exit_code == 0
+
+
+@pytest.mark.parametrize("kill_after_s", [0.4, 0.9, 1.4, 1.9, 2.4])
+def test_a_run_killed_at_any_stage_leaves_the_previous_outputs_intact(tmp_path, kill_after_s):
+    """SIGKILL (no clean-up possible) at different moments of a demo run: the previous run's
+    outputs stay as they were, and the next run restarts cleanly, removing the dead run's temp
+    folders."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from sitescore.demo import generate_demo
+
+    cfg = generate_demo(tmp_path / "demo")
+    exe = str(Path(sys.executable).parent / "sitescore")
+    args = [exe, "run", str(cfg), "--runs-dir", str(tmp_path / "r"), "--maps-dir", str(tmp_path / "m")]
+    assert subprocess.run(args, capture_output=True, timeout=300).returncode == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "r/demo").iterdir()}
+    map_before = (tmp_path / "m/demo/index.html").read_bytes()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after_s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    after = {p: p.read_bytes() for p in (tmp_path / "r/demo").iterdir()}
+    if after != before:  # the kill came after the new run was renamed into place: it is whole
+        assert set(after) == set(before)
+        assert json.loads((tmp_path / "r/demo/manifest.json").read_text())["counts"]["sites"] > 0
+    else:
+        assert (tmp_path / "m/demo/index.html").read_bytes() == map_before
+    assert subprocess.run(args, capture_output=True, timeout=300).returncode == 0
+    leftovers = [p.name for p in (tmp_path / "r").iterdir()] + [p.name for p in (tmp_path / "m").iterdir()]
+    assert sorted(n for n in leftovers if not n.endswith(".lock")) == ["demo", "demo"], leftovers
+
+
+def test_outputs_moved_aside_by_a_killed_swap_are_put_back(tmp_path):
+    """A run killed between moving the old folder aside and moving the new one in: the next
+    run of the study restores the previous outputs before anything else."""
+    from sitescore.outputs import study_lock
+    final = tmp_path / "r" / "small"
+    final.mkdir(parents=True)
+    (final / "sites.csv").write_text("old")
+    aside = tmp_path / "r" / ".small.old-4242"
+    final.rename(aside)
+    (tmp_path / "r" / ".small.tmp-dead").mkdir()
+    with study_lock(final):
+        assert (final / "sites.csv").read_text() == "old"
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".small.lock", "small"]

@@ -82,19 +82,45 @@ def print_sites(result: Any, top: int = 10) -> None:
 @click.option("--offline", is_flag=True, help="Self-contained map: scripts inlined, state "
               "outlines instead of basemap tiles; opens with no network.")
 @click.option("--top", default=10, show_default=True, help="How many sites to print.")
+@click.option("--verify", is_flag=True, help="Only check the last run's inputs against their "
+              "recorded checksums (exit 2 if any changed); run nothing.")
 @_preset
 @_cache_dir
 @_friendly
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
-        no_map: bool, offline: bool, top: int, preset: str | None, cache_dir: Path | None) -> None:
+        no_map: bool, offline: bool, top: int, verify: bool, preset: str | None,
+        cache_dir: Path | None) -> None:
     """Score and rank candidate sites for a study config."""
     from .config import load_config
     from .pipeline import run as run_pipeline
 
     cfg = load_config(config, preset=preset)
+    if verify:
+        _verify(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
+        return
     result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
                           write_map=not no_map, cache_dir=cache_dir, offline=offline)
     print_sites(result, top)
+
+
+def _verify(run_dir: Path) -> None:
+    from .outputs import verify_inputs
+
+    path = run_dir / "manifest.json"
+    if not path.exists():
+        raise SitescoreError("no manifest: this study has not been run here yet", file=path)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SitescoreError(f"not a readable manifest ({exc})", file=path) from None
+    changed = verify_inputs(manifest)
+    for line in changed:
+        click.echo(line)
+    if changed:
+        raise SitescoreError(f"{len(changed)} input file(s) differ from the last run's; rerun to "
+                             "update the results", file=path)
+    n = sum(1 + len(r.get("joined_files", [])) for r in manifest.get("inputs", []) if "sha256" in r)
+    click.echo(f"all {n} input files match the checksums recorded by the last run")
 
 
 @main.command()

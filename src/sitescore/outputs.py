@@ -25,6 +25,43 @@ import pandas as pd
 
 
 @contextmanager
+def study_lock(*finals: Path | None) -> Iterator[None]:
+    """Hold the study's lock for a whole run; refuse a second run of the same study at once.
+
+    Under the lock, temporary folders that a killed run left behind are removed: no live run of
+    this study can own them."""
+    import fcntl
+
+    from .errors import SitescoreError
+
+    first = finals[0]
+    first.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = first.parent / f".{first.name}.lock"
+    fh = open(lock_path, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            owner = fh.read().strip() or "another process"
+            raise SitescoreError(f"another run of this study is in progress ({owner}); wait for it "
+                                 "to finish, or give this run another --runs-dir", file=first) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        for final in (f for f in finals if f is not None):
+            olds = sorted(final.parent.glob(f".{final.name}.old-*"), key=lambda p: p.stat().st_mtime)
+            if olds and not final.exists():  # killed between its two renames: put it back
+                os.replace(olds.pop(), final)
+            for stale in list(final.parent.glob(f".{final.name}.tmp-*")) + olds:
+                shutil.rmtree(stale, ignore_errors=True)
+        yield
+    finally:
+        fh.close()
+
+
+@contextmanager
 def atomic_dirs(*finals: Path) -> Iterator[list[Path]]:
     """Yield temporary folders; on success each replaces its final folder, on error all vanish."""
     temps: list[Path] = []
@@ -100,12 +137,19 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: The time stamp written into GeoPackages (they record one; identical runs give identical files).
+GPKG_DATE = "2000-01-01T00:00:00.000Z"
+
+
 def write_tables(folder: Path, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
                  excluded: gpd.GeoDataFrame | None, formats: list[str]) -> list[Path]:
     """Ranked sites and scored cells as GeoPackage / GeoParquet, and a CSV of sites with lon/lat."""
     written = []
     cells_out, sites_out = _plain(cells), _plain(sites)
     if "gpkg" in formats:
+        # GeoPackages stamp the time of writing; a fixed stamp keeps identical runs byte-identical
+        import pyogrio
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
         path = folder / "sitescore.gpkg"
         sites_out.to_file(path, layer="sites", driver="GPKG")
         cells_out.to_file(path, layer="cells", driver="GPKG")
@@ -138,3 +182,22 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return str(value)
+
+
+def verify_inputs(manifest: dict[str, Any]) -> list[str]:
+    """Inputs of a past run that are missing or whose checksum changed since: one line each."""
+    changed = []
+    for rec in manifest.get("inputs", []):
+        files = [rec] + list(rec.get("joined_files", []))
+        for f in files:
+            if "sha256" not in f:
+                continue
+            path = Path(f["path"])
+            if not path.exists():
+                changed.append(f"{path}: missing (was {f.get('bytes', 0):,} bytes)")
+                continue
+            now = file_digest(path)
+            if now["sha256"] != f["sha256"]:
+                changed.append(f"{path}: changed (sha256 {f['sha256'][:12]}… -> {now['sha256'][:12]}…, "
+                               f"{f.get('bytes', 0):,} -> {now['bytes']:,} bytes)")
+    return changed

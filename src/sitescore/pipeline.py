@@ -30,7 +30,14 @@ from .errors import ConfigError, DataError, SitescoreError
 from .filters import parse_where
 from .locate import grow_sites, shortlist_sites, site_table
 from .metrics import METRICS, compute_metric
-from .outputs import atomic_dirs, file_digest, package_versions, write_manifest, write_tables
+from .outputs import (
+    atomic_dirs,
+    file_digest,
+    package_versions,
+    study_lock,
+    write_manifest,
+    write_tables,
+)
 from .readers import READERS, LayerSource, read_layer
 from .schema import CRS, LAYERS, M_PER_KM
 from .scoring import CriterionInfo, apply_constraints, describe_value_function, score_table
@@ -155,7 +162,17 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         runs_dir: str | Path | None = None, write_map: bool = True,
         cache_dir: str | Path | None = None, offline: bool = False) -> RunResult:
     """Run one study end to end and write its outputs atomically. Layers prepared in the cache
-    folder (`sitescore data prepare`) are read from there."""
+    folder (`sitescore data prepare`) are read from there. Two runs of one study never overlap:
+    the second is refused while the first holds the study's lock."""
+    run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
+    map_dir = Path(maps_dir or cfg.outputs.maps_dir) / cfg.study
+    with study_lock(run_dir, map_dir if write_map else None):
+        return _run(cfg, run_dir, map_dir, data_dir=data_dir, write_map=write_map,
+                    cache_dir=cache_dir, offline=offline)
+
+
+def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | None,
+         write_map: bool, cache_dir: str | Path | None, offline: bool) -> RunResult:
     timer = _Timer()
     t_start = time.perf_counter()
     sources = layer_sources(cfg, data_dir)
@@ -184,8 +201,6 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         sites["data"] = "synthetic demo data - not real places"
         cells["data"] = "synthetic demo data - not real places"
 
-    run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
-    map_dir = Path(maps_dir or cfg.outputs.maps_dir) / cfg.study
     manifest = {
         "sitescore": __version__,
         "study": cfg.study,
