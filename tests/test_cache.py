@@ -62,3 +62,38 @@ def test_rows_are_in_hilbert_order_with_bbox_covering(tmp_path):
     schema = pq.read_schema(path)
     assert "bbox" in schema.names
     assert b"covering" in schema.metadata[b"geo"]
+
+
+def test_two_studies_at_once_share_one_cache_without_corrupting_it(tmp_path):
+    """Two processes of different studies prepare and read the same cache at the same time."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from sitescore.demo import generate_demo
+
+    cfg = generate_demo(tmp_path / "demo")
+    doc = yaml.safe_load(cfg.read_text())
+    configs = []
+    for name in ("east", "west"):
+        doc["study"] = name
+        path = tmp_path / "demo" / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        configs.append(path)
+    exe = str(Path(sys.executable).parent / "sitescore")
+    cache = str(tmp_path / "cache")
+    procs = [subprocess.Popen([exe, "data", "prepare", str(c), "--cache-dir", cache],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in configs]
+    procs += [subprocess.Popen([exe, "run", str(c), "--cache-dir", cache, "--no-map",
+                                "--runs-dir", str(tmp_path / "r")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in configs]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    east = (tmp_path / "r/east/sites.csv").read_text()
+    assert east == (tmp_path / "r/west/sites.csv").read_text()
+    assert not list(Path(cache).glob(".*"))  # no temp files left
+    for parquet in Path(cache).glob("*.parquet"):
+        gpd.read_parquet(parquet)  # every cache file whole

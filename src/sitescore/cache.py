@@ -71,11 +71,14 @@ def prepare(source: LayerSource, cache_dir: Path) -> Path:
     try:
         layer.to_parquet(tmp, index=False, write_covering_bbox=True, row_group_size=ROW_GROUP_SIZE,
                          schema_version="1.1.0")
-        target.with_suffix(".json").write_text(json.dumps(layer.attrs, default=str))
-        os.replace(tmp, target)
+        side = Path(f"{tmp}.json")
+        side.write_text(json.dumps(layer.attrs, default=str))
+        os.replace(side, target.with_suffix(".json"))  # the sidecar first: readers start from
+        os.replace(tmp, target)                          # the parquet, which comes last
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, f"{tmp}.json"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
     return target
 
 
