@@ -64,6 +64,10 @@ def _exclusion_reasons(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Seri
 def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: StudyArea,
                   extra_exclusions: dict[str, gpd.GeoDataFrame] | None = None) -> EligibleLand:
     """Agency land that may host a park, and everything excluded with its reason."""
+    if len(federal_land) == 0:
+        raise SitescoreError(f"no land parcel lies in the study area ({area.label}); check the "
+                             "area, and that this file covers it",
+                             file=federal_land.attrs.get("path", "the candidate land layer"))
     agencies = {a.upper() for a in cfg.agencies}
     mang = federal_land["mang_name"].fillna("").str.upper()
     own_type = federal_land["own_type"].fillna("").str.upper()

@@ -5,15 +5,17 @@ Distances are km and areas acres here, as planners write them; stages convert on
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, SitescoreError
 from .postgis import PostgisOutput, PostgisSource
 from .schema import STATE_FIPS
 
@@ -252,6 +254,7 @@ class Config(_Strict):
     source_path: Path | None = Field(None, exclude=True)
     notes: list[str] = Field(default_factory=list, exclude=True)
     ahp: dict[str, Any] | None = Field(None, exclude=True)
+    key_lines: dict[str, int] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -273,6 +276,11 @@ class Config(_Strict):
             raise _KeyedError("area.states", "a study area by state needs a 'states' layer")
         if self.weights.method == "direct":
             for name, c in self.criteria.items():
+                typo = difflib.get_close_matches("weight", [str(k) for k in c.model_extra or {}],
+                                                 n=1, cutoff=0.6)
+                if c.weight is None and typo:
+                    raise _KeyedError(f"criteria.{name}.{typo[0]}",
+                                      "unknown key (did you mean 'weight'?)")
                 if c.weight is None:
                     raise _KeyedError(f"criteria.{name}.weight",
                                       "a weight is needed (or set weights.method: ahp)")
@@ -290,6 +298,26 @@ class Config(_Strict):
         p = Path(self.data_dir).expanduser()
         return p if p.is_absolute() else (base / p)
 
+    def where(self, key: str) -> str:
+        """'<config file>, line N' of a key ('layers.dem.options.band'; the nearest enclosing
+        key written in the file), for errors found after loading."""
+        line, probe = None, key
+        while probe and line is None:
+            line = self.key_lines.get(probe)
+            probe = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", probe)  # 'a[0].b' -> 'a[0]' -> 'a'
+        source = self.source_path or "<config>"
+        return f"{source}, line {line}" if line else str(source)
+
+    def locate(self, exc: SitescoreError) -> SitescoreError:
+        """`exc` naming this config file and its key's YAML line, where a later stage (a reader's
+        options, the candidates, the constraints) knew only the key; else `exc` itself."""
+        if exc.file is not None or exc.key is None:
+            return exc
+        prefix = ": ".join([f"config key '{exc.key}'"] +
+                           ([f"field '{exc.field}'"] if exc.field is not None else []))
+        message = str(exc).removeprefix(prefix + ": ")
+        return type(exc)(message, file=self.where(exc.key), key=exc.key, field=exc.field)
+
     def normalized_weights(self) -> dict[str, float]:
         total = sum(c.weight for c in self.criteria.values())
         return {n: c.weight / total for n, c in self.criteria.items()}
@@ -306,6 +334,15 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:  # YAML keeps the last of a repeated key without a word
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key_node.value}' is given twice, on lines "
+                    f"{seen[key_node.value]} and {line}", key_node.start_mark)
+            seen[key_node.value] = line
     mapping = loader.construct_mapping(node, deep=True)
     lines = {}
     for key_node, _ in node.value:
@@ -350,12 +387,32 @@ def _key_of(loc: tuple) -> str:
 
 def parse_config(doc: Any, source: Path | str = "<config>") -> Config:
     """Validate an already-parsed YAML document; errors name the key and YAML line."""
+    try:
+        return _parse_config(doc, source)
+    except ConfigError as exc:
+        text = str(exc)
+        if text.isprintable():
+            raise
+        # a key or name from the file holding a line break or control character: escaped, so
+        # the error stays one line
+        clean = ConfigError("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
+        clean.file, clean.key, clean.field = exc.file, exc.key, exc.field
+        raise clean from None
+
+
+def _parse_config(doc: Any, source: Path | str) -> Config:
+    if doc is None:
+        raise ConfigError("the config is empty; it needs at least study, layers and criteria",
+                          file=source)
     if not isinstance(doc, dict):
-        raise ConfigError("the config must be a YAML mapping", file=source)
+        raise ConfigError(f"the config must be a YAML mapping (key: value lines), not a "
+                          f"{_yaml_kind(doc)}", file=source)
     try:
         cfg = Config.model_validate(doc)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # an unknown (misspelt) key also makes its right spelling "missing": name the cause
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(p for p in err["loc"])
         ctx_exc = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_exc, _KeyedError):
@@ -366,25 +423,122 @@ def parse_config(doc: Any, source: Path | str = "<config>") -> Config:
             key = _key_of(loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling)"
+            known = _fields_at(loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6) if loc else []
+            msg = (f"unknown key (did you mean '{close[0]}'?)" if close else
+                   f"unknown key (known here: {', '.join(known)})" if known else
+                   "unknown key (check the spelling)")
         line = _line_of(doc, loc)
         where = f"{source}, line {line}" if line else f"{source}"
         raise ConfigError(msg, file=where, key=key) from None
+    _check_readers(cfg, doc, source)
     _check_metrics(cfg, doc, source)
     if cfg.weights.method == "ahp":
-        _apply_ahp(cfg, source)
+        _apply_ahp(cfg, source, doc)
+    cfg.key_lines = _key_lines(doc)
     return cfg
 
 
-def _apply_ahp(cfg: Config, source: Path | str) -> None:
+def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    """The YAML line of every key, by dotted path ('layers.dem.options.band', 'constraints[0]')."""
+    out: dict[str, int] = {}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(node, _LineDict) and k in node.lines:
+                out[key] = node.lines[k]
+            out.update(_key_lines(v, key))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.update(_key_lines(v, f"{prefix}[{i}]"))
+    return out
+
+
+def _yaml_kind(doc: Any) -> str:
+    return {list: "list", str: "single value", int: "number", float: "number",
+            bool: "true/false"}.get(type(doc), type(doc).__name__)
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys allowed at a config location (for 'did you mean'), [] where unknown."""
+    import types
+    import typing
+
+    tp: Any = Config
+    for part in (*loc, None):
+        while True:  # unwrap Optional / Annotated
+            origin = typing.get_origin(tp)
+            if origin in (typing.Union, types.UnionType):
+                tp = next((a for a in typing.get_args(tp) if a is not type(None)), None)
+            elif origin is Annotated:
+                tp = typing.get_args(tp)[0]
+            else:
+                break
+        if part is None:
+            break
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            if field is None:
+                return []
+            tp = field.annotation
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        elif typing.get_origin(tp) is list and isinstance(part, int):
+            tp = typing.get_args(tp)[0]
+        else:
+            return []
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [n for n, f in tp.model_fields.items() if not f.exclude]
+    return []
+
+
+def _layer_columns(cfg: Config, layer: str) -> list[str]:
+    """The canonical columns a configured layer will have ([] when its reader is not known
+    yet, or it is a raster)."""
+    from .readers import READERS
+    from .schema import LAYERS
+
+    reader = cfg.layers[layer].reader
+    if reader is None and cfg.layers[layer].dataset is not None:
+        try:
+            from .catalog import load_catalog
+            reader = load_catalog().datasets[cfg.layers[layer].dataset].reader
+        except Exception:  # noqa: BLE001 - an unknown dataset is reported when the layer is read
+            return []
+    spec = READERS.get(reader) if reader else None
+    return list(LAYERS[spec.layer].columns) if spec is not None else []
+
+
+def _check_readers(cfg: Config, doc: Any, source: Path | str) -> None:
+    """Reader names are checked against the reader registry, with the YAML line."""
+    from .readers import READERS
+
+    for name, layer in cfg.layers.items():
+        if layer.reader is not None and layer.reader not in READERS:
+            line = _line_of(doc, ("layers", name, "reader"))
+            where = f"{source}, line {line}" if line else f"{source}"
+            raise ConfigError(f"unknown reader '{layer.reader}'; known: {', '.join(sorted(READERS))}",
+                              file=where, key=f"layers.{name}.reader")
+        if layer.dataset is not None:
+            from .catalog import load_catalog
+            known = load_catalog().datasets
+            if layer.dataset not in known:
+                line = _line_of(doc, ("layers", name, "dataset"))
+                raise ConfigError(f"unknown dataset '{layer.dataset}'; known: {', '.join(sorted(known))}",
+                                  file=f"{source}, line {line}" if line else f"{source}",
+                                  key=f"layers.{name}.dataset")
+
+
+def _apply_ahp(cfg: Config, source: Path | str, doc: Any = None) -> None:
     """Criterion weights from the AHP matrix; the consistency ratio is kept for the manifest."""
     from .mcda import ahp_weights
 
     try:
         result = ahp_weights(list(cfg.criteria), cfg.weights.pairwise, cfg.weights.max_consistency_ratio)
     except ConfigError as exc:
-        raise ConfigError(str(exc).split(": ", 1)[-1] if exc.key else str(exc), file=source,
-                          key=exc.key) from None
+        line = _line_of(doc, tuple(exc.key.split("."))) if exc.key else None
+        raise ConfigError(str(exc).split(": ", 1)[-1] if exc.key else str(exc),
+                          file=f"{source}, line {line}" if line else source, key=exc.key) from None
     for name, crit in cfg.criteria.items():
         crit.weight = float(result.weights[name])
     cfg.ahp = {"weights": {k: round(float(v), 6) for k, v in result.weights.items()},
@@ -417,6 +571,13 @@ def _check_metrics(cfg: Config, doc: Any, source: Path | str) -> None:
             msg = "unknown parameter for this metric" if err["type"] == "extra_forbidden" \
                 else err["msg"].removeprefix("Value error, ")
             raise ConfigError(msg, file=where, key=f"{key}.{pkey}") from None
+        column = crit.params.get("field")
+        columns = _layer_columns(cfg, crit.layer)
+        if isinstance(column, str) and columns and column not in columns:
+            fline = _line_of(doc, ("criteria", name, "field")) or line
+            raise ConfigError(f"layer '{crit.layer}' has no column '{column}' (its columns: "
+                              f"{', '.join(columns)})", file=f"{source}, line {fline}" if fline
+                              else f"{source}", key=f"{key}.field")
         if crit.where is not None:
             from .filters import parse_where
             try:
@@ -428,14 +589,29 @@ def _check_metrics(cfg: Config, doc: Any, source: Path | str) -> None:
 def _read_yaml(path: Path, what: str = "config") -> Any:
     if not path.exists():
         raise ConfigError(f"{what} file not found", file=path)
+    if not path.is_file():
+        raise ConfigError(f"{what} is not a file", file=path)
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (safe)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("not a UTF-8 text file", file=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read it ({exc.strerror})", file=path) from None
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (safe)
+    except yaml.reader.ReaderError as exc:  # a control character: the file is no YAML text
+        line = text[:exc.position].count("\n") + 1
+        raise ConfigError(f"not valid YAML (character {exc.character!r} is not allowed)",
+                          file=f"{path}, line {line}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=where) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not a UTF-8 text file", file=path) from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"not valid YAML ({problem})", file=where) from None
+    except Exception as exc:  # noqa: BLE001 - PyYAML trips on '!!float' alone
+        raise ConfigError(f"not valid YAML ({type(exc).__name__} reading a value)",
+                          file=path) from None
+    return doc
 
 
 #: What a preset may set: the scenario, never the study's data or area.
@@ -453,6 +629,10 @@ def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[
     if unknown:
         raise ConfigError(f"a preset sets only {', '.join(sorted(PRESET_KEYS))}", file=preset_name,
                           key=unknown[0])
+    for key, kind in (("criteria", dict), ("constraints", list)):
+        if key in preset and not isinstance(preset[key], kind):
+            raise ConfigError(f"must be a {'mapping' if kind is dict else 'list'}", key=key,
+                              file=preset_name)
     out = _LineDict(dict(doc), getattr(doc, "lines", {}))
     notes: list[str] = []
     for key, value in preset.items():
@@ -462,21 +642,23 @@ def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[
             out[key] = _merged(out[key], value)
         else:
             out[key] = value
-    layers = set((doc.get("layers") or {}).keys())
-    criteria = dict(out.get("criteria") or {})
+    layers = set(doc["layers"]) if isinstance(doc.get("layers"), dict) else set()
+    criteria = dict(out["criteria"]) if isinstance(out.get("criteria"), dict) else {}
     for name, crit in list(criteria.items()):
         layer = crit.get("layer") if isinstance(crit, dict) else None
-        if layer is not None and layer not in layers:
+        if isinstance(layer, str) and layer not in layers:
             notes.append(f"criterion '{name}' of preset {preset_name} left out: this study has no "
                          f"layer '{layer}'")
             del criteria[name]
-    out["criteria"] = criteria
+    if isinstance(out.get("criteria"), dict):
+        out["criteria"] = criteria
     if isinstance(out.get("constraints"), list):
-        out["constraints"] = [c for c in out["constraints"]
-                              if not isinstance(c, dict) or c.get("criterion") in criteria]
-    if isinstance(out.get("weights"), dict) and out["weights"].get("pairwise"):
+        out["constraints"] = [c for c in out["constraints"] if not isinstance(c, dict)
+                              or not isinstance(c.get("criterion"), str) or c["criterion"] in criteria]
+    if isinstance(out.get("weights"), dict) and isinstance(out["weights"].get("pairwise"), dict):
         out["weights"] = dict(out["weights"])
         out["weights"]["pairwise"] = {a: {b: v for b, v in row.items() if b in criteria}
+                                      if isinstance(row, dict) else row
                                       for a, row in out["weights"]["pairwise"].items() if a in criteria}
     out["study"] = f"{doc.get('study', 'study')}-{Path(str(preset_name)).stem}"
     return out, notes
@@ -496,6 +678,10 @@ def load_config(path: str | Path, preset: str | Path | None = None) -> Config:
     doc = _read_yaml(path)
     notes: list[str] = []
     chosen = preset or (doc.get("preset") if isinstance(doc, dict) else None)
+    if chosen is not None and not isinstance(chosen, (str, Path)):
+        line = _line_of(doc, ("preset",))
+        raise ConfigError(f"must be a preset name or file, got {chosen!r}", key="preset",
+                          file=f"{path}, line {line}" if line else path)
     if chosen:
         preset_path = _preset_path(chosen, path)
         doc, notes = apply_preset(doc, _read_yaml(preset_path, "preset"), str(preset_path))
@@ -531,4 +717,5 @@ def json_schema() -> dict[str, Any]:
     schema.get("properties", {}).pop("source_path", None)
     schema.get("properties", {}).pop("notes", None)
     schema.get("properties", {}).pop("ahp", None)
+    schema.get("properties", {}).pop("key_lines", None)
     return schema

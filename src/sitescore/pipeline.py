@@ -167,8 +167,14 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
     run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
     map_dir = Path(maps_dir or cfg.outputs.maps_dir) / cfg.study
     with study_lock(run_dir, map_dir if write_map else None):
-        return _run(cfg, run_dir, map_dir, data_dir=data_dir, write_map=write_map,
-                    cache_dir=cache_dir, offline=offline)
+        try:
+            return _run(cfg, run_dir, map_dir, data_dir=data_dir, write_map=write_map,
+                        cache_dir=cache_dir, offline=offline)
+        except SitescoreError as exc:  # a key found late still gets its file and YAML line
+            located = cfg.locate(exc)
+            if located is exc:
+                raise
+            raise located from None
 
 
 def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | None,
@@ -187,7 +193,8 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
     with timer.stage("metrics"):
         raw = _metrics(cfg, plan, cand.cells, layers, timer)
     with timer.stage("scoring"):
-        cells = _score(plan, cand.cells, raw, cfg.aggregation)
+        cells = _score(plan, cand.cells, raw, cfg.aggregation,
+                       veto_all_is_error=not _is_shortlist(cfg))
     with timer.stage("locate sites"):
         cells, sites = _locate(cfg, plan, cells, cand.eligible)
     stability = None
@@ -404,9 +411,11 @@ def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str
 
 
 def _score(plan: _Plan, cells: gpd.GeoDataFrame, raw: dict[str, np.ndarray],
-           method: str) -> gpd.GeoDataFrame:
+           method: str, veto_all_is_error: bool = True) -> gpd.GeoDataFrame:
     table = score_table(raw, plan.criteria, plan.weights, method)
     cons = apply_constraints(raw, plan.constraints, plan.criteria, len(cells))
+    if veto_all_is_error:  # a shortlist keeps its vetoed sites, ranked last with the reason
+        cons.require_some_left()
     cells = gpd.GeoDataFrame(pd.concat([cells.reset_index(drop=True), table], axis=1),
                              geometry="geometry", crs=CRS)
     cells["excluded"] = cons.excluded

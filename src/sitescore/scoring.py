@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConstraintConfig, CriterionConfig, ValueFunction
+from .errors import ConfigError
 
 
 def apply_value_function(vf: ValueFunction, raw: np.ndarray) -> np.ndarray:
@@ -96,6 +97,20 @@ class CriterionInfo:
 class ConstraintResult:
     excluded: np.ndarray      # bool per cell
     reasons: np.ndarray       # object per cell: None or the first binding rule
+    rules: np.ndarray | None = None  # object per cell: that rule without the cell's value
+
+    def require_some_left(self, where: object = None) -> None:
+        """A grid run whose constraints exclude every cell has nothing to rank: say so, with how
+        many cells each rule took (`where`: the config file and line of `constraints`)."""
+        n = len(self.excluded)
+        if n == 0 or not self.excluded.all():
+            return
+        rules = self.rules if self.rules is not None else self.reasons
+        counts = pd.Series(rules, dtype=object).value_counts(sort=True)
+        said = "; ".join(f"{rule}: {count} cell{'s' if count != 1 else ''}"
+                         for rule, count in counts.items())
+        raise ConfigError(f"every cell is excluded by the constraints ({said}); relax them",
+                          file=where, key="constraints")
 
 
 def apply_constraints(raw: Mapping[str, np.ndarray], constraints: list[ConstraintConfig],
@@ -104,6 +119,7 @@ def apply_constraints(raw: Mapping[str, np.ndarray], constraints: list[Constrain
     ("slope 7.2 % > max 5 %"). Missing raw values never break a min/max rule."""
     excluded = np.zeros(n, dtype=bool)
     reasons = np.full(n, None, dtype=object)
+    rule_of = np.full(n, None, dtype=object)
     for con in constraints:
         if con.criterion not in raw:
             continue
@@ -115,19 +131,23 @@ def apply_constraints(raw: Mapping[str, np.ndarray], constraints: list[Constrain
         if con.min is not None or con.max is not None:
             x = np.asarray(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float)
             if con.min is not None:
-                rules.append((x < con.min, lambda v, m=con.min: f"{label} {v:.3g}{unit} < min {m:g}{unit}", x))
+                rules.append((x < con.min, lambda v, m=con.min: f"{label} {v:.3g}{unit} < min {m:g}{unit}", x,
+                              f"{label} < min {con.min:g}{unit}"))
             if con.max is not None:
-                rules.append((x > con.max, lambda v, m=con.max: f"{label} {v:.3g}{unit} > max {m:g}{unit}", x))
+                rules.append((x > con.max, lambda v, m=con.max: f"{label} {v:.3g}{unit} > max {m:g}{unit}", x,
+                              f"{label} > max {con.max:g}{unit}"))
         if con.exclude_values:
             keys = np.array([_category_key(v) for v in values], dtype=object)
             hit = np.isin(keys, [str(v) for v in con.exclude_values])
-            rules.append((hit, lambda v: f"{label} is {v}", keys))
-        for broken, say, shown in rules:
+            rules.append((hit, lambda v: f"{label} is {v}", keys,
+                          f"{label} in {', '.join(map(str, con.exclude_values))}"))
+        for broken, say, shown, rule in rules:
             new = broken & ~excluded
             for i in np.flatnonzero(new):
                 reasons[i] = say(shown[i])
+            rule_of[new] = rule
             excluded |= broken
-    return ConstraintResult(excluded, reasons)
+    return ConstraintResult(excluded, reasons, rule_of)
 
 
 def score_table(raw: Mapping[str, np.ndarray], criteria: Mapping[str, CriterionConfig],

@@ -11,7 +11,7 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..schema import LAYERS
 from ..study_area import StudyArea
-from .base import READERS, LayerSource, ReaderSpec, reader  # noqa: F401
+from .base import READERS, LayerSource, ReaderSpec, gdal_notes, reader  # noqa: F401
 
 # Importing the modules registers their readers.
 from . import federal_land, power, transport, water, workforce, terrain, boundaries, shortlist  # noqa: E402,F401
@@ -28,10 +28,11 @@ def read_layer(source: LayerSource, area: StudyArea | None = None) -> Any:
         raise DataError(f"dataset '{source.dataset}' is not in the data folder; run `sitescore fetch "
                         f"--only {source.dataset}` or `sitescore data import {source.dataset} FILE`",
                         file=source.data_dir)
-    if not source.more_paths or LAYERS[spec.layer].geometry == "raster":
-        return spec.func(source, area)  # raster readers mosaic their own tiles
-    parts = [spec.func(replace(source, path=p, more_paths=()), area)
-             for p in (source.path, *source.more_paths)]
+    with gdal_notes(source.path):  # GDAL's and pandas' warnings go to the log, not the terminal
+        if not source.more_paths or LAYERS[spec.layer].geometry == "raster":
+            return spec.func(source, area)  # raster readers mosaic their own tiles
+        parts = [spec.func(replace(source, path=p, more_paths=()), area)
+                 for p in (source.path, *source.more_paths)]
     joined = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs)
     joined.attrs = {"path": ", ".join(str(p.attrs.get("path")) for p in parts),
                     **{k: sum(int(p.attrs.get(k, 0)) for p in parts)

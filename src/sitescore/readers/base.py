@@ -9,7 +9,10 @@ A reader is a function `(source, area) -> GeoDataFrame` registered under a name 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +91,8 @@ def require_file(path: Path) -> Path:
         raise DataError("this reader reads files only (CSV, raster), not PostGIS tables", file=path)
     if not path.exists():
         raise DataError("file not found", file=path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError("is empty (0 bytes); download or copy it again", file=path)
     return path
 
 
@@ -113,23 +118,140 @@ def open_vector(path: Path, area: StudyArea | None = None, layer: str | None = N
             bounds = area.bounds_in(gdf.crs)
             gdf = gdf.cx[bounds[0]:bounds[2], bounds[1]:bounds[3]]
         return gdf
+    _check_parts(path)
     src = _vsi_path(path)
+    with gdal_notes(path):
+        return _read_vector(path, src, area, layer, require_crs)
+
+
+#: Where rasterio logs GDAL's warnings (at WARNING, which the CLI would print).
+_GDAL_LOGGERS = ("rasterio._env", "rasterio._base", "rasterio._io", "rasterio")
+
+
+@contextmanager
+def gdal_notes(path: Path) -> Iterator[None]:
+    """GDAL's warnings about a file (pyogrio raises them as Python warnings, rasterio logs them)
+    go to sitescore's log at INFO, not to the user's terminal, where they would come before the
+    one line an error prints."""
+    def to_info(record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            log.info("%s: %s", path, record.getMessage())
+            return False
+        return True
+
+    loggers = [logging.getLogger(name) for name in _GDAL_LOGGERS]
+    for lg in loggers:
+        lg.addFilter(to_info)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(to_info)
+    for w in caught:
+        log.info("%s: %s", path, w.message)
+
+
+def _read_vector(path: Path, src: str, area: StudyArea | None, layer: str | None,
+                 require_crs: bool) -> gpd.GeoDataFrame:
     try:
         info = pyogrio.read_info(src, layer=layer)
     except Exception as exc:
-        raise DataError(f"cannot open as a vector dataset ({_first_line(exc)})", file=path) from exc
+        raise DataError(_open_problem(src, layer, exc), file=path) from exc
     crs = info.get("crs")
     if crs is None and require_crs:
         raise DataError("has no CRS (no .prj or crs member); cannot place it on the map", file=path)
-    bbox = area.bounds_in(crs) if (area is not None and crs is not None) else None
+    try:
+        bbox = area.bounds_in(crs) if (area is not None and crs is not None) else None
+    except Exception as exc:  # pyproj: a CRS it cannot use
+        raise DataError(f"has a CRS that cannot be used ({_first_line(exc)})", file=path) from exc
     try:
         # Arrow-based reads: columnar batches instead of row-by-row Python objects
         gdf = pyogrio.read_dataframe(src, layer=layer, bbox=bbox, use_arrow=True)
+        if gdf.crs is None and crs is not None:
+            gdf = gdf.set_crs(crs)
     except Exception as exc:
         raise DataError(f"cannot read features ({_first_line(exc)})", file=path) from exc
-    if gdf.crs is None and crs is not None:
-        gdf = gdf.set_crs(crs)
+    _valid_text(gdf, path)
+    if len(gdf) == 0 and bbox is not None:
+        wrong = _wrong_crs(src, layer, crs)
+        if wrong:
+            raise DataError(f"no feature lies in the study area ({area.label}), and {wrong}",
+                            file=path)
     return gdf
+
+
+def _valid_text(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Text that is not UTF-8 (a wrong .cpg, a damaged file) arrives from GDAL's Arrow stream
+    unchecked and would fail later, anywhere; here its bad bytes become U+FFFD, and are logged."""
+    import pyarrow as pa
+
+    for col in gdf.columns:
+        values = gdf[col].array
+        if col == gdf.geometry.name or not hasattr(values, "__arrow_array__"):
+            continue
+        arrow = values.__arrow_array__()
+        if not (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
+            continue
+        try:
+            arrow.validate(full=True)
+        except pa.ArrowInvalid:
+            raw = arrow.cast(pa.large_binary() if pa.types.is_large_string(arrow.type) else pa.binary())
+            gdf[col] = pd.Series([None if b is None else b.decode("utf-8", "replace")
+                                  for b in raw.to_pylist()], index=gdf.index, dtype=object)
+            log.info("%s: field %s holds text that is not UTF-8; bad bytes replaced", path, col)
+
+
+def _check_parts(path: Path) -> None:
+    """A shapefile needs its .shx and .dbf beside it, a zip must be whole: say so plainly
+    (GDAL reads a shapefile without .dbf as one without fields, and a cut zip as a missing
+    file)."""
+    suffix = path.suffix.lower()
+    if suffix == ".shp":
+        here = {p.name.lower() for p in path.parent.iterdir()}
+        for part, what in ((".shx", "index"), (".dbf", "attribute table")):
+            if f"{path.stem.lower()}{part}" not in here:
+                raise DataError(f"its {part} file (the {what}) is missing beside it; copy all "
+                                "the shapefile's files (.shp, .shx, .dbf, .prj)", file=path)
+    elif suffix == ".zip" and path.is_file() and not zipfile.is_zipfile(path):
+        raise DataError("is not a readable zip archive (cut short or damaged?); download it "
+                        "again", file=path)
+
+
+def _open_problem(src: str, layer: str | None, exc: Exception) -> str:
+    """Why a vector file would not open; a missing layer is named with the layers there are."""
+    if layer is not None:
+        try:
+            names = [str(n) for n in pyogrio.list_layers(src)[:, 0]]
+        except Exception:  # noqa: BLE001 - unreadable: the caller says so
+            names = None
+        if names is not None and layer not in names:
+            return f"has no layer '{layer}' (its layers: {', '.join(names) or 'none'})"
+    return f"cannot open as a vector dataset ({_first_line(exc)})"
+
+
+def _wrong_crs(src: str, layer: str | None, crs: Any) -> str | None:
+    """Why a file none of whose features lies in the study area probably declares the wrong CRS:
+    degree-sized coordinates under a projected CRS, or metre-sized ones under lon/lat."""
+    try:
+        from pyproj import CRS as ProjCRS
+
+        declared = ProjCRS.from_user_input(crs)
+        bounds = pyogrio.read_info(src, layer=layer, force_total_bounds=True).get("total_bounds")
+        xmin, ymin, xmax, ymax = (float(b) for b in bounds)
+    except Exception:  # noqa: BLE001 - no extent to judge by
+        return None
+    if not all(np.isfinite([xmin, ymin, xmax, ymax])):
+        return None
+    degrees = -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90
+    if declared.is_projected and degrees:
+        return (f"its coordinates look like lon/lat degrees ({xmin:.4g}..{xmax:.4g}, "
+                f"{ymin:.4g}..{ymax:.4g}) but its CRS is {declared.name}: the CRS (.prj) is wrong")
+    if declared.is_geographic and not degrees:
+        return (f"its coordinates ({xmin:.0f}..{xmax:.0f}, {ymin:.0f}..{ymax:.0f}) are not lon/lat "
+                f"degrees but its CRS is {declared.name}: the CRS (.prj) is wrong")
+    return None
 
 
 def open_source(source: LayerSource, area: StudyArea | None = None,
@@ -175,9 +297,19 @@ def read_table(path: Path, *, header_names: Iterable[str] = (), sheet: str | int
         path = _member(path, member)
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         return _read_sheet(path, list(header_names), sheet)
+    with path.open("rb") as f:
+        if b"\x00" in f.read(8192):
+            raise DataError("is not a text table (it holds NUL bytes: binary data, or UTF-16 "
+                            "text that should be saved as UTF-8)", file=path)
+    kwargs.setdefault("index_col", False)  # never a data column as the index
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                           encoding_errors="replace", **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                               encoding_errors="replace", **kwargs)
+    except pd.errors.ParserWarning:
+        raise DataError("some rows have more fields than the header (a comma inside an "
+                        "unquoted value?)", file=path) from None
     except Exception as exc:
         raise DataError(f"cannot read as CSV ({_first_line(exc)})", file=path) from exc
 
@@ -242,11 +374,18 @@ def require_field(columns: Iterable[str], names: Iterable[str] | str, path: Path
 
 
 def parse_number(values: pd.Series, sentinels: Iterable[float] = ()) -> pd.Series:
-    """Numbers as providers print them: '2,076,894     ', ' 4.5', '' -> float; sentinels -> NaN."""
+    """Numbers as providers print them: '2,076,894     ', ' 4.5', '' -> float; sentinels -> NaN.
+
+    Text that is no number ('abc') and infinities become NaN too; how many cells held such text
+    is kept in `attrs['not_numbers']`, which `to_canonical` reports per column."""
     text = values.astype("string").str.replace(",", "", regex=False).str.strip()
-    numbers = pd.to_numeric(text.replace({"": pd.NA}), errors="coerce").astype(float)
+    given = text.notna() & (text != "")
+    numbers = pd.to_numeric(text.where(given, pd.NA), errors="coerce").astype(float)
+    numbers = numbers.where(np.isfinite(numbers))
+    not_numbers = int((given.fillna(False) & numbers.isna()).sum())
     for s in sentinels:
         numbers = numbers.mask(numbers == s)
+    numbers.attrs = {"not_numbers": not_numbers}
     return numbers
 
 
@@ -290,8 +429,12 @@ def to_canonical(gdf: gpd.GeoDataFrame, layer: str, columns: Mapping[str, Any], 
     if gdf.crs is None:
         raise DataError("has no CRS; cannot place it on the map", file=path)
     out = gpd.GeoDataFrame(index=gdf.index, geometry=gdf.geometry.values, crs=gdf.crs)
+    not_numbers: dict[str, int] = {}
     for col, dtype in schema.columns.items():
         value = columns.get(col, None)
+        count = value.attrs.get("not_numbers") if isinstance(value, pd.Series) else None
+        if isinstance(count, (int, np.integer)) and count > 0:  # set by parse_number
+            not_numbers[col] = int(count)
         if isinstance(value, (pd.Series, np.ndarray, list)):
             series = pd.Series(np.asarray(value, dtype=object), index=gdf.index) \
                 if not isinstance(value, pd.Series) else value
@@ -301,7 +444,8 @@ def to_canonical(gdf: gpd.GeoDataFrame, layer: str, columns: Mapping[str, Any], 
     dropped = int(gdf.attrs.get("dropped", 0))
     geoms = out.geometry.values
     # drop z: everything downstream is planar
-    if len(out) and shapely.has_z(geoms).any():
+    flattened = int(shapely.has_z(geoms).sum()) if len(out) else 0
+    if flattened:
         geoms = shapely.force_2d(geoms)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     invalid = ~missing & ~shapely.is_valid(geoms)
@@ -321,6 +465,11 @@ def to_canonical(gdf: gpd.GeoDataFrame, layer: str, columns: Mapping[str, Any], 
     out = out.reset_index(drop=True)
     out.attrs = {"path": str(path), "repaired": repaired, "dropped": dropped,
                  "features": int(len(out))}
+    if flattened:  # 3D geometries: heights dropped
+        out.attrs["flattened_3d"] = flattened
+    if not_numbers:  # text where a number belongs, read as missing
+        out.attrs["not_numbers"] = not_numbers
+        log.info("%s: cells that are not numbers, read as missing: %s", path, not_numbers)
     if repaired or dropped:
         log.info("%s: %d invalid geometries repaired, %d dropped", path, repaired, dropped)
     return out
@@ -362,4 +511,7 @@ def _truthy(value: Any) -> bool:
 
 
 def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "disk image is malformed" in text or "file is not a database" in text:
+        return "the SQLite/GeoPackage file is damaged: " + text.rsplit("; ", 1)[-1].rsplit(": ", 1)[-1]
+    return text if len(text) <= 240 else text[:240] + "…"

@@ -33,6 +33,12 @@ HIFLD_UNKNOWN = (-999999,)
 HIFLD_PLACEHOLDERS = ("NOT AVAILABLE",)
 
 
+def _mw(values: pd.Series) -> pd.Series:
+    """Capacities in MW; a negative capacity is no capacity (NaN)."""
+    mw = parse_number(values)
+    return mw.mask(mw < 0)
+
+
 def _kv(values: pd.Series) -> pd.Series:
     """Voltages in kV; HIFLD's -999999 and any other non-positive value mean 'unknown'."""
     kv = parse_number(values, HIFLD_UNKNOWN)
@@ -79,7 +85,7 @@ def read_eia_power_plants(source: LayerSource, area: StudyArea | None) -> gpd.Ge
         "plant_code": code_number(field(gdf, "Plant_Code", path)),
         "plant_name": text(field(gdf, "Plant_Name", path)),
         "primary_fuel": text(optional_field(gdf, "PrimSource")),
-        "capacity_mw": parse_number(field(gdf, "Total_MW", path)),
+        "capacity_mw": _mw(field(gdf, "Total_MW", path)),
         "grid_voltage_kv": None,
         "state": text(optional_field(gdf, "State")),
     }, source, area)
@@ -138,7 +144,9 @@ def read_gppd(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
         "capacity_mw": gdf["capacity_mw"],
         "grid_voltage_kv": None,
         "state": None,
-    }, source, area, not_usa=rows.attrs.get("not_usa", 0))
+    }, source, area, not_usa=rows.attrs.get("not_usa", 0),
+        **({"not_numbers": {"capacity_mw": rows.attrs["capacity_not_numbers"]}}
+           if rows.attrs.get("capacity_not_numbers") else {}))
 
 
 def _gppd_rows(path: Path) -> pd.DataFrame:
@@ -154,11 +162,13 @@ def _gppd_rows(path: Path) -> pd.DataFrame:
     idnr = text(field(table, "gppd_idnr", path))
     is_eia = idnr.astype("string").str.match(r"^USA\d+$").fillna(False)
     eia_code = code_number(idnr.astype("string").str.slice(3).where(is_eia))
+    capacity = _mw(field(table, "capacity_mw", path))
     out = table.assign(
         plant_code=eia_code.where(is_eia, idnr),
         plant_name=text(field(table, "name", path)),
-        capacity_mw=parse_number(field(table, "capacity_mw", path)),
+        capacity_mw=capacity,
         primary_fuel=text(field(table, "primary_fuel", path)),
     )
     out.attrs["not_usa"] = not_usa
+    out.attrs["capacity_not_numbers"] = capacity.attrs.get("not_numbers", 0)
     return out

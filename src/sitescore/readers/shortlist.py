@@ -63,7 +63,8 @@ def read_shortlist(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFr
     radius_field = find_field(gdf.columns, [RADIUS_FIELD])
     if radius_field is not None:
         given = parse_number(gdf[radius_field])
-        bad = given.notna() & ~(given > 0)
+        written = clean_text(gdf[radius_field].astype(object).where(gdf[radius_field].notna(), None))
+        bad = (given.notna() & ~(given > 0)) | (given.isna() & written.notna())
         if bad.any():
             raise DataError(f"must be a positive number of km (row {int(bad.idxmax()) + 1})",
                             file=path, field=radius_field)

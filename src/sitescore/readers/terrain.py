@@ -29,6 +29,10 @@ Z_UNITS = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,
            "us-ft": 1200.0 / 3937.0, "us_survey_foot": 1200.0 / 3937.0}
 
 
+#: The most DEM pixels read at once (float64: 4 GB).
+MAX_PIXELS = 500_000_000
+
+
 @dataclass(eq=False)
 class Raster:
     """A single-band grid: float64 values (NaN where nodata), affine transform, CRS."""
@@ -149,7 +153,19 @@ def read_dem(source: LayerSource, area: StudyArea | None) -> Raster:
         if not isinstance(band, int) or not 1 <= band <= src.count:
             raise ConfigError(f"must be a band number 1..{src.count}, got {band!r}",
                               key=f"layers.{source.name}.options.band")
-        window = _area_window(src, area, path)
+        t = src.transform
+        if t.is_degenerate or not np.all(np.isfinite([t.a, t.b, t.c, t.d, t.e, t.f])):
+            raise DataError("its geotransform is unusable (zero or infinite pixel size)", file=path)
+        try:
+            window = _area_window(src, area, path)
+        except DataError:
+            raise
+        except Exception as exc:  # rasterio / pyproj: a transform or CRS they cannot use
+            raise DataError(f"cannot place the study area on it ({_first_line(exc)})",
+                            file=path) from exc
+        if window.width * window.height > MAX_PIXELS:
+            raise DataError(f"the part to read is {window.width:,} x {window.height:,} pixels, too "
+                            "large to read at once; give a smaller study area", file=path)
         try:
             data = src.read(band, window=window, masked=True)
         except Exception as exc:
@@ -189,5 +205,7 @@ def _read_tiles(paths: list[Path], source: LayerSource, area: StudyArea | None, 
 
 
 def _first_line(exc: Exception) -> str:
+    if "see previous exception" in str(exc).lower() and exc.__cause__ is not None:
+        exc = exc.__cause__  # rasterio: the GDAL error that says what failed
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
