@@ -97,3 +97,12 @@ def test_two_studies_at_once_share_one_cache_without_corrupting_it(tmp_path):
     assert not list(Path(cache).glob(".*"))  # no temp files left
     for parquet in Path(cache).glob("*.parquet"):
         gpd.read_parquet(parquet)  # every cache file whole
+
+
+def test_a_damaged_cache_file_is_a_cache_miss(tmp_path):
+    gpkg = tmp_path / "padus.gpkg"
+    _padus(gpkg, ["A", "B"])
+    src = layer_source("padus", gpkg, name="federal_land")
+    path = prepare(src, tmp_path / "cache")
+    path.write_bytes(path.read_bytes()[:100])
+    assert read_cached(src, None, tmp_path / "cache") is None

@@ -91,7 +91,10 @@ def read_cached(source: LayerSource, area: StudyArea | None, cache_dir: Path) ->
     if not path.exists():
         return None
     bbox = area.bounds_in(CRS) if area is not None else None
-    gdf = gpd.read_parquet(path, bbox=bbox) if bbox else gpd.read_parquet(path)
+    try:
+        gdf = gpd.read_parquet(path, bbox=bbox) if bbox else gpd.read_parquet(path)
+    except Exception:  # a damaged cache file is a cache miss: the source is read instead
+        return None
     if area is not None and area.geometry is not None and len(gdf):
         shapely.prepare(area.geometry)
         gdf = gdf[shapely.intersects(area.geometry, gdf.geometry.values)].reset_index(drop=True)

@@ -23,7 +23,7 @@ def _friendly(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except SitescoreError as exc:
-            click.echo(f"sitescore: error: {exc}", err=True)
+            click.echo(f"sitescore: error: {' '.join(str(exc).split())}", err=True)
             sys.exit(exc.exit_code)
     return wrapper
 
