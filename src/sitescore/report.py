@@ -39,6 +39,8 @@ import shapely
 
 from .config import CriterionConfig, ValueFunction
 from .scoring import apply_value_function, describe_value_function
+from .webmap import _fmt as _map_fmt
+from .webmap import _num
 
 __all__ = ["OVERVIEW_PNG", "SYNTHETIC_BANNER", "TOP_N", "write_report"]
 
@@ -90,35 +92,11 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _num(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 def _fmt(value: Any, unit: str = "") -> str:
-    """A number with a sensible precision (and unit); 'n/a' when missing; text kept as is."""
-    x = _num(value)
-    if x is None:
-        if isinstance(value, str) and value:
-            return value
-        return "n/a"
-    a = abs(x)
-    if a >= 1000 or (x == round(x) and a < 1e15):
-        s = f"{x:,.0f}"
-    elif a >= 100:
-        s = f"{x:.0f}"
-    elif a >= 10:
-        s = f"{x:.1f}"
-    elif a >= 1:
-        s = f"{x:.2f}"
-    elif a == 0:
-        s = "0"
-    else:
-        s = f"{x:.3g}"
-    return f"{s} {unit}".strip() if unit else s
+    """The map's number format; text is kept as it is."""
+    if _num(value) is None and isinstance(value, str) and value:
+        return value
+    return _map_fmt(value, unit)
 
 
 def _pct(weight: Any) -> str:
