@@ -25,9 +25,7 @@ from __future__ import annotations
 import html
 import io
 import math
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +38,7 @@ import shapely
 from .config import CriterionConfig, ValueFunction
 from .scoring import apply_value_function, describe_value_function
 from .webmap import _fmt as _map_fmt
-from .webmap import _num
+from .webmap import _num, _write_atomic
 
 __all__ = ["OVERVIEW_PNG", "SYNTHETIC_BANNER", "TOP_N", "write_report"]
 
@@ -149,27 +147,6 @@ def _viridis_hex(value: float | None) -> str:
     if value is None:
         return EXCLUDED_COLOR
     return to_hex(colormaps["viridis"](min(1.0, max(0.0, value))))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temp file in the same folder, renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _save_figure(fig: Any, path: Path) -> Path:
