@@ -106,3 +106,44 @@ def test_sites_do_not_depend_on_row_order(n_cols, n_rows, seed, min_acres, spaci
     sa = site_table(cells, a, ["a"]).drop(columns="geometry")
     sb = site_table(shuffled, b, ["a"]).drop(columns="geometry")
     pd.testing.assert_frame_equal(sa, sb)
+
+
+def _adjacency_by_touches(cells):
+    import sitescore.candidates as candidates
+    saved = candidates._square_neighbours, candidates._h3_neighbours
+    candidates._square_neighbours = candidates._h3_neighbours = lambda *_: None
+    try:
+        return cell_adjacency(cells)
+    finally:
+        candidates._square_neighbours, candidates._h3_neighbours = saved
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_lattice_adjacency_equals_geometric_touches_on_grids_with_holes(n_cols, n_rows, seed):
+    rng = np.random.default_rng(seed)
+    cells = square_cells(n_cols, n_rows, size=2000.0, x0=-6000.0, y0=4000.0)
+    cells = cells[rng.random(len(cells)) < 0.7].sample(frac=1, random_state=seed).reset_index(drop=True)
+    fast, slow = cell_adjacency(cells), _adjacency_by_touches(cells)
+    assert [a.tolist() for a in fast] == [b.tolist() for b in slow]
+
+
+def test_h3_adjacency_equals_geometric_touches():
+    import shapely
+
+    from sitescore.candidates import h3_grid
+    cells = h3_grid(shapely.box(-900_000, 1_300_000, -880_000, 1_315_000), 7)
+    cells = cells.iloc[::-1].reset_index(drop=True)
+    fast, slow = cell_adjacency(cells), _adjacency_by_touches(cells)
+    assert sum(len(a) for a in fast) > 4 * len(cells)
+    assert [a.tolist() for a in fast] == [b.tolist() for b in slow]
+
+
+def test_cells_that_are_not_a_lattice_use_their_geometry():
+    import shapely
+    cells = square_cells(3, 1)
+    # the middle cell is shifted off the lattice by half a cell and shares half an edge with each
+    # neighbour: no lattice, so the geometric test decides, and they are still contiguous
+    cells.loc[1, "geometry"] = shapely.box(1000, 500, 2000, 1500)
+    adj = cell_adjacency(cells)
+    assert [a.tolist() for a in adj] == [[1], [0, 2], [1]]

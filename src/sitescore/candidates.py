@@ -128,24 +128,109 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
     return EligibleLand(selected.reset_index(drop=True), eligible, excluded, summary)
 
 
+#: Land is cut into tiles of this many cells a side: each cell then meets only the small pieces
+#: of its own tile, and cells wholly inside a piece need no intersection.
+TILE_CELLS = 16
+
+
+@dataclass
+class _SquareCover:
+    """Aligned square cells meeting the land, with the tile-clipped land pieces they meet."""
+
+    cols: np.ndarray
+    rows: np.ndarray
+    boxes: np.ndarray
+    pieces: np.ndarray
+    cell_of_pair: np.ndarray    # (cell, piece) pairs whose geometries intersect
+    piece_of_pair: np.ndarray
+    same_tile: np.ndarray       # the pair's piece lies in the cell's own tile
+
+
+def _land_pieces(land: shapely.Geometry, tile: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The land cut along a lattice of `tile`-metre squares: pieces and their tile column/row."""
+    parts = np.asarray(shapely.get_parts(land))
+    minx, miny, maxx, maxy = shapely.total_bounds(parts)
+    xs = np.arange(np.floor(minx / tile), np.ceil(maxx / tile), dtype=np.int64)
+    ys = np.arange(np.floor(miny / tile), np.ceil(maxy / tile), dtype=np.int64)
+    tx, ty = (a.ravel() for a in np.meshgrid(xs, ys))
+    tiles = shapely.box(tx * tile, ty * tile, (tx + 1) * tile, (ty + 1) * tile)
+    p_idx, t_idx = shapely.STRtree(tiles).query(parts, predicate="intersects")
+    tb = shapely.bounds(tiles[t_idx])
+    pieces = shapely.make_valid(_clip_to_boxes(parts[p_idx], tb))
+    keep = ~shapely.is_empty(pieces)
+    keep[keep] = shapely.area(pieces[keep]) > 0
+    return pieces[keep], tx[t_idx][keep], ty[t_idx][keep]
+
+
+def _square_cover(geometry: shapely.Geometry, size: float) -> _SquareCover:
+    """Cells are enumerated from the bounds of each tile's land pieces, never over the whole
+    bounding box: a national grid's bounding box holds many times more cells than the land."""
+    tile = size * TILE_CELLS
+    pieces, ptx, pty = _land_pieces(geometry, tile)
+    b = shapely.bounds(pieces)
+    c0 = np.maximum(np.floor(b[:, 0] / size).astype(np.int64), ptx * TILE_CELLS)
+    c1 = np.minimum(np.floor(b[:, 2] / size).astype(np.int64), (ptx + 1) * TILE_CELLS - 1)
+    r0 = np.maximum(np.floor(b[:, 1] / size).astype(np.int64), pty * TILE_CELLS)
+    r1 = np.minimum(np.floor(b[:, 3] / size).astype(np.int64), (pty + 1) * TILE_CELLS - 1)
+    n_c, n_r = c1 - c0 + 1, r1 - r0 + 1
+    per_piece = n_c * n_r
+    total = int(per_piece.sum())
+    if total > 50_000_000:
+        raise SitescoreError(f"a {size / M_PER_KM:g} km grid over this land would test {total:,} "
+                             "cells; use a larger size", key="candidates.grid.size_km")
+    owner = np.repeat(np.arange(len(pieces)), per_piece)
+    offset = np.arange(total) - np.repeat(np.cumsum(per_piece) - per_piece, per_piece)
+    cols = c0[owner] + offset % n_c[owner]
+    rows = r0[owner] + offset // n_c[owner]
+    key = np.unique(np.column_stack([cols, rows]), axis=0)
+    cols, rows = key[:, 0], key[:, 1]
+    boxes = shapely.box(cols * size, rows * size, (cols + 1) * size, (rows + 1) * size)
+    shapely.prepare(pieces)
+    c_idx, k_idx = shapely.STRtree(pieces).query(boxes, predicate="intersects")
+    same = (np.floor_divide(cols[c_idx], TILE_CELLS) == ptx[k_idx]) & \
+        (np.floor_divide(rows[c_idx], TILE_CELLS) == pty[k_idx])
+    return _SquareCover(cols, rows, boxes, pieces, c_idx, k_idx, same)
+
+
+def _clip_to_boxes(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Each geometry clipped to its own rectangle. `shapely.clip_by_rect` takes one rectangle per
+    call; its ufunc takes one per geometry and saves a Python call for each of ~10^5 cells."""
+    try:
+        return shapely.lib.clip_by_rect(geoms, bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+    except (AttributeError, TypeError):  # a shapely whose ufunc wants scalars
+        return np.array([shapely.clip_by_rect(g, *b) for g, b in zip(geoms, bounds)], dtype=object)
+
+
+def _square_ids(size: float, cols: np.ndarray, rows: np.ndarray) -> list[str]:
+    return [f"sq{int(size)}_{c}_{r}" for c, r in zip(cols.tolist(), rows.tolist())]
+
+
 def square_grid(geometry: shapely.Geometry, size_km: float) -> gpd.GeoDataFrame:
     """Square cells aligned to multiples of the size in EPSG:5070, so ids are stable across runs
     and studies (`sq2000_-512_1024` = column, row)."""
     size = size_km * M_PER_KM
-    minx, miny, maxx, maxy = shapely.bounds(geometry)
-    cols = np.arange(np.floor(minx / size), np.ceil(maxx / size), dtype=np.int64)
-    rows = np.arange(np.floor(miny / size), np.ceil(maxy / size), dtype=np.int64)
-    if len(cols) * len(rows) > 50_000_000:
-        raise SitescoreError(f"a {size_km:g} km grid over this area would have "
-                             f"{len(cols) * len(rows):,} cells; use a larger size", key="candidates.grid.size_km")
-    cc, rr = np.meshgrid(cols, rows)
-    cc, rr = cc.ravel(), rr.ravel()
-    boxes = shapely.box(cc * size, rr * size, (cc + 1) * size, (rr + 1) * size)
-    tree = shapely.STRtree(boxes)
-    parts = shapely.get_parts(geometry)
-    hit = np.unique(tree.query(parts, predicate="intersects")[1])
-    ids = [f"sq{int(size)}_{c}_{r}" for c, r in zip(cc[hit], rr[hit])]
-    return gpd.GeoDataFrame({"cell_id": ids}, geometry=boxes[hit], crs=CRS)
+    cover = _square_cover(geometry, size)
+    hit = np.unique(cover.cell_of_pair)
+    return gpd.GeoDataFrame({"cell_id": _square_ids(size, cover.cols[hit], cover.rows[hit])},
+                            geometry=cover.boxes[hit], crs=CRS)
+
+
+def _square_cells_with_area(geometry: shapely.Geometry, size: float) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Square cells with some land and the land area of each. A cell's interior lies in its own
+    tile, so only pieces of that tile can cover any of it; a rectangle clip is exact and several
+    times cheaper than a general intersection."""
+    cover = _square_cover(geometry, size)
+    c_idx, k_idx = cover.cell_of_pair[cover.same_tile], cover.piece_of_pair[cover.same_tile]
+    boxes, pieces = cover.boxes, cover.pieces
+    inside = shapely.contains_properly(pieces[k_idx], boxes[c_idx])
+    area = np.full(len(c_idx), size * size)
+    partial = np.flatnonzero(~inside)
+    area[partial] = shapely.area(_clip_to_boxes(pieces[k_idx[partial]], shapely.bounds(boxes[c_idx[partial]])))
+    covered = np.bincount(c_idx, weights=area, minlength=len(boxes))
+    hit = np.flatnonzero(covered > 0)
+    cells = gpd.GeoDataFrame({"cell_id": _square_ids(size, cover.cols[hit], cover.rows[hit])},
+                             geometry=boxes[hit], crs=CRS)
+    return cells, covered[hit]
 
 
 def h3_grid(geometry: shapely.Geometry, resolution: int) -> gpd.GeoDataFrame:
@@ -169,28 +254,14 @@ def h3_grid(geometry: shapely.Geometry, resolution: int) -> gpd.GeoDataFrame:
     return gdf[hit].reset_index(drop=True)
 
 
-def covered_area(cells: np.ndarray, land: shapely.Geometry, tile_cells: int = 16) -> np.ndarray:
-    """Area of each cell covered by `land`, fast on large, detailed polygons.
-
-    Land is first cut into tiles of `tile_cells` x `tile_cells` cells (cheap rectangle clips),
-    so each cell meets only small pieces; cells wholly inside a piece need no intersection.
-    """
+def covered_area(cells: np.ndarray, land: shapely.Geometry, tile_cells: int = TILE_CELLS) -> np.ndarray:
+    """Area of each cell (any shape, e.g. H3) covered by `land`, fast on large, detailed polygons:
+    the land is cut into tiles of `tile_cells` x `tile_cells` cells first."""
     out = np.zeros(len(cells))
     if len(cells) == 0 or shapely.is_empty(land):
         return out
     bounds = shapely.bounds(cells)
-    tile = float(np.max(bounds[:, 2:] - bounds[:, :2])) * tile_cells
-    parts = np.asarray(shapely.get_parts(land))
-    minx, miny, maxx, maxy = shapely.total_bounds(parts)
-    xs = np.arange(np.floor(minx / tile), np.ceil(maxx / tile))
-    ys = np.arange(np.floor(miny / tile), np.ceil(maxy / tile))
-    tx, ty = (a.ravel() for a in np.meshgrid(xs, ys))
-    tiles = shapely.box(tx * tile, ty * tile, (tx + 1) * tile, (ty + 1) * tile)
-    p_idx, t_idx = shapely.STRtree(tiles).query(parts, predicate="intersects")
-    tb = shapely.bounds(tiles[t_idx])
-    pieces = np.array([shapely.clip_by_rect(parts[p], *b) for p, b in zip(p_idx, tb)], dtype=object)
-    pieces = shapely.make_valid(pieces[~shapely.is_empty(pieces)])
-    pieces = pieces[shapely.area(pieces) > 0]
+    pieces, _, _ = _land_pieces(land, float(np.max(bounds[:, 2:] - bounds[:, :2])) * tile_cells)
     shapely.prepare(pieces)
     c_idx, k_idx = shapely.STRtree(pieces).query(cells, predicate="intersects")
     inside = shapely.contains_properly(pieces[k_idx], cells[c_idx])
@@ -207,10 +278,13 @@ def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
     if shapely.is_empty(land.geometry):
         raise SitescoreError("every parcel of the chosen agencies is excluded; nothing left to "
                              "score", key="candidates.exclude")
-    grid = (square_grid(land.geometry, cfg.grid.size_km) if cfg.grid.kind == "square"
-            else h3_grid(land.geometry, cfg.grid.resolution))
-    cells = grid.geometry.values
-    eligible_m2 = covered_area(cells, land.geometry)
+    if cfg.grid.kind == "square":
+        grid, eligible_m2 = _square_cells_with_area(land.geometry, cfg.grid.size_km * M_PER_KM)
+        cells = grid.geometry.values
+    else:
+        grid = h3_grid(land.geometry, cfg.grid.resolution)
+        cells = grid.geometry.values
+        eligible_m2 = covered_area(cells, land.geometry)
     cell_m2 = shapely.area(cells)
     share = eligible_m2 / cell_m2
     keep = share >= cfg.min_eligible_share - 1e-9
@@ -259,17 +333,75 @@ def shortlist_cells(shortlist: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def cell_adjacency(cells: gpd.GeoDataFrame) -> list[np.ndarray]:
-    """Neighbours sharing an edge (not just a corner): what 'contiguous' means for a site."""
+    """Neighbours sharing an edge (not just a corner): what 'contiguous' means for a site.
+
+    Aligned square cells and H3 cells find their neighbours from their lattice index; any other
+    cells (a planner's polygons) by a geometric `touches` query."""
     geoms = cells.geometry.values
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="touches")
-    if len(a):
-        shared = shapely.length(shapely.intersection(geoms[a], geoms[b])) > 1.0
-        a, b = a[shared], b[shared]
+    pairs = _square_neighbours(geoms)
+    if pairs is None and "cell_id" in cells.columns:
+        pairs = _h3_neighbours(cells["cell_id"].to_numpy(dtype=object))
+    if pairs is None:
+        tree = shapely.STRtree(geoms)
+        a, b = tree.query(geoms, predicate="touches")
+        if len(a):
+            shared = shapely.length(shapely.intersection(geoms[a], geoms[b])) > 1.0
+            a, b = a[shared], b[shared]
+        pairs = (a, b)
+    a, b = pairs
     order = np.lexsort((b, a))
     a, b = a[order], b[order]
     splits = np.searchsorted(a, np.arange(len(cells) + 1))
     return [b[splits[i]:splits[i + 1]] for i in range(len(cells))]
+
+
+def _square_neighbours(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Edge neighbours of axis-aligned squares of one size on one lattice, or None if the cells
+    are not such a grid."""
+    n = len(geoms)
+    if n == 0 or not np.all(shapely.get_type_id(geoms) == 3) or \
+            not np.all(shapely.get_num_coordinates(geoms) == 5):
+        return None
+    b = shapely.bounds(geoms)
+    size = b[0, 2] - b[0, 0]
+    if size <= 0 or not (np.allclose(b[:, 2] - b[:, 0], size, rtol=0, atol=1e-6 * size)
+                         and np.allclose(b[:, 3] - b[:, 1], size, rtol=0, atol=1e-6 * size)):
+        return None
+    if not np.allclose(shapely.area(geoms), size * size, rtol=1e-9):  # boxes, not other 5-point shapes
+        return None
+    col, row = np.round(b[:, 0] / size), np.round(b[:, 1] / size)
+    if not (np.allclose(col * size, b[:, 0], rtol=0, atol=1e-6 * size)
+            and np.allclose(row * size, b[:, 1], rtol=0, atol=1e-6 * size)):
+        return None
+    col, row = col.astype(np.int64), row.astype(np.int64)
+    span = int(row.max() - row.min()) + 3
+    key = (col - col.min() + 1) * span + (row - row.min() + 1)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    src, dst = [], []
+    for step in (-span, span, -1, 1):  # west, east, south, north
+        pos = np.searchsorted(sorted_key, key + step)
+        pos_ok = np.minimum(pos, n - 1)
+        found = sorted_key[pos_ok] == key + step
+        src.append(np.flatnonzero(found))
+        dst.append(order[pos_ok[found]])
+    return np.concatenate(src), np.concatenate(dst)
+
+
+def _h3_neighbours(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Edge neighbours of H3 cells from the H3 index (every cell shares an edge with each of its
+    ring-1 cells), or None if the ids are not H3 cells."""
+    if len(ids) == 0 or not all(isinstance(c, str) and h3.is_valid_cell(c) for c in ids):
+        return None
+    where = {c: i for i, c in enumerate(ids)}
+    src, dst = [], []
+    for i, c in enumerate(ids):
+        for nb in h3.grid_ring(c, 1):
+            j = where.get(nb)
+            if j is not None:
+                src.append(i)
+                dst.append(j)
+    return np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
 
 
 def fill_states(cells: gpd.GeoDataFrame, states: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
