@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from affine import Affine
 from rasterio.crs import CRS as RioCRS
 
@@ -46,6 +48,33 @@ def test_gravity_access_exponential_decay_with_cutoff():
                          {"field": "labor_force", "decay_km": 10, "cutoff_km": 50})
     expected = 1000 * math.exp(-1) + 2000 * math.exp(-2)  # the 90 km town is beyond the cut-off
     np.testing.assert_allclose(got, [expected])
+
+
+def test_gravity_access_includes_a_source_exactly_at_the_cutoff():
+    cells = square_cells(1, 1)
+    towns = layer([shapely.Point(500, 50_500), shapely.Point(500, 50_501)], labor_force=[1000.0, 1e6])
+    got = compute_metric("gravity_access", cells, towns,
+                         {"field": "labor_force", "decay_km": 10, "cutoff_km": 50, "decay": "gaussian"})
+    np.testing.assert_allclose(got, [1000 * math.exp(-0.5 * 25)])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60))
+def test_gravity_access_of_a_cell_does_not_depend_on_the_cells_scored_with_it(seed, split):
+    """Bit for bit: what the Dask engine relies on when it scores cells in partitions."""
+    rng = np.random.default_rng(seed)
+    cells = square_cells(12, 6, size=9_000.0, x0=-40_000.0, y0=10_000.0)
+    towns = layer(shapely.points(rng.uniform(-200_000, 200_000, (400, 2))),
+                  labor_force=rng.uniform(0, 5000, 400))
+    params = {"field": "labor_force", "decay_km": 20, "cutoff_km": 70}
+    whole = compute_metric("gravity_access", cells, towns, params)
+    order = rng.permutation(len(cells))
+    parts = [cells.iloc[order[:split]], cells.iloc[order[split:]]]
+    pieces = np.full(len(cells), np.nan)
+    for part in parts:
+        pieces[part.index.to_numpy()] = compute_metric("gravity_access", part.reset_index(drop=True),
+                                                      towns, params)
+    assert np.array_equal(whole, pieces)
 
 
 def test_gravity_access_counts_polygons_from_their_interior():

@@ -129,26 +129,50 @@ class GravityParams(_Params):
         return self
 
 
+#: Cells are summed in blocks of this many metres a side: one distance matrix per block against
+#: the sources within reach of the block, which keeps numpy busy and memory bounded.
+GRAVITY_BLOCK_M = 32_000.0
+
+
 @metric("gravity_access", GravityParams, "people")
 def gravity_access(cells: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, p: GravityParams) -> np.ndarray:
     """People reachable: sum over sources within the cut-off of value x decay(distance).
 
     Polygon sources (counties, tracts) count from their interior representative point.
+    Tens of thousands of tracts within 150 km of a million cells make ~10^8-10^9 pairs, too many to
+    list: each block of nearby cells takes one dense distance matrix against the sources that can
+    reach it. A block is fixed by its place on the map, never by which other cells are scored, so a
+    cell's value is the same whether the cells are scored all together or in partitions.
     """
+    from scipy.spatial import cKDTree
+    from scipy.spatial.distance import cdist
+
     values = np.nan_to_num(_field(layer, p.field), nan=0.0)
-    if len(layer) == 0:
-        return np.zeros(len(cells))
+    out = np.zeros(len(cells))
+    if len(layer) == 0 or len(cells) == 0:
+        return out
     geoms = layer.geometry.values
     points = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
-    centroids = _centroids(cells)
-    tree = shapely.STRtree(points)
-    src, dst = tree.query(centroids, predicate="dwithin", distance=p.cutoff_km * M_PER_KM)
-    d_km = shapely.distance(centroids[src], points[dst]) / M_PER_KM
-    if p.decay == "exponential":
-        w = np.exp(-d_km / p.decay_km)
-    else:
-        w = np.exp(-0.5 * (d_km / p.decay_km) ** 2)
-    return np.bincount(src, weights=values[dst] * w, minlength=len(cells)).astype(float)
+    sources = shapely.get_coordinates(points)
+    targets = shapely.get_coordinates(_centroids(cells))
+    cutoff, decay = p.cutoff_km * M_PER_KM, p.decay_km * M_PER_KM
+    tree = cKDTree(sources)
+    block = np.floor(targets / GRAVITY_BLOCK_M).astype(np.int64)
+    keys, first, inverse = np.unique(block, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(inverse.ravel(), kind="stable")
+    starts = np.searchsorted(inverse.ravel()[order], np.arange(len(keys) + 1))
+    reach = cutoff + GRAVITY_BLOCK_M * np.sqrt(0.5)  # from the block's centre to any source in reach
+    for k, key in enumerate(keys):
+        near = tree.query_ball_point((key + 0.5) * GRAVITY_BLOCK_M, reach, return_sorted=True)
+        if not near:
+            continue
+        members = order[starts[k]:starts[k + 1]]
+        d = cdist(targets[members], sources[near])
+        scaled = d / decay
+        w = np.exp(-scaled) if p.decay == "exponential" else np.exp(-0.5 * scaled * scaled)
+        w[d > cutoff] = 0.0
+        out[members] = (w * values[near]).sum(axis=1)
+    return out
 
 
 class AttributeParams(_Params):
