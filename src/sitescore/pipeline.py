@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +24,13 @@ from . import __version__
 from .cache import default_cache_dir, read_cached
 from .catalog import load_catalog
 from .datastore import dataset_paths
-from .candidates import cell_adjacency, eligible_land, fill_states, make_cells, shortlist_cells
+from .candidates import cell_adjacency, eligible_land, fill_states, shortlist_cells
 from .config import Config
+from .engine import Engine, LocalEngine, MetricJob, open_engine
 from .errors import ConfigError, DataError, SitescoreError
 from .filters import parse_where
 from .locate import grow_sites, shortlist_sites, site_table
-from .metrics import METRICS, compute_metric
+from .metrics import METRICS
 from .outputs import (
     atomic_dirs,
     file_digest,
@@ -63,8 +64,12 @@ class RunResult:
 
 
 class _Timer:
+    """Wall time of each stage, and the process's peak memory when it ended (what a planner sizing
+    a machine for a national run needs to know)."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -72,7 +77,17 @@ class _Timer:
         t0 = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - t0, 3)
+        self.peak_mb[name] = _peak_rss_mb()
         log.info("%s done in %.2f s", name, self.seconds[name])
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return float("nan")
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kb / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def layer_sources(cfg: Config, data_dir: str | Path | None = None) -> dict[str, LayerSource]:
@@ -160,25 +175,75 @@ class _Candidates:
 
 def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
         runs_dir: str | Path | None = None, write_map: bool = True,
-        cache_dir: str | Path | None = None, offline: bool = False) -> RunResult:
+        cache_dir: str | Path | None = None, offline: bool = False,
+        engine: Engine | None = None) -> RunResult:
     """Run one study end to end and write its outputs atomically. Layers prepared in the cache
     folder (`sitescore data prepare`) are read from there. Two runs of one study never overlap:
-    the second is refused while the first holds the study's lock."""
+    the second is refused while the first holds the study's lock. Candidates, metrics and
+    Monte Carlo draws run on `engine`, else on the one `cfg.engine` names (a Dask cluster is
+    reached, or started, before anything is written, and a cluster started here is closed)."""
     run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
     map_dir = Path(maps_dir or cfg.outputs.maps_dir) / cfg.study
-    with study_lock(run_dir, map_dir if write_map else None):
-        try:
+    try:
+        with open_engine(cfg.engine, engine) as eng, study_lock(run_dir, map_dir if write_map else None):
             return _run(cfg, run_dir, map_dir, data_dir=data_dir, write_map=write_map,
-                        cache_dir=cache_dir, offline=offline)
-        except SitescoreError as exc:  # a key found late still gets its file and YAML line
-            located = cfg.locate(exc)
-            if located is exc:
-                raise
-            raise located from None
+                        cache_dir=cache_dir, offline=offline, engine=eng)
+    except SitescoreError as exc:  # a key found late still gets its file and YAML line
+        located = cfg.locate(exc)
+        if located is exc:
+            raise
+        raise located from None
+
+
+def run_many(cfgs: Sequence[Config], *, engine: Engine | None = None, keep_cells: bool = True,
+             data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
+             runs_dir: str | Path | None = None, write_map: bool = True,
+             cache_dir: str | Path | None = None, offline: bool = False) -> list[RunResult | SitescoreError]:
+    """Several studies at once (one study under several presets): each whole run is one task on
+    `engine`, else on the first config's engine. Paths are made absolute here, so workers find
+    the same data and output folders. Each run writes its own outputs under its own lock, as
+    `run` does, and a failed one stops no other: the list holds, in order, each run's result or
+    the error that stopped it. Without `keep_cells` results come back without their cells."""
+    studies = [c.study for c in cfgs]
+    twice = next((s for s in studies if studies.count(s) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"study '{twice}' is asked for twice; each preset once", key="preset")
+    items = []
+    for cfg in cfgs:
+        items.append((cfg, {
+            "data_dir": cfg.data_root(data_dir).absolute(),
+            "maps_dir": Path(maps_dir or cfg.outputs.maps_dir).absolute(),
+            "runs_dir": Path(runs_dir or cfg.outputs.runs_dir).absolute(),
+            "cache_dir": Path(cache_dir).absolute() if cache_dir else default_cache_dir().absolute(),
+            "write_map": write_map, "offline": offline}))
+    if not items:
+        return []
+    try:
+        with open_engine(cfgs[0].engine, engine) as eng:
+            within = eng.describe() if eng.kind != "local" else None
+            return eng.map(_scenario, items, shared={"keep_cells": keep_cells, "within": within},
+                           return_errors=True)
+    except SitescoreError as exc:  # the engine could not be opened
+        located = cfgs[0].locate(exc)
+        if located is exc:
+            raise
+        raise located from None
+
+
+def _scenario(item: tuple[Config, dict[str, Any]], *, keep_cells: bool,
+              within: dict[str, Any] | None) -> RunResult:
+    """One study's whole run, as a task: its candidates and metrics run where the task runs."""
+    cfg, options = item
+    result = run(cfg, engine=LocalEngine(within), **options)
+    if not keep_cells:
+        result.cells = result.cells.iloc[:0]
+    return result
 
 
 def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | None,
-         write_map: bool, cache_dir: str | Path | None, offline: bool) -> RunResult:
+         write_map: bool, cache_dir: str | Path | None, offline: bool,
+         engine: Engine | None = None) -> RunResult:
+    engine = engine or LocalEngine()
     timer = _Timer()
     t_start = time.perf_counter()
     sources = layer_sources(cfg, data_dir)
@@ -189,9 +254,9 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
     with timer.stage("read layers"):
         _read_layers(cfg, plan, sources, area, layers, Path(cache_dir) if cache_dir else default_cache_dir())
     with timer.stage("candidates"):
-        cand = _candidates(cfg, plan, area, layers)
+        cand = _candidates(cfg, plan, area, layers, engine)
     with timer.stage("metrics"):
-        raw = _metrics(cfg, plan, cand.cells, layers, timer)
+        raw = _metrics(cfg, plan, cand.cells, layers, timer, engine)
     with timer.stage("scoring"):
         cells = _score(plan, cand.cells, raw, cfg.aggregation,
                        veto_all_is_error=not _is_shortlist(cfg))
@@ -200,7 +265,7 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
     stability = None
     if cfg.sensitivity is not None and len(sites) > 1:
         with timer.stage("sensitivity"):
-            stability = _sensitivity(cfg, plan, cells, sites)
+            stability = _sensitivity(cfg, plan, cells, sites, engine)
             figures = [c for c in stability.per_site.columns
                        if c == "site_id" or c.startswith("p_top_") or c in ("median_rank", "rank_p05", "rank_p95")]
             sites = sites.merge(stability.per_site[figures], on="site_id", how="left")
@@ -225,6 +290,7 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
             n: round(w / sum(plan.weights.values()), 6) for n, w in plan.weights.items()},
             **({"ahp": cfg.ahp} if cfg.ahp else {})},
         "versions": package_versions(),
+        "engine": engine.describe(),
     }
     with timer.stage("outputs"):
         # the map folder is only replaced when a new map is written
@@ -250,12 +316,14 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
                 write_report(temps[1] / "report.html", cfg=cfg, criteria=plan.criteria,
                              weights=manifest["weights"]["normalised"], cells=cells, sites=sites,
                              excluded=cand.excluded_land, layers=layers, area_geometry=area.geometry,
-                             manifest={**manifest, "timings_s": dict(timer.seconds)},
+                             manifest={**manifest, "timings_s": dict(timer.seconds),
+                                       "peak_memory_mb": dict(timer.peak_mb)},
                              sensitivity_charts=sorted((temps[1] / "sensitivity").glob("sweep_*.png")))
             manifest["outputs"] = [str(run_dir / p.name) for p in written] + \
                 ([str(map_path), str(map_dir / "report.html")] if map_path else [])
             timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
             manifest["timings_s"] = timer.seconds
+            manifest["peak_memory_mb"] = timer.peak_mb
             write_manifest(temps[0] / "manifest.json", manifest)
     if cfg.outputs.postgis is not None:  # after the files are in place; all tables or none
         from .postgis import write_results
@@ -301,12 +369,13 @@ def _chart_index(path: Path, charts: list[Path]) -> None:
                     encoding="utf-8")
 
 
-def _sensitivity(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> _Stability:
+def _sensitivity(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
+                 engine: Engine | None = None) -> _Stability:
     from .sensitivity import monte_carlo, site_matrix, weight_sweeps, weight_to_flip
 
     sc = cfg.sensitivity
     sm = site_matrix(sites, cells, plan.criteria)
-    per_site = monte_carlo(sm, sc, cfg.aggregation)
+    per_site = monte_carlo(sm, sc, cfg.aggregation, engine=engine)
     per_site = per_site.rename(columns={"p_top_k": f"p_top_{sc.top_k}"}) \
         if "p_top_k" in per_site.columns else per_site
     sweeps = weight_sweeps(sm, cfg.aggregation, sweep_max=sc.sweep_max, top_n=min(sc.top_k, len(sites)))
@@ -368,7 +437,8 @@ def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area
             _check_kind(layers[name], sources[name])
 
 
-def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any]) -> _Candidates:
+def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any],
+                engine: Engine | None = None) -> _Candidates:
     if _is_shortlist(cfg):
         return _Candidates(shortlist_cells(layers[cfg.candidates.source]))
     try:
@@ -379,7 +449,7 @@ def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any
             raise SitescoreError(f"{str(exc).split(': ', 1)[-1]} (the agencies come from preset "
                                  f"{Path(cfg.preset).stem})", key=exc.key) from None
         raise
-    cells = make_cells(land, cfg.candidates)
+    cells = (engine or LocalEngine()).make_cells(land, cfg.candidates)
     if "states" in layers and cells["state"].isna().any():
         cells = fill_states(cells, layers["states"])
     if len(cells) == 0:
@@ -390,10 +460,9 @@ def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any
 
 
 def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str, Any],
-             timer: _Timer) -> dict[str, np.ndarray]:
-    raw: dict[str, np.ndarray] = {}
-    for name, crit in tqdm(plan.criteria.items(), desc="metrics", unit="criterion",
-                           disable=not sys.stderr.isatty(), leave=False):
+             timer: _Timer, engine: Engine | None = None) -> dict[str, np.ndarray]:
+    jobs = []
+    for name, crit in plan.criteria.items():
         layer = layers[crit.layer]
         if crit.where:
             try:
@@ -404,9 +473,12 @@ def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str
             if len(layer) == 0:
                 plan.notes.append(f"criterion '{name}': no feature of '{crit.layer}' matches "
                                   f"\"{crit.where}\" in the study area")
-        t0 = time.perf_counter()
-        raw[name] = compute_metric(crit.metric, cells, layer, crit.params)
-        timer.seconds[f"metric {name}"] = round(time.perf_counter() - t0, 3)
+        jobs.append(MetricJob(name, crit.metric, layer, crit.params))
+    raw: dict[str, np.ndarray] = {}
+    done = (engine or LocalEngine()).metrics(cells, jobs, cells_may_overlap=_is_shortlist(cfg))
+    for name, (values, seconds) in done.items():
+        raw[name] = values
+        timer.seconds[f"metric {name}"] = round(seconds, 3)  # summed over partitions on Dask
     return raw
 
 

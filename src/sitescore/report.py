@@ -888,14 +888,21 @@ def _notes_section(cfg: Any, criteria: Mapping[str, CriterionConfig],
 
 def _runtime_section(manifest: Mapping[str, Any]) -> str:
     timings = manifest.get("timings_s") or {}
+    peaks = manifest.get("peak_memory_mb") or {}
     parts = []
     if timings:
         total = _num(timings.get("total"))
-        rows = "".join(f'<tr><td>{_e(k)}</td><td class="num">{_num(v) or 0:.3f} s</td></tr>'
+
+        def peak(stage: str) -> str:
+            mb = _num(peaks.get(stage))
+            return f'<td class="num">{mb:,.0f} MB</td>' if mb is not None else '<td class="num"></td>'
+
+        rows = "".join(f'<tr><td>{_e(k)}</td><td class="num">{_num(v) or 0:.3f} s</td>{peak(k)}</tr>'
                        for k, v in timings.items() if k != "total")
-        foot = f'<tfoot><tr><td>Total</td><td class="num">{total:.3f} s</td></tr></tfoot>' \
+        foot = f'<tfoot><tr><td>Total</td><td class="num">{total:.3f} s</td><td></td></tr></tfoot>' \
             if total is not None else ""
         parts.append('<table class="timings"><thead><tr><th>Stage</th><th class="num">Time</th>'
+                     '<th class="num">Peak memory (process, at the end of the stage)</th>'
                      f'</tr></thead><tbody>{rows}</tbody>{foot}</table>')
     else:
         parts.append("<p>No timings were recorded.</p>")
