@@ -19,6 +19,7 @@ from pyproj import Transformer
 
 from .config import CandidatesConfig
 from .errors import SitescoreError
+from .geometry import are_boxes, clip_to_boxes
 from .schema import CRS, M_PER_KM, SQM_PER_ACRE, WEB_CRS
 from .study_area import StudyArea
 
@@ -192,15 +193,6 @@ def _square_cover(geometry: shapely.Geometry, size: float) -> _SquareCover:
     return _SquareCover(cols, rows, boxes, pieces, c_idx, k_idx, same)
 
 
-def clip_to_boxes(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Each geometry clipped to its own rectangle. `shapely.clip_by_rect` takes one rectangle per
-    call; its ufunc takes one per geometry and saves a Python call for each of ~10^5 cells."""
-    try:
-        return shapely.lib.clip_by_rect(geoms, bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
-    except (AttributeError, TypeError):  # a shapely whose ufunc wants scalars
-        return np.array([shapely.clip_by_rect(g, *b) for g, b in zip(geoms, bounds)], dtype=object)
-
-
 def _square_ids(size: float, cols: np.ndarray, rows: np.ndarray) -> list[str]:
     return [f"sq{int(size)}_{c}_{r}" for c, r in zip(cols.tolist(), rows.tolist())]
 
@@ -353,15 +345,6 @@ def cell_adjacency(cells: gpd.GeoDataFrame) -> list[np.ndarray]:
     a, b = a[order], b[order]
     splits = np.searchsorted(a, np.arange(len(cells) + 1))
     return [b[splits[i]:splits[i + 1]] for i in range(len(cells))]
-
-
-def are_boxes(geoms: np.ndarray) -> bool:
-    """Whether every geometry is an axis-aligned rectangle (then a rectangle clip is exact)."""
-    if len(geoms) == 0 or not np.all(shapely.get_type_id(geoms) == 3) or \
-            not np.all(shapely.get_num_coordinates(geoms) == 5):
-        return False
-    b = shapely.bounds(geoms)
-    return bool(np.allclose(shapely.area(geoms), (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), rtol=1e-9))
 
 
 def _square_neighbours(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -20,6 +20,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import DataError
+from .geometry import are_boxes, clip_to_boxes, geojson_shapes
 from .schema import M_PER_KM
 
 
@@ -239,8 +240,6 @@ def attribute_at(cells: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, p: AttributeP
 @metric("overlap_share", NoParams, "share")
 def overlap_share(cells: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, p: NoParams) -> np.ndarray:
     """Share (0..1) of each cell's area covered by the layer (e.g. flood zone); overlaps count once."""
-    from .candidates import are_boxes, clip_to_boxes
-
     out = np.zeros(len(cells))
     if len(layer) == 0 or len(cells) == 0:
         return out
@@ -299,7 +298,7 @@ def zonal(cells: gpd.GeoDataFrame, raster: Any, p: ZonalParams) -> np.ndarray:
         return out
     geoms = np.empty(n, dtype=object)
     geoms[over] = cells.iloc[over].to_crs(raster.crs).geometry.values
-    ids = rasterize(zip(_geojson_shapes(geoms[over]), over + 1), out_shape=grid.shape,
+    ids = rasterize(zip(geojson_shapes(geoms[over]), over + 1), out_shape=grid.shape,
                     transform=raster.transform, fill=0, dtype="int32", all_touched=False)
     flat_ids = ids.ravel()
     flat = grid.ravel()
@@ -324,20 +323,6 @@ def zonal(cells: gpd.GeoDataFrame, raster: Any, p: ZonalParams) -> np.ndarray:
         rows, cols = np.asarray(rows), np.asarray(cols)
         inside = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
         out[empty[inside]] = grid[rows[inside], cols[inside]]
-    return out
-
-
-def _geojson_shapes(geoms: np.ndarray) -> list[Any]:
-    """Cells as GeoJSON-like dicts for rasterio, built from one coordinate array: rasterio asks
-    each shapely polygon for `__geo_interface__`, which costs more than burning it. Polygons with
-    holes and multi-part cells are passed as they are."""
-    out: list[Any] = list(geoms)
-    simple = np.flatnonzero((shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0))
-    if len(simple):
-        coords, which = shapely.get_coordinates(shapely.get_exterior_ring(geoms[simple]), return_index=True)
-        rings = np.split(coords, np.flatnonzero(np.diff(which)) + 1)
-        for i, ring in zip(simple, rings):
-            out[i] = {"type": "Polygon", "coordinates": [ring.tolist()]}
     return out
 
 
