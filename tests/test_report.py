@@ -140,6 +140,34 @@ def test_overview_png(report):
     assert f'src="{OVERVIEW_PNG}"' in page
 
 
+@pytest.mark.parametrize("cell_km", [None, 20.0])  # the demo's cells; cells narrower than a pixel
+def test_overview_of_many_cells_is_an_image_with_the_same_colours(demo, tmp_path, monkeypatch, cell_km):
+    """Past OVERVIEW_MAX_CELL_SHAPES the cells are drawn as one image: same frame, same colours."""
+    import sitescore.report as report_module
+
+    def overview(folder):
+        write_report(folder / "report.html", **kwargs)
+        with Image.open(folder / OVERVIEW_PNG) as im:
+            return np.asarray(im.convert("RGB")).astype(int)
+
+    kwargs = dict(demo["kwargs"])
+    if cell_km:  # the same cells drawn as specks: a national grid seen whole
+        cells = kwargs["cells"].copy()
+        centre = cells.geometry.centroid
+        cells["geometry"] = centre.buffer(cell_km, cap_style="square")
+        kwargs["cells"] = cells
+    shapes = overview(tmp_path / "shapes")
+    monkeypatch.setattr(report_module, "OVERVIEW_MAX_CELL_SHAPES", 10)
+    image = overview(tmp_path / "image")
+    assert shapes.shape == image.shape
+    # viridis greens (the good cells) in both, in about the same number of pixels
+    green = lambda px: ((px[..., 1] > 150) & (px[..., 0] < 150) & (px[..., 2] < 150)).sum()  # noqa: E731
+    assert green(image) > 200
+    assert 0.5 < green(image) / green(shapes) < 2.0
+    # and where they are: the two pictures differ in few pixels
+    assert (np.abs(shapes - image).sum(axis=2) > 60).mean() < 0.05
+
+
 def test_exclusions_sources_and_timings(report, demo):
     _, page = report
     result = demo["result"]

@@ -32,11 +32,13 @@ def geojson_shapes(geoms: np.ndarray) -> list[Any]:
     """Cells as GeoJSON-like dicts for rasterio, built from one coordinate array: rasterio asks
     each shapely polygon for `__geo_interface__`, which costs more than burning it. Polygons with
     holes and multi-part cells are passed as they are."""
+    geoms = np.asarray(geoms, dtype=object)
     out: list[Any] = list(geoms)
     simple = np.flatnonzero((shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0))
     if len(simple):
         coords, which = shapely.get_coordinates(shapely.get_exterior_ring(geoms[simple]), return_index=True)
-        rings = np.split(coords, np.flatnonzero(np.diff(which)) + 1)
-        for i, ring in zip(simple, rings):
-            out[i] = {"type": "Polygon", "coordinates": [ring.tolist()]}
+        bounds = np.r_[0, np.flatnonzero(np.diff(which)) + 1, len(coords)].tolist()
+        points = coords.tolist()  # one conversion, then slices of a list
+        for k, i in enumerate(simple.tolist()):
+            out[i] = {"type": "Polygon", "coordinates": [points[bounds[k]:bounds[k + 1]]]}
     return out

@@ -52,6 +52,8 @@ SWEEP_PREFIX = "report_sweep_"
 #: Overview figure: fixed size and resolution so the PNG is reproducible.
 OVERVIEW_SIZE_IN = (8.0, 6.4)
 OVERVIEW_DPI = 110
+#: Past this many cells the overview draws them as an image rather than one shape each.
+OVERVIEW_MAX_CELL_SHAPES = 50_000
 VF_SIZE_IN = (3.2, 2.0)
 VF_DPI = 100
 
@@ -250,6 +252,38 @@ def _north_angle(x: float, y: float) -> float:
     return math.atan2(y2 - y, x2 - x)
 
 
+def _cells_image(ax: Any, geoms: np.ndarray, scores: np.ndarray, frame: tuple[float, float, float, float],
+                 cmap: Any, grey: np.ndarray) -> None:
+    """Many cells drawn as one image at the figure's resolution: a national grid has more cells
+    than the figure has pixels, and a million vector shapes would take minutes to draw."""
+    from rasterio.features import rasterize
+    from rasterio.transform import from_bounds
+
+    from .geometry import geojson_shapes
+
+    x0, y0, x1, y1 = frame
+    width = int(OVERVIEW_SIZE_IN[0] * OVERVIEW_DPI * 2)
+    height = max(1, int(round(width * (y1 - y0) / max(x1 - x0, 1e-9))))
+    # scores burnt as 1..1001 (0 = no cell, 1001 + 1 = a cell out by a constraint or without score)
+    codes = np.where(np.isfinite(scores), 1 + np.round(np.clip(scores, 0, 1) * 1000), 1002).astype("int32")
+    b = shapely.bounds(geoms)
+    if np.median(b[:, 2] - b[:, 0]) <= (x1 - x0) / width:  # cells no wider than a pixel: one each
+        xy = shapely.get_coordinates(shapely.centroid(geoms))
+        col = np.clip(((xy[:, 0] - x0) / (x1 - x0) * width).astype(int), 0, width - 1)
+        row = np.clip(((y1 - xy[:, 1]) / (y1 - y0) * height).astype(int), 0, height - 1)
+        image = np.zeros((height, width), dtype="int32")
+        image[row, col] = codes
+    else:
+        image = rasterize(zip(geojson_shapes(geoms), codes), out_shape=(height, width),
+                          transform=from_bounds(x0, y0, x1, y1, width, height), fill=0, dtype="int32",
+                          all_touched=True)
+    rgba = np.zeros((height, width, 4))
+    scored = (image > 0) & (image < 1002)
+    rgba[scored] = cmap((image[scored] - 1) / 1000.0)
+    rgba[image == 1002] = grey
+    ax.imshow(rgba, extent=(x0, x1, y0, y1), origin="upper", interpolation="nearest", zorder=4)
+
+
 def _overview_png(path: Path, *, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
                   excluded: gpd.GeoDataFrame | None, land: gpd.GeoDataFrame | None,
                   agencies: Sequence[str], area_geometry: Any, top: int) -> Path:
@@ -319,18 +353,22 @@ def _overview_png(path: Path, *, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFram
     norm = Normalize(0.0, 1.0)
     cmap = colormaps["viridis"]
     if len(cells):
-        paths = _polygon_paths(list(cells.geometry.values), 0.0)
         scores = pd.to_numeric(cells["score"], errors="coerce").to_numpy(dtype=float) \
             if "score" in cells.columns else np.full(len(cells), np.nan)
         out = cells["excluded"].fillna(False).to_numpy(dtype=bool) \
             if "excluded" in cells.columns else np.zeros(len(cells), dtype=bool)
-        colours = cmap(norm(np.nan_to_num(scores, nan=0.0)))
         grey = np.array([0.56, 0.56, 0.56, 1.0])
-        colours[out | ~np.isfinite(scores)] = grey
-        keep = [i for i, p in enumerate(paths) if p is not None]
-        if keep:
-            ax.add_collection(PathCollection([paths[i] for i in keep], facecolors=colours[keep],
-                                             edgecolors="none", linewidths=0, zorder=4))
+        if len(cells) > OVERVIEW_MAX_CELL_SHAPES:
+            _cells_image(ax, cells.geometry.values, np.where(out, np.nan, scores), (x0, y0, x1, y1),
+                         cmap, grey)
+        else:
+            paths = _polygon_paths(list(cells.geometry.values), 0.0)
+            colours = cmap(norm(np.nan_to_num(scores, nan=0.0)))
+            colours[out | ~np.isfinite(scores)] = grey
+            keep = [i for i, p in enumerate(paths) if p is not None]
+            if keep:
+                ax.add_collection(PathCollection([paths[i] for i in keep], facecolors=colours[keep],
+                                                 edgecolors="none", linewidths=0, zorder=4))
         if out.any():
             legend.append(Patch(facecolor=EXCLUDED_COLOR, label="Cell excluded by a constraint"))
 
