@@ -628,3 +628,36 @@ def test_offline_page_is_deterministic(scene, tmp_path):
     a = write_map(tmp_path / "a.html", **{**scene, "layers": layers}, offline=True).read_bytes()
     b = write_map(tmp_path / "b.html", **{**scene, "layers": layers}, offline=True).read_bytes()
     assert a == b
+
+
+def test_layers_too_big_for_a_page_show_the_surroundings_of_the_sites(tmp_path, monkeypatch):
+    """A national run cannot put every line and plant of the country on one page: past
+    MAP_LAYER_MAX_FEATURES a layer keeps the features near the sites, and the map says so."""
+    import sitescore.pipeline as pipeline
+    from sitescore.config import load_config
+    from sitescore.demo import generate_demo
+
+    cfg = load_config(generate_demo(tmp_path / "demo"))
+    monkeypatch.setattr(pipeline, "MAP_LAYER_MAX_FEATURES", 20)
+    monkeypatch.setattr(pipeline, "MAP_SITE_SURROUNDINGS_KM", 3.0)
+    drawn = {}
+    real_write_map = __import__("sitescore.webmap", fromlist=["write_map"]).write_map
+
+    def spy(path, **kwargs):
+        drawn.update(kwargs["layers"])
+        return real_write_map(path, **kwargs)
+
+    monkeypatch.setattr("sitescore.webmap.write_map", spy)
+    result = pipeline.run(cfg, maps_dir=tmp_path / "maps", runs_dir=tmp_path / "runs")
+    notes = [n for n in result.manifest["notes"] if n.startswith("map layer '")]
+    assert notes, result.manifest["notes"]
+    around = shapely.buffer(shapely.union_all(result.sites.geometry.values), 3_000.0)
+    for note in notes:
+        m = re.fullmatch(r"map layer '(\w+)': ([\d,]+) features in the study area; the map shows "
+                         r"the ([\d,]+) within 3 km of the sites", note)
+        assert m, note
+        name, total, shown = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
+        assert total > 20 and shown == len(drawn[name]) < total
+        assert shapely.intersects(around, drawn[name].geometry.values).all()
+    page = (tmp_path / "maps" / cfg.study / "index.html").read_text(encoding="utf-8")
+    assert "within 3 km of the sites" in page

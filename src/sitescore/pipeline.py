@@ -302,12 +302,15 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
             map_path = None
             if write_map:
                 from .webmap import write_map as _write_map
-                map_layers = _map_layers(cfg, layers, area) if cfg.outputs.map_layers else {}
+                map_layers = _map_layers(cfg, layers, area, sites, plan.notes) \
+                    if cfg.outputs.map_layers else {}
+                map_excluded = None if cand.excluded_land is None else \
+                    _around_sites(cand.excluded_land, sites, "excluded land", plan.notes)
                 if offline and isinstance(layers.get("states"), gpd.GeoDataFrame):
                     map_layers["states"] = layers["states"]  # drawn instead of basemap tiles
                 _write_map(temps[1] / "index.html", title=cfg.title or cfg.study, cells=cells,
                            sites=sites, criteria=criterion_infos(plan.criteria, plan.weights),
-                           layers=map_layers, excluded=cand.excluded_land,
+                           layers=map_layers, excluded=map_excluded,
                            synthetic=cfg.synthetic, notes=plan.notes,
                            aggregation=cfg.aggregation, offline=offline)
                 map_path = map_dir / "index.html"
@@ -582,13 +585,34 @@ def _option_paths(source: LayerSource) -> list[Path]:
     return paths
 
 
-def _map_layers(cfg: Config, layers: dict[str, Any], area: StudyArea) -> dict[str, gpd.GeoDataFrame]:
+def _map_layers(cfg: Config, layers: dict[str, Any], area: StudyArea, sites: gpd.GeoDataFrame,
+                notes: list[str]) -> dict[str, gpd.GeoDataFrame]:
     """Input layers for the map, cut to the study area so the page stays light. A shortlist is
-    drawn as the sites themselves, and state outlines only served to define the area."""
+    drawn as the sites themselves, and state outlines only served to define the area. A layer
+    with more features than a page can carry (a national run) keeps those around the sites,
+    which is what a planner looks at them for; the map's notes say so."""
     skip = {"states"} | ({cfg.candidates.source} if _is_shortlist(cfg) else set())
     out = {}
     for name, layer in layers.items():
         if not isinstance(layer, gpd.GeoDataFrame) or name in skip:
             continue
-        out[name] = area.clip_mask(layer)
+        out[name] = _around_sites(area.clip_mask(layer), sites, f"map layer '{name}'", notes)
     return out
+
+
+#: A map layer with more features than this in the study area shows those near the sites only.
+MAP_LAYER_MAX_FEATURES = 5_000
+MAP_SITE_SURROUNDINGS_KM = 50.0
+
+
+def _around_sites(layer: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, what: str,
+                  notes: list[str]) -> gpd.GeoDataFrame:
+    if len(layer) <= MAP_LAYER_MAX_FEATURES or len(sites) == 0:
+        return layer
+    around = shapely.buffer(shapely.union_all(sites.geometry.values),
+                            MAP_SITE_SURROUNDINGS_KM * M_PER_KM, quad_segs=4)
+    shapely.prepare(around)
+    near = layer[shapely.intersects(around, layer.geometry.values)]
+    notes.append(f"{what}: {len(layer):,} features in the study area; the map shows the "
+                 f"{len(near):,} within {MAP_SITE_SURROUNDINGS_KM:g} km of the sites")
+    return near
