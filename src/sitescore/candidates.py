@@ -110,15 +110,11 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
             geoms = shapely.buffer(geoms, buffer_m * BUFFER_WIDENING, quad_segs=BUFFER_QUAD_SEGS)
         protected_all = protected_all.set_geometry(gpd.GeoSeries(geoms, crs=CRS))
         for reason, group in protected_all.groupby("reason", sort=True):
-            union = shapely.union_all(group.geometry.values)
-            summary[reason] = shapely.area(shapely.intersection(eligible, union)) / SQM_PER_ACRE
-            eligible = shapely.difference(eligible, union)
+            eligible = _remove(eligible, shapely.union_all(group.geometry.values), reason, summary)
         excluded_frames.append(protected_all)
     if len(tribal_private):
-        union = shapely.union_all(tribal_private.geometry.values)
-        key = "tribal or non-federal land"
-        summary[key] = shapely.area(shapely.intersection(eligible, union)) / SQM_PER_ACRE
-        eligible = shapely.difference(eligible, union)
+        eligible = _remove(eligible, shapely.union_all(tribal_private.geometry.values),
+                           "tribal or non-federal land", summary)
         excluded_frames.append(gpd.GeoDataFrame(
             {"reason": ["tribal land" if d == "TRIBL" else f"owner type {t}"
                         for t, d in zip(tribal_private["own_type"], tribal_private["designation"])]},
@@ -195,6 +191,15 @@ def _square_cover(geometry: shapely.Geometry, size: float) -> _SquareCover:
 
 def _square_ids(size: float, cols: np.ndarray, rows: np.ndarray) -> list[str]:
     return [f"sq{int(size)}_{c}_{r}" for c, r in zip(cols.tolist(), rows.tolist())]
+
+
+def _remove(eligible: shapely.Geometry, excluded: shapely.Geometry, reason: str,
+             summary: dict[str, float]) -> shapely.Geometry:
+    """Eligible land minus one rule's land, recording the acres the rule took (the area lost: one
+    overlay on national land instead of an intersection and a difference)."""
+    left = shapely.difference(eligible, excluded)
+    summary[reason] = max(shapely.area(eligible) - shapely.area(left), 0.0) / SQM_PER_ACRE
+    return left
 
 
 def square_grid(geometry: shapely.Geometry, size_km: float) -> gpd.GeoDataFrame:
