@@ -218,6 +218,10 @@ def _square_cells_with_area(geometry: shapely.Geometry, size: float) -> tuple[gp
     times cheaper than a general intersection."""
     cover = _square_cover(geometry, size)
     c_idx, k_idx = cover.cell_of_pair[cover.same_tile], cover.piece_of_pair[cover.same_tile]
+    # a cell's acres are summed over its pieces in land-part order, so any subset of the land
+    # holding a cell's parts (a strip on a Dask worker) gives it the same acres to the last bit
+    order = np.lexsort((k_idx, c_idx))
+    c_idx, k_idx = c_idx[order], k_idx[order]
     boxes, pieces = cover.boxes, cover.pieces
     inside = shapely.contains_properly(pieces[k_idx], boxes[c_idx])
     area = np.full(len(c_idx), size * size)

@@ -53,6 +53,49 @@ _runs_dir = click.option("--runs-dir", type=click.Path(file_okay=False, path_typ
                          help="Folder for tables and manifest (default: runs).")
 
 
+def _engine_options(func: Callable) -> Callable:
+    """--engine, --scheduler, --workers, --partitions: the config's `engine` for this run."""
+    for option in reversed([
+        click.option("--engine", "engine_kind", type=click.Choice(["local", "dask"]),
+                     help="Where candidates and metrics run (default: the config's engine.kind)."),
+        click.option("--scheduler", metavar="ADDRESS", help="A running Dask scheduler, e.g. "
+                     "tcp://host:8786 (implies --engine dask)."),
+        click.option("--workers", type=int, help="Processes of the local Dask cluster started for "
+                     "the run when no scheduler is given (implies --engine dask)."),
+        click.option("--partitions", type=int, help="Strips and partitions the cells are split "
+                     "into on Dask (default: one per worker thread)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _with_engine(cfg: Any, kind: str | None, scheduler: str | None, workers: int | None,
+                 partitions: int | None) -> None:
+    """The command line's engine options over the config's `engine` (validated the same way)."""
+    given = {k: v for k, v in (("scheduler", scheduler), ("workers", workers),
+                               ("partitions", partitions)) if v is not None}
+    if kind is None and not given:
+        return
+    from pydantic import ValidationError
+
+    from .config import EngineConfig
+    if kind == "local":
+        fields = {"kind": "local", **given}
+    else:
+        fields = cfg.engine.model_dump() | {"kind": "dask"}
+        if scheduler is not None:  # a running cluster instead of the config's local one
+            fields["workers"] = None
+        fields |= given
+    try:
+        cfg.engine = EngineConfig(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        keyed = getattr((err.get("ctx") or {}).get("error"), "key", None)
+        key = keyed or ".".join(["engine", *(str(p) for p in err["loc"])])
+        option = "--engine" if key == "engine.kind" else "--" + key.split(".")[-1]
+        raise SitescoreError(err["msg"].removeprefix("Value error, "), file=option, key=key) from None
+
+
 def print_sites(result: Any, top: int = 10) -> None:
     sites = result.sites
     click.echo(f"\n{len(sites)} sites ranked; top {min(top, len(sites))}:")
@@ -84,23 +127,47 @@ def print_sites(result: Any, top: int = 10) -> None:
 @click.option("--top", default=10, show_default=True, help="How many sites to print.")
 @click.option("--verify", is_flag=True, help="Only check the last run's inputs against their "
               "recorded checksums (exit 2 if any changed); run nothing.")
-@_preset
+@click.option("--preset", "presets", multiple=True, metavar="NAME|FILE",
+              help="Scenario preset (configs/presets/NAME.yaml or a file) on this study; repeat "
+                   "it for several, each its own study <study>-<preset>, run side by side on "
+                   "the engine.")
 @_cache_dir
+@_engine_options
 @_friendly
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
-        no_map: bool, offline: bool, top: int, verify: bool, preset: str | None,
-        cache_dir: Path | None) -> None:
+        no_map: bool, offline: bool, top: int, verify: bool, presets: tuple[str, ...],
+        cache_dir: Path | None, engine_kind: str | None, scheduler: str | None,
+        workers: int | None, partitions: int | None) -> None:
     """Score and rank candidate sites for a study config."""
     from .config import load_config
     from .pipeline import run as run_pipeline
+    from .pipeline import run_many
 
-    cfg = load_config(config, preset=preset)
+    if len(set(presets)) < len(presets):
+        raise SitescoreError("each preset once", key="--preset")
+    cfgs = [load_config(config, preset=p) for p in presets] or [load_config(config)]
+    for cfg in cfgs:
+        _with_engine(cfg, engine_kind, scheduler, workers, partitions)
     if verify:
-        _verify(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
+        for cfg in cfgs:
+            _verify(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
         return
-    result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
-                          write_map=not no_map, cache_dir=cache_dir, offline=offline)
-    print_sites(result, top)
+    if len(cfgs) == 1:
+        result = run_pipeline(cfgs[0], data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
+                              write_map=not no_map, cache_dir=cache_dir, offline=offline)
+        print_sites(result, top)
+        return
+    results = run_many(cfgs, keep_cells=False, data_dir=data_dir, maps_dir=maps_dir,
+                       runs_dir=runs_dir, write_map=not no_map, cache_dir=cache_dir, offline=offline)
+    for cfg, result in zip(cfgs, results):
+        click.echo(f"\n== {cfg.study} ==")
+        if isinstance(result, SitescoreError):
+            click.echo("not run: see the error below; its previous outputs are as they were")
+        else:
+            print_sites(result, top)
+    failed = [r for r in results if isinstance(r, SitescoreError)]
+    if failed:
+        raise failed[0]
 
 
 def _verify(run_dir: Path) -> None:
@@ -156,11 +223,13 @@ def demo(out: Path, maps_dir: Path | None, runs_dir: Path | None, seed: int) -> 
 @_runs_dir
 @_preset
 @_cache_dir
+@_engine_options
 @_friendly
 def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: float | None,
                 weight_mode: str | None, thresholds: float | None, top_k: int | None,
                 data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
-                preset: str | None, cache_dir: Path | None) -> None:
+                preset: str | None, cache_dir: Path | None, engine_kind: str | None,
+                scheduler: str | None, workers: int | None, partitions: int | None) -> None:
     """How stable is the ranking under weight (and threshold) doubt: a run with Monte Carlo
     draws, one-at-a-time weight sweeps and the smallest weight changes that move sites."""
     from pydantic import ValidationError
@@ -177,6 +246,7 @@ def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: 
     except ValidationError as exc:
         err = exc.errors()[0]
         raise SitescoreError(err["msg"], key="--" + str(err["loc"][0]).replace("_", "-")) from None
+    _with_engine(cfg, engine_kind, scheduler, workers, partitions)
     result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
                           cache_dir=cache_dir)
     sc = cfg.sensitivity

@@ -229,6 +229,53 @@ class SensitivityConfig(_Strict):
     sweep_max: float = Field(2.0, gt=1, description="Weight sweeps run from 0 to this multiple.")
 
 
+#: A Dask scheduler address: [tcp|tls|ws|wss|ucx://]host:port (IPv6 hosts in brackets).
+_SCHEDULER = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
+
+
+class EngineConfig(_Strict):
+    """Where candidates and metrics run: here, or on a Dask cluster (the `dask` extra)."""
+
+    kind: Literal["local", "dask"] = Field("local", description="local, or dask (pip install "
+                                                                "'sitescore[dask]').")
+    scheduler: str | None = Field(None, description="Address of a running Dask scheduler, e.g. "
+                                                    "tcp://host:8786; none starts a local cluster "
+                                                    "for the run.")
+    workers: int | None = Field(None, ge=1, description="Worker processes of the local cluster "
+                                                        "(default: one per CPU).")
+    partitions: int | None = Field(None, ge=1, description="Strips and partitions the cells are "
+                                                           "split into (default: one per worker thread).")
+
+    @field_validator("kind")
+    @classmethod
+    def _installed(cls, v: str) -> str:
+        if v == "dask":
+            from .engine import INSTALL_HINT, missing_dask_packages
+            missing = missing_dask_packages()
+            if missing:
+                raise ValueError(f"the dask engine needs {', '.join(missing)}: {INSTALL_HINT}")
+        return v
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and not _SCHEDULER.match(v):
+            raise ValueError(f"'{v}' is not a scheduler address (like tcp://host:8786)")
+        return v
+
+    @model_validator(mode="after")
+    def _used(self) -> EngineConfig:
+        if self.kind == "local":
+            for name in ("scheduler", "workers", "partitions"):
+                if getattr(self, name) is not None:
+                    raise _KeyedError(f"engine.{name}", "only used with kind: dask")
+        elif self.scheduler is not None and self.workers is not None:
+            raise _KeyedError("engine.workers", "sets the size of the local cluster started when "
+                                                "no scheduler is given; a running cluster has its "
+                                                "own workers")
+        return self
+
+
 class Config(_Strict):
     study: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                                 description="Short name; folders maps/<study>, runs/<study>.")]
@@ -246,6 +293,8 @@ class Config(_Strict):
     sensitivity: SensitivityConfig | None = Field(None, description="Rank uncertainty, if wanted.")
     sites: SitesConfig = Field(default_factory=SitesConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig,
+                                 description="Where the work runs: local, or a Dask cluster.")
     preset: str | None = Field(None, description="A scenario preset (criteria, weights, sites) "
                                                  "applied on top of this study's data.")
     description: str | None = None
@@ -304,7 +353,8 @@ class Config(_Strict):
         line, probe = None, key
         while probe and line is None:
             line = self.key_lines.get(probe)
-            probe = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", probe)  # 'a[0].b' -> 'a[0]' -> 'a'
+            shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", probe)  # 'a[0].b' -> 'a[0]' -> 'a'
+            probe = shorter if shorter != probe else ""  # a top-level key not in the file
         source = self.source_path or "<config>"
         return f"{source}, line {line}" if line else str(source)
 

@@ -244,6 +244,7 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
          write_map: bool, cache_dir: str | Path | None, offline: bool,
          engine: Engine | None = None) -> RunResult:
     engine = engine or LocalEngine()
+    engine.new_run()
     timer = _Timer()
     t_start = time.perf_counter()
     sources = layer_sources(cfg, data_dir)

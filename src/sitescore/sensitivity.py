@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .config import CriterionConfig, SensitivityConfig, ValueFunction
 from .scoring import apply_value_function
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 #: Scores are rounded to this many decimals before ranking, so ties survive floating point.
 TIE_DECIMALS = 12
@@ -48,6 +52,11 @@ FLIP_POINTS_PER_DECADE = 100
 FLIP_RTOL = 1e-10
 #: Numbers held in memory at once per Monte Carlo chunk (draws x sites x criteria).
 CHUNK_ELEMENTS = 4_000_000
+#: Monte Carlo draws are split into about this many chunks (of at least MIN_CHUNK_DRAWS), so an
+#: engine can spread them over its workers. The chunks depend only on the problem, never on the
+#: engine, and their sums are added in chunk order: every engine gives the same numbers.
+CHUNKS = 16
+MIN_CHUNK_DRAWS = 64
 
 _POSITIVE_PARAMS = {"half_life", "scale"}
 
@@ -404,7 +413,8 @@ def _interp_batch(x: np.ndarray, xs: list[np.ndarray], ys: list[float]) -> np.nd
 # Monte Carlo
 # ---------------------------------------------------------------------------------------------
 
-def monte_carlo(sm: SiteMatrix, cfg: SensitivityConfig, method: str) -> pd.DataFrame:
+def monte_carlo(sm: SiteMatrix, cfg: SensitivityConfig, method: str,
+                engine: Engine | None = None) -> pd.DataFrame:
     """Rank uncertainty over `cfg.draws` random weight vectors (and, with `cfg.thresholds` > 0,
     jittered value-function parameters, the site values recomputed from their cells).
 
@@ -412,7 +422,9 @@ def monte_carlo(sm: SiteMatrix, cfg: SensitivityConfig, method: str) -> pd.DataF
     of draws with rank <= cfg.top_k), median_rank, rank_p05, rank_p95 (a 90 % interval) and
     mean_score. Rank quantiles are order statistics (numpy's 'inverted_cdf'), so they are whole
     ranks and the interval always holds the median. Weights and jitter come from two independent
-    streams of the seed, so a run with thresholds uses the same weight draws as one without."""
+    streams of the seed, so a run with thresholds uses the same weight draws as one without.
+    Every draw is made up front, in order; chunks of them are evaluated on `engine` (here by
+    default) and added up in chunk order, so an engine changes where, never what."""
     n, m = sm.values.shape
     if n == 0:
         return pd.DataFrame(columns=["site_id", "name", "base_rank", "base_score", "p_top_k",
@@ -425,14 +437,16 @@ def monte_carlo(sm: SiteMatrix, cfg: SensitivityConfig, method: str) -> pd.DataF
     score_sum = np.zeros(n)
     cell_total = sum(len(cc.site) for cc in sm.cells.values())
     chunk = int(np.clip(CHUNK_ELEMENTS // max(1, n * m + cell_total), 16, 100_000))
-    site_index = np.arange(n)
-    for start in range(0, cfg.draws, chunk):
-        stop = min(start + chunk, cfg.draws)
-        values = _values_for(sm, jitter, start, stop, cfg.thresholds)
-        scores = batch_scores(values, weights[start:stop], method)
-        ranks = ranks_of(scores, sm.excluded)
-        counts += np.bincount((site_index[None, :] * n + ranks - 1).ravel(), minlength=n * n)
-        score_sum += scores.sum(axis=0)
+    chunk = min(chunk, max(MIN_CHUNK_DRAWS, -(-cfg.draws // CHUNKS)))
+    spans = [(a, min(a + chunk, cfg.draws)) for a in range(0, cfg.draws, chunk)]
+    items = [(weights[a:b], [jt.z[a:b] for jt in jitter]) for a, b in spans]
+    shared = {"sm": sm, "jitter": [replace(jt, z=None) for jt in jitter],
+              "thresholds": cfg.thresholds, "method": method}
+    done = engine.map(_mc_chunk, items, shared=shared) if engine is not None \
+        else [_mc_chunk(item, **shared) for item in items]
+    for chunk_counts, chunk_sum in done:
+        counts += chunk_counts
+        score_sum += chunk_sum
     hist = counts.reshape(n, n)  # hist[site, rank - 1]
     cum = np.cumsum(hist, axis=1)
 
@@ -452,12 +466,26 @@ def monte_carlo(sm: SiteMatrix, cfg: SensitivityConfig, method: str) -> pd.DataF
     return out
 
 
+def _mc_chunk(item: tuple[np.ndarray, list[np.ndarray]], *, sm: SiteMatrix, jitter: list[_Jitter],
+              thresholds: float, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk of draws (its weights and its rows of each jitter's normals): how often each
+    site took each rank (flattened sites x ranks), and the sum of each site's scores."""
+    weights, zs = item
+    jt = [replace(j, z=z) for j, z in zip(jitter, zs)]
+    n = sm.n_sites
+    values = _values_for(sm, jt, 0, len(weights), thresholds)
+    scores = batch_scores(values, weights, method)
+    ranks = ranks_of(scores, sm.excluded)
+    counts = np.bincount((np.arange(n)[None, :] * n + ranks - 1).ravel(), minlength=n * n)
+    return counts, scores.sum(axis=0)
+
+
 @dataclass
 class _Jitter:
     crit: int
     cells: CriterionCells
     spec: list[tuple[str, float, float, bool]]
-    z: np.ndarray  # draws x len(spec)
+    z: np.ndarray | None  # draws x len(spec)
 
 
 def _threshold_plan(sm: SiteMatrix, cfg: SensitivityConfig, rng: np.random.Generator) -> list[_Jitter]:
