@@ -5,7 +5,8 @@ cache. Medians over repeated runs.
     .venv/bin/python benchmarks/read_state_extract.py [--repeat 5]
 
 Real national files come from ../shared/data when it is there; a national-size HIFLD-schema
-transmission-line file (85,000 lines across the lower 48) is generated in a temporary folder.
+transmission-line file (85,000 lines across the lower 48, from national_inputs.py) is generated
+in a temporary folder.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
-import shapely
+# a sibling module: benchmarks/ is the running script's folder, so it is on sys.path
+from national_inputs import national_transmission_lines
 
 from sitescore.cache import prepare, read_cached
 from sitescore.readers import LayerSource, read_layer
@@ -26,24 +26,6 @@ from sitescore.study_area import bbox_area
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NEW_MEXICO = [-109.05, 31.33, -103.0, 37.0]
-
-
-def national_transmission_lines(path: Path, n: int = 85_000, seed: int = 1) -> Path:
-    """HIFLD 'Electric Power Transmission Lines' fields, random short lines over CONUS."""
-    rng = np.random.default_rng(seed)
-    x0 = rng.uniform(-124.5, -67.0, n)
-    y0 = rng.uniform(25.0, 49.0, n)
-    length = rng.uniform(0.02, 0.5, n)
-    angle = rng.uniform(0, 2 * np.pi, n)
-    lines = [shapely.LineString([(x, y), (x + dx / 2, y + dy / 2 + 0.01), (x + dx, y + dy)])
-             for x, y, dx, dy in zip(x0, y0, length * np.cos(angle), length * np.sin(angle))]
-    volts = rng.choice([69.0, 115.0, 138.0, 230.0, 345.0, 500.0, -999999.0], n)
-    gpd.GeoDataFrame({
-        "ID": [str(100000 + i) for i in range(n)], "TYPE": "AC; OVERHEAD", "STATUS": "IN SERVICE",
-        "OWNER": "NOT AVAILABLE", "VOLTAGE": volts,
-        "VOLT_CLASS": np.where(volts < 0, "NOT AVAILABLE", volts.astype(int).astype(str)),
-    }, geometry=lines, crs="EPSG:4326").to_file(path, layer="Electric_Power_Transmission_Lines")
-    return path
 
 
 def median_seconds(func, repeat: int) -> tuple[float, int]:
