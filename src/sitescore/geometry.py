@@ -42,3 +42,34 @@ def geojson_shapes(geoms: np.ndarray) -> list[Any]:
         for k, i in enumerate(simple.tolist()):
             out[i] = {"type": "Polygon", "coordinates": [points[bounds[k]:bounds[k + 1]]]}
     return out
+
+
+#: Lines are indexed in pieces of at most this many vertices for nearest-feature queries.
+PIECE_VERTICES = 16
+
+
+def short_pieces(geoms: np.ndarray, vertices: int = PIECE_VERTICES) -> np.ndarray:
+    """Lines cut into consecutive pieces of at most `vertices` vertices (neighbouring pieces share
+    an end point); other geometries as they are. A river crossing a state has one bounding box
+    the size of the state, so a spatial index cannot rule it out for any cell there, and every
+    distance to it walks all its vertices. Its pieces have small boxes, and the nearest piece is
+    exactly as near as the nearest line: the distance to a line is the least distance to any
+    of its segments."""
+    geoms = np.asarray(geoms, dtype=object)
+    parts = shapely.get_parts(geoms)
+    is_line = shapely.get_type_id(parts) == 1
+    lines, others = parts[is_line], parts[~is_line]
+    if len(lines) == 0:
+        return geoms
+    coords, which = shapely.get_coordinates(lines, return_index=True)
+    n = np.bincount(which, minlength=len(lines))
+    step = vertices - 1
+    chunks = np.maximum(1, -(-(n - 1) // step))          # pieces per line
+    starts = np.repeat(np.cumsum(n) - n, chunks)          # first coordinate of each line
+    k = np.arange(chunks.sum()) - np.repeat(np.cumsum(chunks) - chunks, chunks)
+    first = starts + k * step
+    last = np.minimum(first + step, np.repeat(np.cumsum(n) - 1, chunks))
+    length = last - first + 1
+    idx = np.repeat(first, length) + (np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length))
+    pieces = shapely.linestrings(coords[idx], indices=np.repeat(np.arange(len(length)), length))
+    return np.concatenate([pieces, others]) if len(others) else pieces

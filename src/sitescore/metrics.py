@@ -20,7 +20,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import DataError
-from .geometry import are_boxes, clip_to_boxes, geojson_shapes
+from .geometry import are_boxes, clip_to_boxes, geojson_shapes, short_pieces
 from .schema import M_PER_KM
 
 
@@ -93,7 +93,7 @@ def distance_to(cells: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, p: NoParams) -
     out = np.full(len(cells), np.nan)
     if len(layer) == 0 or len(cells) == 0:
         return out
-    tree = shapely.STRtree(layer.geometry.values)
+    tree = shapely.STRtree(short_pieces(layer.geometry.values))
     (src, _), dist = tree.query_nearest(_centroids(cells), return_distance=True, all_matches=False)
     out[src] = dist / M_PER_KM
     return out
