@@ -222,8 +222,12 @@ def test_metrics_on_partitions_equal_the_local_values_bit_for_bit(client):
             MetricJob("room", "contiguous_acres", None, {})]
     engine = DaskEngine(client, partitions=5)
     there = engine.metrics(cells, jobs)
-    here = LocalEngine().metrics(cells, jobs)
-    assert list(there) == [j.name for j in jobs]
+    here = LocalEngine(threads=4).metrics(cells, jobs)
+    one_at_a_time = LocalEngine(threads=1).metrics(cells, jobs)
+    assert list(there) == list(here) == list(one_at_a_time) == [j.name for j in jobs]
+    for name in here:  # metrics on threads: each exactly as computed alone
+        assert here[name][0].dtype == one_at_a_time[name][0].dtype, name
+        np.testing.assert_array_equal(here[name][0], one_at_a_time[name][0], err_msg=name)
     for name in here:
         assert there[name][0].dtype == here[name][0].dtype, name
         np.testing.assert_array_equal(there[name][0], here[name][0], err_msg=name)
@@ -337,6 +341,8 @@ def _config(tmp_path, engine_yaml: str):
     ("engine:\n  kind: local\n  workers: 2\n", "engine.workers", "only used with kind: dask"),
     ("engine:\n  kind: dask\n  scheduler: tcp://h:8786\n  workers: 2\n", "engine.workers", "own workers"),
     ("engine:\n  kind: dask\n  wrokers: 2\n", "engine.wrokers", "did you mean 'workers'"),
+    ("engine:\n  kind: dask\n  threads: 2\n", "engine.threads", "only used with kind: local"),
+    ("engine:\n  threads: 0\n", "engine.threads", "greater than or equal to 1"),
     ("engine:\n  kind: spark\n", "engine.kind", "'local' or 'dask'"),
 ])
 def test_engine_settings_are_checked_with_their_key_and_line(tmp_path, engine_yaml, key, words):

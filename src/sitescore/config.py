@@ -245,6 +245,8 @@ class EngineConfig(_Strict):
                                                         "(default: one per CPU).")
     partitions: int | None = Field(None, ge=1, description="Strips and partitions the cells are "
                                                            "split into (default: one per worker thread).")
+    threads: int | None = Field(None, ge=1, description="Local engine: metrics computed at once on "
+                                                        "threads (default: one per CPU, at most 4).")
 
     @field_validator("kind")
     @classmethod
@@ -269,6 +271,9 @@ class EngineConfig(_Strict):
             for name in ("scheduler", "workers", "partitions"):
                 if getattr(self, name) is not None:
                     raise _KeyedError(f"engine.{name}", "only used with kind: dask")
+        elif self.threads is not None:
+            raise _KeyedError("engine.threads", "only used with kind: local (Dask workers have "
+                                                "their own threads)")
         elif self.scheduler is not None and self.workers is not None:
             raise _KeyedError("engine.workers", "sets the size of the local cluster started when "
                                                 "no scheduler is given; a running cluster has its "
