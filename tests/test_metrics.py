@@ -24,6 +24,18 @@ def test_distance_to_nearest_line_in_km():
     np.testing.assert_allclose(got, [3.0, 3.0, 3.0])
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_distance_to_points_equals_the_geometric_nearest_distance(seed):
+    rng = np.random.default_rng(seed)
+    cells = square_cells(9, 7, size=3_000.0, x0=-20_000.0)
+    towns = layer(shapely.points(rng.uniform(-60_000, 60_000, (rng.integers(1, 40), 2))))
+    got = compute_metric("distance_to", cells, towns, {})
+    centroids = shapely.centroid(cells.geometry.values)
+    expected = [shapely.distance(c, towns.geometry.values).min() / 1000.0 for c in centroids]
+    assert np.array_equal(got, expected)
+
+
 def test_distance_to_empty_layer_is_missing():
     got = compute_metric("distance_to", square_cells(2, 1), layer([]), {})
     assert np.isnan(got).all()
