@@ -1836,17 +1836,22 @@ UTILITIES = [f"{a} {b}" for a in ("Western", "Mountain", "Prairie", "Southern", 
                        "Public Power District", "Light & Power")]
 
 
+def _placed(world: World, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lon/lat (after the map warp), county row and state abbreviation of model-space points."""
+    pts = shapely.transform(world.warp.geoms(shapely.points(frame[["x", "y"]].to_numpy())), _lonlat)
+    county = world.county_of(frame["x"].to_numpy(), frame["y"].to_numpy())
+    _, abbr = _state_codes(world, world.counties["state"].to_numpy()[county])
+    return shapely.get_x(pts), shapely.get_y(pts), county, abbr
+
+
 def write_plants(world: World, eia_path: Path, gppd_path: Path) -> tuple[int, int]:
     """EIA-860 Schedule 2 plant sheet (CSV of the XLSX, every cell as text) and the GPPD USA
     source table for the same plants (capacity joined on the EIA plant code)."""
     rng = world.rng("plants-attributes")
     p = world.plants
     n = len(p)
-    pts = shapely.transform(world.warp.geoms(shapely.points(p[["x", "y"]].to_numpy())), _lonlat)
-    lon, lat = shapely.get_x(pts), shapely.get_y(pts)
-    county = world.county_of(p["x"].to_numpy(), p["y"].to_numpy())
+    lon, lat, county, abbr = _placed(world, p)
     c = world.counties
-    _, abbr = _state_codes(world, c["state"].to_numpy()[county])
     utility = np.asarray(UTILITIES, dtype=object)[rng.integers(0, len(UTILITIES), n)]
     util_id = np.array([1000 + 37 * UTILITIES.index(u) for u in utility])
     kv = p["kv"].to_numpy()
@@ -1975,10 +1980,7 @@ def write_airports(world: World, path: Path, runways_path: Path) -> tuple[int, i
     rng = world.rng("airports-attributes")
     a = world.airports
     n = len(a)
-    pts = shapely.transform(world.warp.geoms(shapely.points(a[["x", "y"]].to_numpy())), _lonlat)
-    lon, lat = shapely.get_x(pts), shapely.get_y(pts)
-    county = world.county_of(a["x"].to_numpy(), a["y"].to_numpy())
-    _, abbr = _state_codes(world, world.counties["state"].to_numpy()[county])
+    lon, lat, county, abbr = _placed(world, a)
     kind = a["type"].to_numpy()
     ids = 6000 + np.arange(n) * 7
     ident = [f"{k:02d}{s}" if t != "closed" else f"US-{k:04d}" for k, (s, t) in
