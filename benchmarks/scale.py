@@ -275,7 +275,10 @@ def main() -> None:
     rows = []
     for stage in STAGES + metric_names + ["total"]:
         rows.append([stage] + [_median(results[t], stage) for t in sizes])
-    rows.append(["peak memory (MB)"] + [max(r["peak_mb"] for r in results[t]) for t in sizes])
+    for stage in ("read layers", "candidates", "metrics", "locate sites"):
+        rows.append([f"peak MB at end of {stage}"] + [max(r["stage_peak_mb"].get(stage, float("nan"))
+                                                          for r in results[t]) for t in sizes])
+    rows.append(["peak memory (MB, whole run)"] + [max(r["peak_mb"] for r in results[t]) for t in sizes])
     rows.append(["cells / s (end to end)"] + [results[t][0]["cells"] / _median(results[t], "total")
                                               for t in sizes])
     emit(f"Median seconds per stage ({args.repeat} runs each, fresh process per run)", _table(header, rows))
