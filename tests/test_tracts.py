@@ -174,6 +174,14 @@ def test_per_state_acs_tract_files_are_read_together_through_the_dataset(tmp_pat
     assert by.loc["35001000107", "population"] == 2500  # from the second state's file
     assert out.attrs["tables"][0]["files"] == 2
     assert out.attrs["tracts_without_data"] == 0
+    # the prepared cache and the run manifest see the second state's file too
+    from sitescore.cache import cache_key
+    from sitescore.pipeline import _option_paths
+    assert [p.name for p in _option_paths(src)] == ["acs5_2024_tract_04.csv", "acs5_2024_tract_35.csv"]
+    before = cache_key(src)
+    second = _option_paths(src)[1]
+    second.write_text(second.read_text() + "\n")
+    assert cache_key(src) != before
 
 
 # --- errors ------------------------------------------------------------------------------------

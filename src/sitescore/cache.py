@@ -39,9 +39,9 @@ def cache_key(source: LayerSource) -> str:
     for p in (source.path, *source.more_paths):
         st = p.stat()
         files.append([str(p.resolve()), st.st_size, st.st_mtime_ns])
-    extra = [str(source.resolve(t["path"])) for t in source.options.get("tables", []) or []
-             if isinstance(t, dict) and "path" in t]
-    for p in map(Path, extra):
+    extra = [p for t in source.options.get("tables", []) or [] if isinstance(t, dict) and "path" in t
+             for p in source.resolve_all(t["path"])]
+    for p in extra:
         if p.exists():
             st = p.stat()
             files.append([str(p.resolve()), st.st_size, st.st_mtime_ns])

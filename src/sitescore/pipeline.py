@@ -580,7 +580,7 @@ def _option_paths(source: LayerSource) -> list[Path]:
     paths = []
     for table in source.options.get("tables", []) or []:
         if isinstance(table, dict) and "path" in table:
-            paths.append(source.resolve(table["path"]))
+            paths.extend(source.resolve_all(table["path"]))
     if source.options.get("capacity_table"):
         paths.append(source.resolve(source.options["capacity_table"]))
     return paths

@@ -61,6 +61,21 @@ class LayerSource:
         p = Path(relative).expanduser()
         return p if p.is_absolute() else self.data_dir / p
 
+    def resolve_all(self, relative: str | Path) -> list[Path]:
+        """Every file an option names: its one path, or every file of a `dataset:<id>` in the
+        data folder (the ACS fetched per state is one file per state), the first first."""
+        first = self.resolve(relative)
+        text = str(relative)
+        if not text.startswith("dataset:"):
+            return [first]
+        from ..datastore import dataset_paths  # the data folder's manifest lists every file
+
+        try:
+            stored = dataset_paths(self.data_dir).get(text.removeprefix("dataset:")) or []
+        except DataError:
+            stored = []
+        return [first, *(p for p in stored if p != first)]
+
 
 @dataclass(frozen=True)
 class ReaderSpec:

@@ -220,22 +220,6 @@ TABLE_READERS: dict[str, Callable[[Path, FieldMap | None, Geography], pd.DataFra
 COUNTY_ONLY_TABLES = {"bls_laus": LAUS_NO_TRACTS}
 
 
-def _table_paths(source: LayerSource, given: Any) -> list[Path]:
-    """The file(s) of a table option: a path, or `dataset:<id>` = every file of that dataset in
-    the data folder (the ACS fetched per state is one file per state)."""
-    first = source.resolve(given)
-    text_ = str(given)
-    if not text_.startswith("dataset:"):
-        return [first]
-    from ..datastore import dataset_paths  # the data folder's manifest lists every file
-
-    try:
-        stored = dataset_paths(source.data_dir).get(text_.removeprefix("dataset:")) or []
-    except DataError:
-        stored = []
-    return [first, *(p for p in stored if p != first)]
-
-
 def _read_tables(spec: Mapping[str, Any], geography: Geography) -> pd.DataFrame:
     """One table option read (all its files, joined; the first row of a GEOID wins)."""
     parts = [_read_table_file(str(p), _fingerprint(p), spec["reader"], _frozen(spec["fields"]),
@@ -335,7 +319,7 @@ def _table_specs(source: LayerSource, geography: Geography = "county") -> list[d
             if not isinstance(provider, (str, list)) or not provider:
                 raise ConfigError(f"'{canonical}' must name a column or a list of columns",
                                   key=f"{where}.fields")
-        paths = _table_paths(source, spec["path"])
+        paths = source.resolve_all(spec["path"])
         specs.append({"reader": spec["reader"], "path": paths[0], "paths": paths,
                       "fields": fields})
     return specs
