@@ -125,6 +125,15 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
     return EligibleLand(selected.reset_index(drop=True), eligible, excluded, summary)
 
 
+def _remove(eligible: shapely.Geometry, excluded: shapely.Geometry, reason: str,
+             summary: dict[str, float]) -> shapely.Geometry:
+    """Eligible land minus one rule's land, recording the acres the rule took (the area lost: one
+    overlay on national land instead of an intersection and a difference)."""
+    left = shapely.difference(eligible, excluded)
+    summary[reason] = max(shapely.area(eligible) - shapely.area(left), 0.0) / SQM_PER_ACRE
+    return left
+
+
 #: Land is cut into tiles of this many cells a side: each cell then meets only the small pieces
 #: of its own tile, and cells wholly inside a piece need no intersection.
 TILE_CELLS = 16
@@ -191,15 +200,6 @@ def _square_cover(geometry: shapely.Geometry, size: float) -> _SquareCover:
 
 def _square_ids(size: float, cols: np.ndarray, rows: np.ndarray) -> list[str]:
     return [f"sq{int(size)}_{c}_{r}" for c, r in zip(cols.tolist(), rows.tolist())]
-
-
-def _remove(eligible: shapely.Geometry, excluded: shapely.Geometry, reason: str,
-             summary: dict[str, float]) -> shapely.Geometry:
-    """Eligible land minus one rule's land, recording the acres the rule took (the area lost: one
-    overlay on national land instead of an intersection and a difference)."""
-    left = shapely.difference(eligible, excluded)
-    summary[reason] = max(shapely.area(eligible) - shapely.area(left), 0.0) / SQM_PER_ACRE
-    return left
 
 
 def square_grid(geometry: shapely.Geometry, size_km: float) -> gpd.GeoDataFrame:

@@ -8,8 +8,8 @@ Point-like metrics measure from the cell centroid; area metrics use the whole ce
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -297,9 +297,9 @@ def zonal(cells: gpd.GeoDataFrame, raster: Any, p: ZonalParams) -> np.ndarray:
     x0, y0, x1, y1 = array_bounds(grid.shape[0], grid.shape[1], raster.transform)
     footprint = transform_bounds(raster.crs, cells.crs, min(x0, x1), min(y0, y1), max(x0, x1),
                                  max(y0, y1), densify_pts=101)
-    w, s_, e, n_ = np.array(footprint) + [-M_PER_KM, -M_PER_KM, M_PER_KM, M_PER_KM]
+    west, south, east, north = np.array(footprint) + [-M_PER_KM, -M_PER_KM, M_PER_KM, M_PER_KM]
     b = shapely.bounds(cells.geometry.values)
-    over = np.flatnonzero((b[:, 0] <= e) & (b[:, 2] >= w) & (b[:, 1] <= n_) & (b[:, 3] >= s_))
+    over = np.flatnonzero((b[:, 0] <= east) & (b[:, 2] >= west) & (b[:, 1] <= north) & (b[:, 3] >= south))
     if len(over) == 0:
         return out
     geoms = np.empty(n, dtype=object)

@@ -38,7 +38,7 @@ import shapely
 from .config import CriterionConfig, ValueFunction
 from .scoring import apply_value_function, describe_value_function
 from .webmap import _fmt as _map_fmt
-from .webmap import _num, _write_atomic
+from .webmap import _isna, _num, _write_atomic
 
 __all__ = ["OVERVIEW_PNG", "SYNTHETIC_BANNER", "TOP_N", "write_report"]
 
@@ -82,14 +82,7 @@ _AGGREGATION = {
 
 def _e(value: Any) -> str:
     """Data value -> escaped HTML text ('' for missing)."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return html.escape(str(value), quote=True)
+    return "" if _isna(value) else html.escape(str(value), quote=True)
 
 
 def _fmt(value: Any, unit: str = "") -> str:

@@ -158,14 +158,7 @@ _JS_SENSITIVE = str.maketrans({
 
 def esc(value: Any) -> str:
     """Data value -> text safe in HTML (element or attribute) and in folium's JS literals."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return html.escape(str(value), quote=True).translate(_JS_SENSITIVE)
+    return "" if _isna(value) else html.escape(str(value), quote=True).translate(_JS_SENSITIVE)
 
 
 def _js(obj: Any) -> str:
