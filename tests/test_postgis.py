@@ -498,3 +498,19 @@ def test_password_never_in_the_config_dump():
     assert src.record()["url"] == "postgresql://gis:***@db.example.org:5432/gis"
     assert src.url.endswith("Top-Secret-1@db.example.org:5432/gis")  # still usable to connect
     assert replace(LayerSource("f", "padus", Path(src.label), postgis=src)).path == Path("postgis:t")
+
+
+def test_without_the_postgis_extra_a_postgis_layer_names_the_extra(monkeypatch):
+    """Files-only installs carry no database driver: a PostGIS layer then says which extra to
+    install, naming the key, instead of an ImportError."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "psycopg" else real(name, *a))
+    with pytest.raises(ConfigError) as err:
+        parse_config(_doc({"reader": "padus", "postgis": {"url": "postgresql://u@h/db", "table": "t"}}),
+                     "pg.yaml")
+    message = str(err.value)
+    assert "config key 'layers.federal_land.postgis.url'" in message
+    assert "psycopg" in message and "pip install 'sitescore[postgis]'" in message

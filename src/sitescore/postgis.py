@@ -82,7 +82,23 @@ def safe_url(url: str) -> str:
         return re.sub(r"(password=)[^&]*", r"\1***", masked, flags=re.IGNORECASE)
 
 
+#: The libraries PostGIS layers and outputs need; they come with the `postgis` extra.
+DRIVER_MODULES = ("sqlalchemy", "psycopg", "geoalchemy2")
+
+
+def require_driver() -> None:
+    """ValueError naming the extra when a PostGIS library is not installed: files-only users
+    need none of them, so they are not core dependencies."""
+    import importlib.util
+
+    missing = [m for m in DRIVER_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"PostGIS needs {', '.join(missing)}, which are not installed; "
+                         "install them with: pip install 'sitescore[postgis]'")
+
+
 def _check_url(url: str) -> str:
+    require_driver()
     from sqlalchemy.engine import make_url
     try:
         parsed = make_url(url)
@@ -199,6 +215,10 @@ class PostgisOutput(_Strict):
 # --- connections ---------------------------------------------------------------------------
 
 def _engine(url: str) -> Engine:
+    try:
+        require_driver()
+    except ValueError as exc:
+        raise DataError(str(exc), file=safe_url(url)) from None
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
     from sqlalchemy.pool import NullPool
