@@ -5,7 +5,9 @@ picks, run in a thread and stopped when the `with` block ends. It serves:
 
 - files (bytes, or a real file read in place from ../shared/data), with ETag, Last-Modified and
   HTTP Range (206 + Content-Range, If-Range, 416), and injectable faults: the connection cut
-  after K body bytes on the first request(s), or a 5xx status on the first request(s);
+  after K body bytes on the first request(s), a 5xx status on the first request(s), or the body
+  trickled a few bytes at a time with a pause between (a server that never quite stalls);
+- redirects (301/302/307/308 with a Location, to this portal or anywhere);
 - fixed errors (404 on any unknown path, or any status on a chosen path);
 - ArcGIS REST feature layers: `<layer>?f=json` (layer info with maxRecordCount and
   objectIdField) and `<layer>/query` (where=1=1, outFields, f=geojson|json, resultOffset /
@@ -26,6 +28,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,6 +61,9 @@ class FileRoute:
     fail_status: int | None = None    # answer this status ...
     fail_times: int = 0               # ... on this many requests first
     ranges: bool = True
+    trickle: float | None = None      # seconds between two writes of trickle_bytes ...
+    trickle_bytes: int = 1
+    trickle_times: int = 1            # ... on this many requests
     requests: int = 0
     _meta: tuple[int, str, str] | None = field(default=None, repr=False)
 
@@ -86,6 +92,12 @@ class FileRoute:
         else:
             for i in range(start, start + length, CHUNK):
                 yield self.content[i:min(i + CHUNK, start + length)]
+
+
+@dataclass
+class RedirectRoute:
+    location: str
+    status: int = 302
 
 
 @dataclass
@@ -159,6 +171,10 @@ class FakePortal:
         self.routes[path] = FileRoute(content, **options)
         return self.url(path)
 
+    def add_redirect(self, path: str, location: str, status: int = 302) -> str:
+        self.routes[path] = RedirectRoute(location, status)
+        return self.url(path)
+
     def add_status(self, path: str, status: int, body: bytes = b"") -> str:
         self.routes[path] = StatusRoute(status, body)
         return self.url(path)
@@ -196,6 +212,9 @@ class FakePortal:
             return _serve_file(h, hit, route, head)
         if isinstance(route, StatusRoute):
             return _send(h, hit, route.status, route.body or f"{route.status}\n".encode(), "text/plain")
+        if isinstance(route, RedirectRoute):
+            return _send(h, hit, route.status, b"moved\n", "text/plain",
+                         {"Location": route.location})
         if isinstance(route, ArcGISLayer):
             return _arcgis_info(h, hit, route, query)
         if isinstance(route, CensusRoute):
@@ -275,6 +294,9 @@ def _serve_file(h: _Handler, hit: Hit, route: FileRoute, head: bool) -> None:
     cut = route.cut_after if route.cut_after is not None and route.cut_times > 0 else None
     if cut is not None:
         route.cut_times -= 1
+    if route.trickle is not None and route.trickle_times > 0:
+        route.trickle_times -= 1
+        return _trickle(h, hit, route, start, length)
     sent = 0
     for chunk in route.read(start, length):
         if cut is not None and sent + len(chunk) > cut:
@@ -292,6 +314,23 @@ def _serve_file(h: _Handler, hit: Hit, route: FileRoute, head: bool) -> None:
             h.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def _trickle(h: _Handler, hit: Hit, route: FileRoute, start: int, length: int) -> None:
+    """The body a few bytes at a time with a pause between: the read timeout never fires. Ends
+    with the body, or when the client hangs up."""
+    assert route.trickle is not None
+    data = b"".join(route.read(start, length))
+    for i in range(0, len(data), route.trickle_bytes):
+        piece = data[i:i + route.trickle_bytes]
+        try:
+            h.wfile.write(piece)
+            h.wfile.flush()
+        except OSError:
+            h.close_connection = True
+            return
+        hit.bytes_sent += len(piece)
+        time.sleep(route.trickle)
 
 
 # --- ArcGIS REST

@@ -104,7 +104,12 @@ def read_cached(source: LayerSource, area: StudyArea | None, cache_dir: Path) ->
     meta: dict[str, Any] = {}
     side = path.with_suffix(".json")
     if side.exists():
-        meta = json.loads(side.read_text())
-    gdf.attrs = {**meta, "path": meta.get("path", str(source.path)), "features": int(len(gdf)),
+        try:
+            meta = json.loads(side.read_bytes().decode("utf-8"))
+        except (OSError, ValueError):   # a damaged sidecar is a miss too, like its parquet
+            return None
+        if not isinstance(meta, dict):
+            return None
+    gdf.attrs = {**meta, "path": meta.get("path", str(source.path)), "features": len(gdf),
                  "cache": str(path)}
     return gdf

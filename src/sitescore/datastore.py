@@ -17,14 +17,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .catalog import Catalog, Dataset
+from .catalog import DATASET_ID, Catalog, Dataset
 from .errors import DataError
 from .outputs import file_digest
 
 MANIFEST = "MANIFEST.json"
+#: Entry fields and the types sitescore writes them as; a manifest edited into other types is
+#: refused rather than half-read.
+_ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "dataset": str, "source": str, "sha256": str, "version": str, "time": str, "bytes": int}
 
 
 @contextmanager
@@ -40,23 +44,66 @@ def locked(root: Path) -> Iterator[None]:
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
+    """The data folder's manifest, checked: a damaged one (truncated, not JSON, not the layout
+    sitescore writes) is one DataError naming it, never half-read."""
     path = root / MANIFEST
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {"files": {}}
+    fix = "; move it away and run `sitescore data import` (or fetch) again"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"not a valid manifest ({exc}); move it away and re-import", file=path) from None
-    doc.setdefault("files", {})
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise DataError(f"cannot read the manifest ({exc.strerror or exc})", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not a valid manifest (not UTF-8 text at byte {exc.start}){fix}",
+                        file=path) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not a valid manifest ({exc.msg} at line {exc.lineno} column "
+                        f"{exc.colno}){fix}", file=path) from None
+    if not isinstance(doc, dict):
+        raise DataError(f"not a valid manifest (a JSON {type(doc).__name__}, not an object){fix}",
+                        file=path)
+    files = doc.setdefault("files", {})
+    if not isinstance(files, dict):
+        raise DataError(f"not a valid manifest ('files' is not an object){fix}", file=path,
+                        field="files")
+    for rel, entry in files.items():
+        problem = _entry_problem(rel, entry)
+        if problem:
+            raise DataError(f"not a valid manifest (entry '{_printable(rel)}' {problem}){fix}",
+                            file=path, field="files")
     return doc
 
 
+def _entry_problem(rel: str, entry: Any) -> str | None:
+    parts = PurePosixPath(rel).parts
+    if not rel or rel.startswith("/") or "\\" in rel or ".." in parts or len(parts) < 2:
+        return "is not a path inside a dataset folder"
+    if not isinstance(entry, dict):
+        return "is not an object"
+    for key, kind in _ENTRY_TYPES.items():
+        if key in entry and entry[key] is not None and (
+                not isinstance(entry[key], kind) or isinstance(entry[key], bool)):
+            return f"has a '{key}' that is not a {getattr(kind, '__name__', kind)}"
+    return None
+
+
+def _printable(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii")[:120]
+
+
 def _write_manifest(root: Path, doc: dict[str, Any]) -> None:
+    """Write to a temporary file and rename it over the manifest: a full disk or a kill leaves
+    the previous manifest whole (and no temporary file behind)."""
     fd, tmp = tempfile.mkstemp(prefix=".MANIFEST.", dir=root)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, root / MANIFEST)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, root / MANIFEST)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def record(root: Path, relpath: str, entry: dict[str, Any]) -> None:
@@ -79,11 +126,18 @@ def import_file(root: Path, dataset: Dataset, src: Path, *, link: bool = False) 
     src = Path(src).expanduser()
     if not src.exists():
         raise DataError("file not found", file=src)
-    target_dir = root / dataset.id
+    target_dir = dataset_dir(root, dataset)
+    read_manifest(root)            # a damaged manifest stops the import before anything is copied
+    real, real_root = src.resolve(), root.resolve()
+    if real == real_root or real_root.is_relative_to(real):
+        raise DataError("this folder holds the data folder itself; import a file or a dataset "
+                        "folder (a .gdb)", file=src)
+    if real.is_dir() and (real_root / dataset.id).resolve().is_relative_to(real):
+        raise DataError("this folder holds the dataset's own folder", file=src)
     target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / src.name
+    target = target_dir / real.name
     if target.resolve() != src.resolve():
-        tmp = target_dir / f".{src.name}.importing"
+        tmp = target_dir / f".{real.name}.importing"
         _remove(tmp)
         if link:
             tmp.symlink_to(src.resolve(), target_is_directory=src.is_dir())
@@ -96,6 +150,14 @@ def import_file(root: Path, dataset: Dataset, src: Path, *, link: bool = False) 
     rel = target.relative_to(root).as_posix()
     record(root, rel, entry_for(target, dataset, f"import:{src.resolve()}"))
     return target
+
+
+def dataset_dir(root: Path, dataset: Dataset) -> Path:
+    """data/raw/<id>/, never anywhere else (ids are checked by the catalog; a Dataset built in
+    code without it is checked here again)."""
+    if not DATASET_ID.match(dataset.id):
+        raise DataError(f"dataset id '{_printable(dataset.id)}' is not a plain name", file=root)
+    return root / dataset.id
 
 
 def _remove(path: Path) -> None:

@@ -11,10 +11,17 @@ errors, 429 and 5xx, Retry-After honoured) and a timeout on every request. A fil
 cut the part is kept and the transfer resumes with `Range: bytes=N-` (and `If-Range`), appending
 if the server answers 206 and starting over cleanly if it answers 200, both within the run and on
 the next fetch. Only a verified file (sha256 from the catalog, else its published size, else at
-least the Content-Length) is renamed into place; a file failing verification is deleted. Archives
+least the Content-Length) is renamed into place; a file failing verification is deleted. Redirects
+are followed one at a time and only to the same host or a host the dataset's catalog entry names
+(its URLs, homepage and `redirect_hosts`), never from https down to http. Each download has a
+wall-clock deadline and, after a grace period, a minimum average rate (DEFAULT_DEADLINE,
+DEFAULT_MIN_RATE; SITESCORE_FETCH_DEADLINE and SITESCORE_FETCH_MIN_RATE set them): a server
+trickling bytes ends in a clear error and the part is kept for the next fetch to resume. Archives
 marked `unzip` are checked member by member before anything is extracted (no absolute paths, no
-`..`, no links, no member over a size limit), extracted into a hidden folder and renamed into
-place; the manifest records the main extracted item (a .gdb, a .shp, ...) with the archive's sha256.
+`..`, no links, no member over a size limit, at most MAX_MEMBERS members, no member nor archive
+unpacking more than MAX_RATIO times its packed size past RATIO_FLOOR_BYTES, room on the disk),
+extracted into a hidden folder counting the bytes really written, and renamed into place; the
+manifest records the main extracted item (a .gdb, a .shp, ...) with the archive's sha256.
 ArcGIS REST layers are paged through `/query` (f=geojson, resultOffset/resultRecordCount up to the
 layer's maxRecordCount) into one GeoJSON FeatureCollection, checked against the service's own
 count; Census API answers (a JSON array of rows) are written as CSV in the API's layout.
@@ -38,21 +45,23 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .catalog import Catalog, Dataset, Source
+from .catalog import Catalog, Dataset, Source, file_name_problem
 from .datastore import entry_for, read_manifest, record
 from .errors import ConfigError
 from .outputs import file_digest
@@ -101,6 +110,24 @@ DEFAULT_TIMEOUT = (15.0, 60.0)          # seconds: connect, and between two read
 CHUNK = 1 << 20
 MAX_MEMBER_BYTES = 64 << 30             # one archive member (a PAD-US .gdbtable is a few GB)
 MAX_ARCHIVE_BYTES = 256 << 30           # all members together
+MAX_MEMBERS = 10_000                    # members of one archive (a geodatabase: a few per table)
+# Zip bombs: a member, or the whole archive, may unpack to at most MAX_RATIO times its packed
+# size once it is over RATIO_FLOOR_BYTES (small, very compressible files such as a geodatabase's
+# .gdbtablx, ~125:1, pass). Real archives stay far below: PAD-US state GDBs 1.3-1.5:1 overall,
+# Natural Earth shapefiles 7.6:1 (45:1 for the .dbf).
+MAX_RATIO = 200
+RATIO_FLOOR_BYTES = 16 << 20
+FREE_SPACE_RESERVE_BYTES = 256 << 20    # left free on the disk after an archive is extracted
+MAX_REDIRECTS = 10
+# An overall wall-clock deadline for one download (all its reconnects and resumes in one fetch)
+# and a minimum average rate once MIN_RATE_GRACE seconds have passed, so a server trickling a
+# byte a minute ends in a clear error; the part is kept for the next fetch to resume. Both can
+# be set in the environment (0 turns a limit off).
+DEFAULT_DEADLINE = 6 * 3600.0           # seconds
+DEFAULT_MIN_RATE = 10_000.0             # bytes a second, averaged over the download
+MIN_RATE_GRACE = 60.0                   # seconds before the rate is judged
+DEADLINE_ENV = "SITESCORE_FETCH_DEADLINE"
+MIN_RATE_ENV = "SITESCORE_FETCH_MIN_RATE"
 ARCGIS_DEFAULT_PAGE = 1000              # ArcGIS's own default maxRecordCount
 ARCGIS_EMPTY_PAGES = 3                  # empty pages still flagged exceededTransferLimit
 USER_AGENT = f"sitescore/{__version__} (+https://github.com/sitescore) python-requests/{requests.__version__}"
@@ -357,9 +384,9 @@ def _target_name(ds: Dataset, src: Source, label: str, area_query: bool) -> str:
 
 def _safe_name(name: str, ds: Dataset) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if name in ("", ".", ".."):
-        raise ConfigError(f"source file name '{name}' is not a file name",
-                          key=f"datasets.{ds.id}.sources")
+    problem = file_name_problem(name)
+    if problem:
+        raise ConfigError(f"source file name '{name}' {problem}", key=f"datasets.{ds.id}.sources")
     return name
 
 
@@ -427,9 +454,9 @@ def probe_sizes(plan: list[Download], session: requests.Session | None = None,
         length = None
         if d.expected_bytes is None and d.kind == "file":
             try:
-                r = session.head(d.url, allow_redirects=True, timeout=timeout)
-                length = int(r.headers.get("Content-Length", "")) if r.ok else None
-            except (requests.RequestException, ValueError):
+                with _open(session, d.dataset, d.url, method="HEAD", timeout=timeout) as r:
+                    length = int(r.headers.get("Content-Length", "")) if r.ok else None
+            except (requests.RequestException, FetchError, ValueError):
                 length = None
         probed.append(replace(d, expected_bytes=length) if length else d)
     return Plan(probed, getattr(plan, "skipped", ()))
@@ -593,6 +620,94 @@ def make_session(retries: int = 4, backoff: float = 1.0) -> requests.Session:
     return session
 
 
+def redirect_problem(ds: Dataset, from_url: str, to_url: str) -> str | None:
+    """Why a redirect from `from_url` to `to_url` is not followed (None if it is): only http(s),
+    never from https down to http, and only to the same host or one the dataset's catalog entry
+    names (its URLs, its homepage, its redirect_hosts)."""
+    src, dst = urlsplit(from_url), urlsplit(to_url)
+    host = (dst.hostname or "").lower()
+    if dst.scheme not in ("http", "https") or not host:
+        return f"redirected to '{to_url[:120]}', not an http(s) URL with a host; not followed"
+    if src.scheme == "https" and dst.scheme == "http":
+        return f"redirected from https down to plain http (host '{host}'); not followed"
+    if host == (src.hostname or "").lower() or ds.allows_host(host):
+        return None
+    return (f"redirected to host '{host}', which the catalog entry of '{ds.id}' does not name; "
+            "not followed (add it to the dataset's redirect_hosts if it is the provider's)")
+
+
+def _open(session: requests.Session, ds: Dataset, url: str, *, method: str = "GET",
+          budget: _Budget | None = None, **kw: Any) -> requests.Response:
+    """A request whose redirects are followed one by one, each checked by redirect_problem."""
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        if budget is not None:
+            budget.check()
+            kw["timeout"] = budget.timeout(kw.get("timeout", DEFAULT_TIMEOUT))
+        resp = session.request(method, current, allow_redirects=False, **kw)
+        if not resp.is_redirect:
+            return resp
+        target = requote_uri(urljoin(resp.url, resp.headers["Location"]))
+        resp.close()
+        problem = redirect_problem(ds, current, target)
+        if problem:
+            raise FetchError(problem)
+        current = target
+        kw.pop("params", None)                     # the new URL carries its own query
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects; not followed")
+
+
+class _TooSlow(FetchError):
+    pass
+
+
+class _Budget:
+    """The wall-clock deadline and minimum average rate of one download."""
+
+    def __init__(self, deadline: float, min_rate: float) -> None:
+        self.deadline, self.min_rate = deadline, min_rate
+        self.start = time.monotonic()
+        self.got = 0
+
+    def add(self, n: int) -> None:
+        self.got += n
+        self.check()
+
+    def check(self) -> None:
+        elapsed = time.monotonic() - self.start
+        if self.deadline and elapsed > self.deadline:
+            raise _TooSlow(f"not finished within the {self.deadline:g} s deadline "
+                           f"({self.got:,} bytes in {elapsed:.0f} s; {DEADLINE_ENV} sets it)")
+        if self.min_rate and elapsed >= MIN_RATE_GRACE and self.got < self.min_rate * elapsed:
+            raise _TooSlow(f"too slow: {self.got:,} bytes in {elapsed:.0f} s, under the minimum "
+                           f"average of {self.min_rate:,.0f} bytes/s ({MIN_RATE_ENV} sets it)")
+
+    def timeout(self, timeout: Any) -> Any:
+        """The request timeout, cut to what is left before the deadline."""
+        if not self.deadline:
+            return timeout
+        left = max(self.deadline - (time.monotonic() - self.start), 0.05)
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        return (min(connect, left), min(read, left))
+
+
+def _limit(value: float | None, env: str, default: float, unit: str) -> float:
+    """A limit given in code, else in the environment variable `env`, else the default."""
+    if value is not None:
+        return float(value)
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not (0 <= number < math.inf):
+        raise ConfigError(f"environment variable {env}: '{text[:40]}' is not a number of {unit} "
+                          "(0 turns the limit off)")
+    return number
+
+
 @dataclass
 class _Ctx:
     root: Path
@@ -602,20 +717,31 @@ class _Ctx:
     backoff: float
     progress: bool
     max_member_bytes: int
+    deadline: float = DEFAULT_DEADLINE
+    min_rate: float = DEFAULT_MIN_RATE
+
+    def budget(self) -> _Budget:
+        return _Budget(self.deadline, self.min_rate)
 
 
 def run_fetch(plan: list[Download], root: Path, *, dry_run: bool = False, progress: bool = True,
               session: requests.Session | None = None, retries: int = 4,
               timeout: float | tuple[float, float] = DEFAULT_TIMEOUT, backoff: float = 1.0,
-              max_member_bytes: int = MAX_MEMBER_BYTES) -> FetchReport:
+              max_member_bytes: int = MAX_MEMBER_BYTES, deadline: float | None = None,
+              min_rate: float | None = None) -> FetchReport:
     """Download the plan into `root` (data/raw). Files already present (manifest entry, checksum
-    still matching) are left alone; with `dry_run` nothing is downloaded or written."""
+    still matching) are left alone; with `dry_run` nothing is downloaded or written. `deadline`
+    (seconds) and `min_rate` (bytes/s) bound each download; by default they come from
+    SITESCORE_FETCH_DEADLINE and SITESCORE_FETCH_MIN_RATE, else DEFAULT_DEADLINE and
+    DEFAULT_MIN_RATE."""
     root = Path(root)
+    deadline = _limit(deadline, DEADLINE_ENV, DEFAULT_DEADLINE, "seconds")
+    min_rate = _limit(min_rate, MIN_RATE_ENV, DEFAULT_MIN_RATE, "bytes a second")
     report = FetchReport(skipped=list(getattr(plan, "skipped", [])))
     manifest = read_manifest(root)["files"]
     own = session is None
     ctx = _Ctx(root, session or make_session(retries, backoff), timeout, retries, backoff,
-               progress and sys.stderr.isatty(), max_member_bytes)
+               progress and sys.stderr.isatty(), max_member_bytes, deadline, min_rate)
     try:
         for d in plan:
             found = _present(ctx, d, manifest, write=not dry_run)
@@ -681,11 +807,20 @@ def _fetch_one(ctx: _Ctx, d: Download) -> FetchResult:
     except FetchError as exc:                       # the folder is locked by another fetch
         return FetchResult(d.dataset.id, "failed", d.target.as_posix(), d.source_id,
                            reason=str(exc))
+    _drop_if_empty(ctx.root / d.dataset.id)
     if not_found and d.source.role == "tile":
         return FetchResult(d.dataset.id, "absent", d.target.as_posix(), d.source_id,
                            reason=f"no tile {d.label} is published (404)")
     return FetchResult(d.dataset.id, "failed", d.target.as_posix(), d.source_id,
                        reason="could not download " + "; ".join(errors))
+
+
+def _drop_if_empty(folder: Path) -> None:
+    """A dataset folder a failed fetch made and left empty goes again."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 @contextmanager
@@ -747,8 +882,20 @@ def _download(ctx: _Ctx, c: Download, dest: Path) -> tuple[Path, str, int]:
     """Stream the file into <dest>.part, resuming a kept part, and verify it. Returns the part
     (complete and verified), its sha256 and size."""
     part, meta = _part_paths(dest)
+    budget = ctx.budget()
+    try:
+        return _download_within(ctx, c, part, meta, budget)
+    except _TooSlow as exc:
+        kept = part.stat().st_size if part.exists() else 0
+        raise FetchError(f"{exc}; kept {part.name} ({kept:,} bytes): fetch again to resume"
+                         ) from None
+
+
+def _download_within(ctx: _Ctx, c: Download, part: Path, meta: Path,
+                     budget: _Budget) -> tuple[Path, str, int]:
     cuts = 0
     while True:
+        budget.check()
         have, validator = _resumable(part, meta, c.url)
         headers = {"Accept-Encoding": "identity"}
         if have:
@@ -756,8 +903,11 @@ def _download(ctx: _Ctx, c: Download, dest: Path) -> tuple[Path, str, int]:
             if validator:
                 headers["If-Range"] = validator
         try:
-            resp = ctx.session.get(c.url, headers=headers, stream=True, timeout=ctx.timeout)
+            resp = _open(ctx.session, c.dataset, c.url, headers=headers, stream=True,
+                         timeout=ctx.timeout, budget=budget)
         except requests.RequestException as exc:
+            if budget.deadline and time.monotonic() - budget.start > budget.deadline:
+                budget.check()
             raise FetchError(_reason(exc)) from None
         with resp:
             code = resp.status_code
@@ -800,9 +950,11 @@ def _download(ctx: _Ctx, c: Download, dest: Path) -> tuple[Path, str, int]:
                         fh.write(chunk)
                         have += len(chunk)
                         bar.update(len(chunk))
+                        budget.add(len(chunk))
                 if total is not None and have < total:
                     raise urllib3.exceptions.ProtocolError("body shorter than announced")
             except (urllib3.exceptions.HTTPError, requests.RequestException, ConnectionError):
+                budget.check()                         # a read cut short by the deadline
                 cuts += 1
                 if cuts > ctx.retries:
                     got = f"{have:,} of {total:,} bytes" if total else f"{have:,} bytes"
@@ -891,9 +1043,16 @@ class UnsafeArchive(FetchError):
 
 
 def check_members(infos: list[zipfile.ZipInfo], max_member_bytes: int = MAX_MEMBER_BYTES,
-                  max_total_bytes: int = MAX_ARCHIVE_BYTES) -> None:
-    """Refuse an archive with any member that would land outside the folder (absolute path,
-    drive letter, `..`), is a link, is encrypted, repeats a name or is too large."""
+                  max_total_bytes: int = MAX_ARCHIVE_BYTES, *, archive_bytes: int | None = None,
+                  max_members: int = MAX_MEMBERS, max_ratio: float = MAX_RATIO,
+                  ratio_floor: int = RATIO_FLOOR_BYTES) -> int:
+    """Refuse an archive with too many members, or any member that would land outside the
+    folder (absolute path, drive letter, `..`), is a link, is encrypted, repeats a name, is too
+    large or unpacks more than `max_ratio` times its packed size (over `ratio_floor` bytes);
+    likewise the archive as a whole against `archive_bytes`. Returns the bytes it unpacks to."""
+    if len(infos) > max_members:
+        raise UnsafeArchive(f"unsafe archive: {len(infos):,} members, over the {max_members:,} "
+                            "member limit; nothing was extracted and the download was deleted")
     total = 0
     seen: set[str] = set()
     for info in infos:
@@ -912,6 +1071,10 @@ def check_members(infos: list[zipfile.ZipInfo], max_member_bytes: int = MAX_MEMB
             why = "is encrypted"
         elif info.file_size > max_member_bytes:
             why = f"is {info.file_size:,} bytes, over the {max_member_bytes:,} byte limit"
+        elif info.file_size > ratio_floor and info.file_size > max_ratio * max(info.compress_size, 1):
+            why = (f"unpacks to {info.file_size:,} bytes from {info.compress_size:,} "
+                   f"({info.file_size / max(info.compress_size, 1):,.0f}:1), over the "
+                   f"{max_ratio:g}:1 limit for members over {ratio_floor:,} bytes (a zip bomb?)")
         elif "/".join(parts) in seen and not info.is_dir():
             why = "appears twice"
         if why:
@@ -922,6 +1085,26 @@ def check_members(infos: list[zipfile.ZipInfo], max_member_bytes: int = MAX_MEMB
     if total > max_total_bytes:
         raise UnsafeArchive(f"unsafe archive: {total:,} bytes unpacked, over the "
                             f"{max_total_bytes:,} byte limit; nothing was extracted")
+    if archive_bytes is not None and total > ratio_floor and total > max_ratio * max(archive_bytes, 1):
+        raise UnsafeArchive(f"unsafe archive: it unpacks to {total:,} bytes from "
+                            f"{archive_bytes:,} ({total / max(archive_bytes, 1):,.0f}:1), over the "
+                            f"{max_ratio:g}:1 limit (a zip bomb?); nothing was extracted and the "
+                            "download was deleted")
+    return total
+
+
+def _copy_member(src: Any, dst: Any, info: zipfile.ZipInfo) -> int:
+    """Copy one member, counting the bytes really written: a member giving more than its header
+    declares (headers can lie) stops the extraction."""
+    written = 0
+    while chunk := src.read(CHUNK):
+        written += len(chunk)
+        if written > info.file_size:
+            raise UnsafeArchive(f"unsafe archive: member '{info.filename}' unpacks to more than "
+                                f"the {info.file_size:,} bytes its header declares; extraction "
+                                "was stopped, nothing was kept and the download was deleted")
+        dst.write(chunk)
+    return written
 
 
 def _extract(archive: Path, dest: Path, max_member_bytes: int) -> Path:
@@ -930,12 +1113,18 @@ def _extract(archive: Path, dest: Path, max_member_bytes: int) -> Path:
     inside it the single .gdb, .gpkg, .shp, .tif ... if there is one."""
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise FetchError(f"not a valid zip archive ({exc}); the download was deleted") from None
     stem = dest.name[:-4] if dest.name.lower().endswith(".zip") else dest.name + ".d"
     with zf:
         infos = zf.infolist()
-        check_members(infos, max_member_bytes)
+        total = check_members(infos, max_member_bytes, archive_bytes=archive.stat().st_size)
+        free = shutil.disk_usage(dest.parent).free
+        if free < total + FREE_SPACE_RESERVE_BYTES:
+            raise FetchError(f"not enough free space to extract: it unpacks to {total:,} bytes and "
+                             f"{FREE_SPACE_RESERVE_BYTES:,} more are kept free, but only "
+                             f"{free:,} are free in {dest.parent}; nothing was extracted and the "
+                             "download was deleted")
         tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.extracting-", dir=dest.parent))
         try:
             os.chmod(tmp, 0o777 & ~_umask())
@@ -947,15 +1136,16 @@ def _extract(archive: Path, dest: Path, max_member_bytes: int) -> Path:
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
+                    _copy_member(src, dst, info)
             tops = list(tmp.iterdir())
             if len(tops) == 1:
                 item, final = tops[0], dest.parent / tops[0].name
             else:
                 item, final = tmp, dest.parent / stem
             _replace(item, final)
-        except zipfile.BadZipFile as exc:
-            raise FetchError(f"corrupt zip archive ({exc}); nothing was extracted") from None
+        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, ValueError) as exc:
+            raise FetchError(f"corrupt zip archive ({exc}); nothing was extracted and the "
+                             "download was deleted") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return _main_item(final)
@@ -996,22 +1186,39 @@ def _umask() -> int:
 
 # -------------------------------------------------------------------------------- services
 
-def _get_json(ctx: _Ctx, url: str, params: dict) -> Any:
+def _answer(ctx: _Ctx, ds: Dataset, budget: _Budget, url: str,
+            params: dict | None = None) -> tuple[requests.Response, bytes]:
+    """A service's whole answer, read within the download's deadline and minimum rate (a
+    trickling service ends like a trickling file)."""
     try:
-        resp = ctx.session.get(url, params=params, timeout=ctx.timeout)
-    except requests.RequestException as exc:
+        resp = _open(ctx.session, ds, url, params=params, stream=True, timeout=ctx.timeout,
+                     budget=budget)
+        with resp:
+            body = bytearray()
+            while chunk := resp.raw.read1(CHUNK, decode_content=True):
+                body += chunk
+                budget.add(len(chunk))
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        budget.check()
         raise FetchError(_reason(exc)) from None
-    with resp:
-        if resp.status_code in (404, 410):
-            raise FetchError(f"{resp.status_code} {resp.reason or 'Not Found'}", not_found=True)
-        if resp.status_code >= 400:
-            first = (resp.text or "").strip().splitlines()[:1]
-            raise FetchError(f"HTTP {resp.status_code} {resp.reason or ''}".rstrip()
-                             + (f": {first[0][:160]}" if first else ""))
-        try:
-            doc = resp.json()
-        except ValueError:
-            raise FetchError("the answer is not JSON") from None
+    return resp, bytes(body)
+
+
+def _first_line(body: bytes) -> str:
+    lines = body.decode("utf-8", "replace").strip().splitlines()[:1]
+    return f": {lines[0][:160]}" if lines else ""
+
+
+def _get_json(ctx: _Ctx, c: Download, budget: _Budget, url: str, params: dict) -> Any:
+    resp, body = _answer(ctx, c.dataset, budget, url, params)
+    if resp.status_code in (404, 410):
+        raise FetchError(f"{resp.status_code} {resp.reason or 'Not Found'}", not_found=True)
+    if resp.status_code >= 400:
+        raise FetchError(f"HTTP {resp.status_code} {resp.reason or ''}".rstrip() + _first_line(body))
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise FetchError("the answer is not JSON") from None
     if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
         err = doc["error"]
         raise FetchError(f"service error {err.get('code', '')}: {err.get('message', '')}".strip(),
@@ -1023,15 +1230,21 @@ def _fetch_arcgis(ctx: _Ctx, c: Download, dest: Path) -> int:
     """Page through an ArcGIS REST layer's /query into one GeoJSON FeatureCollection."""
     layer = c.url.rstrip("/")
     layer = layer.removesuffix("/query")
-    info = _get_json(ctx, layer, {"f": "json"})
+    budget = ctx.budget()
+    info = _get_json(ctx, c, budget, layer, {"f": "json"})
+    if not isinstance(info, dict):
+        raise FetchError("the layer's description (f=json) is not a JSON object")
     page = int(info.get("maxRecordCount") or ARCGIS_DEFAULT_PAGE)
     oid = info.get("objectIdField") or next(
         (f.get("name") for f in info.get("fields") or [] if f.get("type") == "esriFieldTypeOID"), None)
     base = {"where": "1=1", "outFields": "*", "returnGeometry": "true", "outSR": "4326",
             **(c.query or {})}
     try:
-        expected = _get_json(ctx, layer + "/query", {**base, "returnCountOnly": "true", "f": "json"})
+        expected = _get_json(ctx, c, budget, layer + "/query",
+                             {**base, "returnCountOnly": "true", "f": "json"})
         expected = int(expected["count"])
+    except _TooSlow:
+        raise
     except (FetchError, KeyError, TypeError, ValueError):
         expected = None                     # no count: rely on exceededTransferLimit alone
     if oid:
@@ -1044,7 +1257,7 @@ def _fetch_arcgis(ctx: _Ctx, c: Download, dest: Path) -> int:
                 disable=not ctx.progress, leave=False) as bar:
             fh.write('{"type": "FeatureCollection", "features": [\n')
             while True:
-                doc = _get_json(ctx, layer + "/query", {**base, "f": "geojson",
+                doc = _get_json(ctx, c, budget, layer + "/query", {**base, "f": "geojson",
                                                          "resultOffset": offset,
                                                          "resultRecordCount": page})
                 if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
@@ -1078,22 +1291,17 @@ def _fetch_arcgis(ctx: _Ctx, c: Download, dest: Path) -> int:
 
 def _fetch_census(ctx: _Ctx, c: Download, dest: Path) -> int:
     """A Census Data API answer (a JSON array of rows, the first one the header) as CSV."""
+    resp, body = _answer(ctx, c.dataset, ctx.budget(), c.url)
+    if resp.status_code in (404, 410):
+        raise FetchError(f"{resp.status_code} {resp.reason or 'Not Found'}", not_found=True)
+    if resp.status_code == 204:
+        raise FetchError("the API has no rows for this query (204 No Content)")
+    if resp.status_code >= 400:
+        raise FetchError(f"HTTP {resp.status_code}" + _first_line(body))
     try:
-        resp = ctx.session.get(c.url, timeout=ctx.timeout)
-    except requests.RequestException as exc:
-        raise FetchError(_reason(exc)) from None
-    with resp:
-        if resp.status_code in (404, 410):
-            raise FetchError(f"{resp.status_code} {resp.reason or 'Not Found'}", not_found=True)
-        if resp.status_code == 204:
-            raise FetchError("the API has no rows for this query (204 No Content)")
-        if resp.status_code >= 400:
-            first = (resp.text or "").strip().splitlines()[:1]
-            raise FetchError(f"HTTP {resp.status_code}" + (f": {first[0][:160]}" if first else ""))
-        try:
-            rows = resp.json()
-        except ValueError:
-            raise FetchError("the answer is not JSON (a Census API URL?)") from None
+        rows = json.loads(body)
+    except ValueError:
+        raise FetchError("the answer is not JSON (a Census API URL?)") from None
     if not (isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows)):
         raise FetchError("the answer is not a Census API table (a JSON array of rows)")
     width = len(rows[0])
