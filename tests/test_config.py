@@ -54,7 +54,7 @@ def test_good_config_loads_and_collects_flat_metric_params(tmp_path):
     ("metric: distance_to", "metric: distance_too", "criteria.power_line.metric", 9),
     ("decay_km: 40", "decay_kms: 40", "criteria.workforce.decay_kms", 15),
     ("study: t1", "study: t1\nstudyy: x", "studyy", 2),
-    ("where: \"voltage_kv >= 345\"", "where: \"voltage_kv >>= 345\"", "criteria.power_line.where", 9),
+    ("where: \"voltage_kv >= 345\"", "where: \"voltage_kv >>= 345\"", "criteria.power_line.where", 12),
     ("layer: counties", "layer: county", "criteria.workforce.layer", None),
     ("{criterion: power_line, max: 80}", "{criterion: power, max: 80}", "constraints[0].criterion", None),
     ("kind: log_linear, best: 100000", "kind: log_linear, best: 0", "criteria.workforce.value", 20),

@@ -8,6 +8,7 @@ areas keep their reason so the map and the report can say why land is out.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -273,12 +274,39 @@ def covered_area(cells: np.ndarray, land: shapely.Geometry, tile_cells: int = TI
     return out
 
 
+def estimated_cells(geometry: shapely.Geometry, cfg: CandidatesConfig) -> int:
+    """How many cells the grid needs at least to cover the land: its area over one cell's."""
+    if cfg.grid.kind == "square":
+        cell_m2 = (cfg.grid.size_km * M_PER_KM) ** 2
+    else:
+        cell_m2 = h3.average_hexagon_area(cfg.grid.resolution, unit="m^2")
+    return math.ceil(shapely.area(geometry) / cell_m2)
+
+
+def check_cell_budget(geometry: shapely.Geometry, cfg: CandidatesConfig) -> None:
+    """Refuse a grid finer than `candidates.max_cells` allows before a single cell is made: a
+    0.001 km grid over a county's land is a billion cells, and no run survives enumerating them."""
+    estimate = estimated_cells(geometry, cfg)
+    if estimate <= cfg.max_cells:
+        return
+    km2 = shapely.area(geometry) / M_PER_KM ** 2
+    if cfg.grid.kind == "square":
+        grid, key, change = f"a {cfg.grid.size_km:g} km grid", "candidates.grid.size_km", "raise"
+    else:
+        grid, key, change = (f"an H3 grid at resolution {cfg.grid.resolution}",
+                             "candidates.grid.resolution", "lower")
+    raise SitescoreError(f"{grid} over {km2:,.0f} km² of eligible land makes at least {estimate:,} "
+                         f"cells, more than candidates.max_cells ({cfg.max_cells:,}); {change} "
+                         f"{key} or raise candidates.max_cells", key=key)
+
+
 def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
     """Grid the eligible land and keep cells at least `min_eligible_share` eligible, each with the
     agency, unit and state of the parcel covering most of it."""
     if shapely.is_empty(land.geometry):
         raise SitescoreError("every parcel of the chosen agencies is excluded; nothing left to "
                              "score", key="candidates.exclude")
+    check_cell_budget(land.geometry, cfg)
     if cfg.grid.kind == "square":
         grid, eligible_m2 = _square_cells_with_area(land.geometry, cfg.grid.size_km * M_PER_KM)
         cells = grid.geometry.values

@@ -20,8 +20,38 @@ from .postgis import PostgisOutput, PostgisSource
 from .schema import STATE_FIPS
 
 
+#: The longest distance any radius, decay, buffer or spacing may be, in km: more than a national
+#: study needs (the lower 48 span about 4,500 km), and small enough that metres stay exact floats.
+MAX_DISTANCE_KM = 1000.0
+#: Smallest square grid cell edge, km (10 m: far below a DEM's 30 m pixels).
+MIN_CELL_KM = 0.01
+#: Default limit of candidate cells a run may make (a national 2 km run makes about 1 million).
+MAX_CELLS = 5_000_000
+#: Most YAML nodes that aliases (*name) may expand to in one file: a "billion laughs" of nested
+#: aliases would otherwise construct millions of values from a kilobyte of text.
+MAX_ALIAS_NODES = 10_000
+#: Windows device names that cannot be folder or file names, with or without an extension.
+_RESERVED = re.compile(r"(?:CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])(?:\..*)?",
+                       re.IGNORECASE | re.DOTALL)
+_NAME = re.compile(r"[^\W_][\w.-]{0,99}")
+
+
+def check_name(name: str, what: str) -> str:
+    """A study or criterion name: it becomes a folder, file and column name, so it must be one on
+    every system. Unicode letters and digits are fine; returns the name, else raises ValueError."""
+    shown = repr(name if len(name) <= 60 else name[:57] + "...")
+    if not _NAME.fullmatch(name) or name.endswith("."):
+        raise ValueError(f"{what} name {shown} is not usable as a folder or file name: start with "
+                         "a letter or digit, then letters, digits, '_', '.' or '-' (at most 100 "
+                         "characters), not ending in '.'")
+    if _RESERVED.fullmatch(name):
+        raise ValueError(f"{what} name {shown} is a reserved device name on Windows (CON, PRN, "
+                         "AUX, NUL, COM1-9, LPT1-9); choose another")
+    return name
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class LayerConfig(_Strict):
@@ -71,9 +101,17 @@ class AreaConfig(_Strict):
             return v
         if len(v) != 4:
             raise ValueError("bbox needs 4 numbers: west, south, east, north")
+        for side, value in zip(("west", "south", "east", "north"), v):
+            lon = side in ("west", "east")
+            limit = 180 if lon else 90
+            if not -limit <= value <= limit:
+                raise ValueError(f"bbox {side} {value:g} is out of range (a "
+                                 f"{'longitude' if lon else 'latitude'} lies in -{limit}..{limit} degrees)")
         w, s, e, n = v
-        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-            raise ValueError("bbox must be west < east, south < north, in degrees")
+        if not w < e:
+            raise ValueError(f"bbox west ({w:g}) must be less than east ({e:g})")
+        if not s < n:
+            raise ValueError(f"bbox south ({s:g}) must be less than north ({n:g})")
         return v
 
 
@@ -87,13 +125,23 @@ class ExcludeConfig(_Strict):
                                  description="Owner types removed (tribal and non-federal land).")
     layers: list[str] = Field(default_factory=list,
                               description="Extra polygon layers whose area is excluded.")
-    buffer_km: float = Field(1.0, ge=0, description="Buffer around every excluded area.")
+    buffer_km: float = Field(1.0, ge=0, le=MAX_DISTANCE_KM,
+                             description="Buffer around every excluded area.")
 
 
 class GridConfig(_Strict):
     kind: Literal["square", "h3"] = "square"
-    size_km: float = Field(2.0, gt=0, description="Square cell edge (square grid).")
+    size_km: float = Field(2.0, gt=0, description="Square cell edge (square grid), at least "
+                                                  f"{MIN_CELL_KM:g} km.")
     resolution: int = Field(7, ge=0, le=12, description="H3 resolution (h3 grid).")
+
+    @field_validator("size_km")
+    @classmethod
+    def _not_too_fine(cls, v: float) -> float:
+        if v < MIN_CELL_KM:
+            raise ValueError(f"a cell edge of {v:g} km is finer than any input resolves; use at "
+                             f"least {MIN_CELL_KM:g} km ({MIN_CELL_KM * 1000:g} m)")
+        return v
 
 
 class CandidatesConfig(_Strict):
@@ -104,6 +152,8 @@ class CandidatesConfig(_Strict):
     grid: GridConfig = Field(default_factory=GridConfig)
     min_eligible_share: float = Field(0.5, gt=0, le=1,
                                       description="A cell is kept if this share is eligible.")
+    max_cells: int = Field(MAX_CELLS, ge=1, description="Most candidate cells a run may make; "
+                           "the land's area over the cell area is checked before gridding.")
 
 
 class ValueFunction(_Strict):
@@ -153,7 +203,7 @@ class CriterionConfig(BaseModel):
     they are collected into `params` and checked against the metric's own parameters.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     metric: str
     layer: str
     where: str | None = Field(None, description="Filter on the layer, e.g. 'voltage_kv >= 345'.")
@@ -187,7 +237,7 @@ class ConstraintConfig(_Strict):
 
 class SitesConfig(_Strict):
     min_site_acres: float = Field(1000, gt=0)
-    min_spacing_km: float = Field(10, ge=0)
+    min_spacing_km: float = Field(10, ge=0, le=MAX_DISTANCE_KM)
     max_sites: int = Field(25, ge=1)
     min_cell_score: float = Field(0.0, ge=0, le=1, description="Cells below this never join a site.")
 
@@ -282,8 +332,8 @@ class EngineConfig(_Strict):
 
 
 class Config(_Strict):
-    study: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                                description="Short name; folders maps/<study>, runs/<study>.")]
+    study: str = Field(description="Short name; folders maps/<study>, runs/<study>. Letters "
+                                   "(any script), digits, '_', '.', '-'; at most 100 characters.")
     title: str | None = None
     synthetic: bool = Field(False, description="Inputs are generated demo data (said on the map).")
     data_dir: str = Field("data/raw", description="Where layer paths start; relative to the config file.")
@@ -309,6 +359,21 @@ class Config(_Strict):
     notes: list[str] = Field(default_factory=list, exclude=True)
     ahp: dict[str, Any] | None = Field(None, exclude=True)
     key_lines: dict[str, int] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("study")
+    @classmethod
+    def _study_name(cls, v: str) -> str:
+        return check_name(v, "study")
+
+    @field_validator("criteria")
+    @classmethod
+    def _criterion_names(cls, v: dict[str, CriterionConfig]) -> dict[str, CriterionConfig]:
+        for name in v:
+            try:
+                check_name(name, "criterion")
+            except ValueError as exc:
+                raise _KeyedError(f"criteria.{name}", str(exc), loc=("criteria", name)) from None
+        return v
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -341,6 +406,9 @@ class Config(_Strict):
             weights = [c.weight for c in self.criteria.values()]
             if not any(w > 0 for w in weights) or not all(math.isfinite(w) for w in weights):
                 raise _KeyedError("criteria", "weights must be finite and at least one must be > 0")
+            from .mcda import rescale_weights
+            for c, w in zip(self.criteria.values(), rescale_weights(weights)):
+                c.weight = w  # only changed when their sum overflows; the ratios stay
         return self
 
     def data_root(self, override: str | Path | None = None) -> Path:
@@ -374,18 +442,83 @@ class Config(_Strict):
         return type(exc)(message, file=self.where(exc.key), key=exc.key, field=exc.field)
 
     def normalized_weights(self) -> dict[str, float]:
-        total = sum(c.weight for c in self.criteria.values())
-        return {n: c.weight / total for n, c in self.criteria.items()}
+        from .mcda import rescale_weights
+
+        weights = rescale_weights([c.weight for c in self.criteria.values()])
+        total = sum(weights)
+        return {n: w / total for n, w in zip(self.criteria, weights)}
 
 
 class _KeyedError(ValueError):
-    def __init__(self, key: str, message: str) -> None:
+    """A validation error that names its config key; `loc` is the key's path where a name in
+    it holds a '.' (criteria.<name>), so the key's YAML line is still found."""
+
+    def __init__(self, key: str, message: str, loc: tuple | None = None) -> None:
         super().__init__(message)
         self.key = key
+        self.loc = loc
+
+
+class _AliasError(yaml.composer.ComposerError):
+    """Aliases that refer to themselves or expand past MAX_ALIAS_NODES."""
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe YAML loader that remembers the line of every mapping key, for error messages."""
+    """Safe YAML loader that remembers the line of every mapping key, for error messages.
+
+    It also counts the nodes every alias (*name) stands for, nested aliases included, and stops
+    at MAX_ALIAS_NODES: a kilobyte of nested aliases (a "billion laughs") would otherwise expand
+    to a billion values in the manifest, the key index and every walk over the config.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._alias_nodes = 0
+        self._open_anchors: set[str] = set()
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            if event.anchor in self._open_anchors:
+                raise _AliasError(None, None, f"alias *{event.anchor} refers to the value it is "
+                                  "part of (an endless value)", event.start_mark)
+            node = super().compose_node(parent, index)
+            self._alias_nodes += self._size(node)
+            if self._alias_nodes > MAX_ALIAS_NODES:
+                raise _AliasError(None, None, f"YAML aliases expand to more than "
+                                  f"{MAX_ALIAS_NODES:,} values by alias *{event.anchor} here; "
+                                  "write the values out or use fewer aliases", event.start_mark)
+            return node
+        anchor = self.peek_event().anchor
+        if anchor is None:
+            return super().compose_node(parent, index)
+        self._open_anchors.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open_anchors.discard(anchor)
+
+    def _size(self, root: yaml.Node) -> int:
+        """Nodes in `root` with every alias inside it expanded (memoised; no recursion)."""
+        sizes = self._sizes
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if id(node) in sizes:
+                continue
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            else:
+                children = []
+            if children_done:
+                sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            else:
+                stack.append((node, True))
+                stack.extend((c, False) for c in children if id(c) not in sizes)
+        return sizes[id(root)]
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
@@ -426,6 +559,13 @@ def _line_of(doc: Any, loc: tuple) -> int | None:
         else:
             break
     return line
+
+
+def _message(err: dict) -> str:
+    """A pydantic error's message in the config's words."""
+    if err["type"] == "finite_number":
+        return "must be a finite number (not NaN or infinity)"
+    return err["msg"].removeprefix("Value error, ")
 
 
 def _key_of(loc: tuple) -> str:
@@ -472,11 +612,11 @@ def _parse_config(doc: Any, source: Path | str) -> Config:
         ctx_exc = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_exc, _KeyedError):
             key = ctx_exc.key
-            loc = tuple(int(p[1:-1]) if p.startswith("[") else p
-                        for p in key.replace("[", ".[").split(".") if p)
+            loc = ctx_exc.loc or tuple(int(p[1:-1]) if p.startswith("[") else p
+                                       for p in key.replace("[", ".[").split(".") if p)
         else:
             key = _key_of(loc) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = _message(err)
         if err["type"] == "extra_forbidden":
             known = _fields_at(loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6) if loc else []
@@ -547,9 +687,9 @@ def _fields_at(loc: tuple) -> list[str]:
     return []
 
 
-def _layer_columns(cfg: Config, layer: str) -> list[str]:
-    """The canonical columns a configured layer will have ([] when its reader is not known
-    yet, or it is a raster)."""
+def _layer_schema(cfg: Config, layer: str) -> Any:
+    """The canonical schema (schema.LayerSchema) a configured layer will have, None when its
+    reader is not known yet."""
     from .readers import READERS
     from .schema import LAYERS
 
@@ -559,13 +699,21 @@ def _layer_columns(cfg: Config, layer: str) -> list[str]:
             from .catalog import load_catalog
             reader = load_catalog().datasets[cfg.layers[layer].dataset].reader
         except Exception:  # noqa: BLE001 - an unknown dataset is reported when the layer is read
-            return []
+            return None
     spec = READERS.get(reader) if reader else None
-    return list(LAYERS[spec.layer].columns) if spec is not None else []
+    return LAYERS.get(spec.layer) if spec is not None else None
+
+
+def _layer_columns(cfg: Config, layer: str) -> list[str]:
+    """The canonical columns a configured layer will have ([] when its reader is not known
+    yet, or it is a raster)."""
+    schema = _layer_schema(cfg, layer)
+    return list(schema.columns) if schema is not None else []
 
 
 def _check_readers(cfg: Config, doc: Any, source: Path | str) -> None:
-    """Reader names are checked against the reader registry, with the YAML line."""
+    """Reader names, and the options each layer gives its reader, are checked against the reader
+    registry, with the YAML line."""
     from .readers import READERS
 
     for name, layer in cfg.layers.items():
@@ -582,6 +730,20 @@ def _check_readers(cfg: Config, doc: Any, source: Path | str) -> None:
                 raise ConfigError(f"unknown dataset '{layer.dataset}'; known: {', '.join(sorted(known))}",
                                   file=f"{source}, line {line}" if line else f"{source}",
                                   key=f"layers.{name}.dataset")
+        # options the reader does not take (a misspelt `z_unit`) would be ignored without a word
+        reader = layer.reader
+        if reader is None and layer.dataset is not None:
+            from .catalog import load_catalog
+            reader = load_catalog().datasets[layer.dataset].reader
+        if reader is not None and layer.options:
+            from .readers import check_options
+            try:
+                check_options(READERS[reader], name, layer.options)
+            except ConfigError as exc:
+                line = _line_of(doc, tuple(exc.key.split(".")))
+                raise ConfigError(str(exc).split(": ", 1)[-1],
+                                  file=f"{source}, line {line}" if line else f"{source}",
+                                  key=exc.key) from None
 
 
 def _apply_ahp(cfg: Config, source: Path | str, doc: Any = None) -> None:
@@ -624,7 +786,7 @@ def _check_metrics(cfg: Config, doc: Any, source: Path | str) -> None:
             err = exc.errors()[0]
             pkey = ".".join(str(p) for p in err["loc"])
             msg = "unknown parameter for this metric" if err["type"] == "extra_forbidden" \
-                else err["msg"].removeprefix("Value error, ")
+                else _message(err)
             raise ConfigError(msg, file=where, key=f"{key}.{pkey}") from None
         column = crit.params.get("field")
         columns = _layer_columns(cfg, crit.layer)
@@ -634,11 +796,29 @@ def _check_metrics(cfg: Config, doc: Any, source: Path | str) -> None:
                               f"{', '.join(columns)})", file=f"{source}, line {fline}" if fline
                               else f"{source}", key=f"{key}.field")
         if crit.where is not None:
-            from .filters import parse_where
-            try:
-                parse_where(crit.where)
-            except ValueError as exc:
-                raise ConfigError(str(exc), file=where, key=f"{key}.where") from None
+            _check_where(cfg, name, doc, source)
+
+
+def _check_where(cfg: Config, name: str, doc: Any, source: Path | str) -> None:
+    """A criterion's filter parses, and fits its layer's canonical columns when they are known
+    (a column it lacks, a literal of the wrong kind, a raster): errors carry the `where` line."""
+    from .filters import parse_where
+
+    crit = cfg.criteria[name]
+    line = _line_of(doc, ("criteria", name, "where"))
+    where = f"{source}, line {line}" if line else f"{source}"
+    key = f"criteria.{name}.where"
+    schema = _layer_schema(cfg, crit.layer)
+    if schema is not None and schema.geometry == "raster":
+        raise ConfigError(f"layer '{crit.layer}' is a raster: it has no columns to filter; "
+                          "remove 'where'", file=where, key=key)
+    try:
+        parse_where(crit.where, schema.columns if schema is not None and schema.columns else None)
+    except ValueError as exc:
+        message = str(exc)
+        if schema is not None and ": no column " in message:
+            message = message.replace(": no column ", f": layer '{crit.layer}' has no column ", 1)
+        raise ConfigError(message, file=where, key=key) from None
 
 
 def _read_yaml(path: Path, what: str = "config") -> Any:
@@ -658,6 +838,8 @@ def _read_yaml(path: Path, what: str = "config") -> Any:
         line = text[:exc.position].count("\n") + 1
         raise ConfigError(f"not valid YAML (character {exc.character!r} is not allowed)",
                           file=f"{path}, line {line}") from None
+    except _AliasError as exc:
+        raise ConfigError(exc.problem, file=f"{path}, line {exc.problem_mark.line + 1}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark else str(path)

@@ -26,6 +26,7 @@ Aggregation (values already on 0..1, 1 = best)
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ __all__ = [
     "ahp_matrix",
     "ahp_weights",
     "random_index",
+    "rescale_weights",
     "topsis",
     "weighted_product",
     "weighted_sum",
@@ -210,6 +212,24 @@ def ahp_weights(names: list[str], pairwise: Mapping[str, Mapping[str, float]],
     return result
 
 
+def rescale_weights(weights: Sequence[float]) -> list[float]:
+    """The weights as given when their sum is an ordinary float; else each divided by the largest.
+
+    Two weights of 1e308 sum to inf, which makes every normalised weight 0 and every score 0, and
+    weights near 1e-310 lose their precision when summed. Only the ratios matter, and dividing by
+    the largest first keeps them while bringing the sum into 1..n. Ordinary weights are returned
+    untouched, so normalising them gives the same bits as before.
+    """
+    ws = [float(w) for w in weights]
+    total = sum(ws)
+    if math.isfinite(total) and total >= sys.float_info.min:
+        return ws
+    top = max(ws, default=0.0)
+    if not (math.isfinite(top) and top > 0):
+        return ws  # nothing to rescale: the callers refuse non-finite or all-zero weights
+    return [w / top for w in ws]
+
+
 def _as_2d(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     v = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
@@ -312,6 +332,7 @@ def aggregate(values: np.ndarray, weights: np.ndarray, method: str) -> np.ndarra
     'topsis' treats every column as a benefit criterion with vector normalisation.
     """
     v, w = _as_2d(values, weights)
+    w = np.asarray(rescale_weights(w.tolist()))
     total = w.sum()
     if not total > 0:
         raise ValueError("weights must not all be zero")

@@ -24,8 +24,14 @@ from .geometry import are_boxes, clip_to_boxes, geojson_shapes, short_pieces
 from .schema import M_PER_KM
 
 
+#: Longest search radius or decay distance, km (as config.MAX_DISTANCE_KM); a gravity cut-off may
+#: reach three decay lengths.
+MAX_RADIUS_KM = 1000.0
+MAX_CUTOFF_KM = 3 * MAX_RADIUS_KM
+
+
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ def distance_to(cells: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, p: NoParams) -
 
 
 class RadiusParams(_Params):
-    radius_km: float = Field(gt=0, description="Search radius in km.")
+    radius_km: float = Field(gt=0, le=MAX_RADIUS_KM, description="Search radius in km.")
 
 
 class SumParams(RadiusParams):
@@ -143,8 +149,9 @@ def count_within(cells: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, p: RadiusPara
 
 class GravityParams(_Params):
     field: str = Field(description="People counted, e.g. labor_force or population.")
-    decay_km: float = Field(gt=0, description="Distance at which weight falls to 1/e.")
-    cutoff_km: float | None = Field(None, gt=0, description="Ignore sources beyond this (default 3 x decay).")
+    decay_km: float = Field(gt=0, le=MAX_RADIUS_KM, description="Distance at which weight falls to 1/e.")
+    cutoff_km: float | None = Field(None, gt=0, le=MAX_CUTOFF_KM,
+                                    description="Ignore sources beyond this (default 3 x decay).")
     decay: Literal["exponential", "gaussian"] = "exponential"
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .config import ConstraintConfig, CriterionConfig, ValueFunction
 from .errors import ConfigError
+from .mcda import rescale_weights
 
 
 def apply_value_function(vf: ValueFunction, raw: np.ndarray) -> np.ndarray:
@@ -159,6 +160,7 @@ def score_table(raw: Mapping[str, np.ndarray], criteria: Mapping[str, CriterionC
     brings); the score is the chosen aggregation (for the weighted sum, the contributions' sum).
     """
     names = [c for c in criteria if c in raw]
+    weights = dict(zip(names, rescale_weights([weights[c] for c in names])))  # a sum that overflows
     total = sum(weights[c] for c in names)
     cols: dict[str, np.ndarray] = {}
     values, w_list = [], []
