@@ -292,6 +292,19 @@ def test_tasks_return_results_in_order_and_user_errors_in_place(on_dask, tmp_pat
     assert on_dask.map(abs, range(-5, 5)) == [abs(i) for i in range(-5, 5)]
 
 
+def test_the_cell_budget_holds_for_the_whole_land_not_each_strip(demo, on_dask, monkeypatch,
+                                                                 tmp_path):
+    """Strips are gridded apart on the workers: the budget is checked on all the land first."""
+    cfg = load_config(demo)
+    cfg.candidates.grid.size_km = 0.5
+    cfg.candidates.max_cells = 1_000
+    submitted = []
+    monkeypatch.setattr(on_dask.client, "submit", lambda *a, **k: submitted.append(a))
+    with pytest.raises(SitescoreError, match=r"more than candidates.max_cells \(1,000\)"):
+        run(cfg, runs_dir=tmp_path / "runs", write_map=False, engine=on_dask)
+    assert submitted == []
+
+
 # -- a cluster of its own, and mistakes -----------------------------------------------------------
 
 def test_a_cluster_the_config_asks_for_is_started_and_closed():

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .candidates import EligibleLand, make_cells
+from .candidates import EligibleLand, check_cell_budget, make_cells
 from .config import CandidatesConfig, EngineConfig
 from .errors import ConfigError, SitescoreError
 from .metrics import compute_metric
@@ -246,6 +246,7 @@ class DaskEngine(Engine):
             return make_cells(land, cfg)
         if shapely.is_empty(land.geometry):
             return make_cells(land, cfg)  # says why there is nothing to score
+        check_cell_budget(land.geometry, cfg)  # each strip alone would pass it
         size = cfg.grid.size_km * M_PER_KM
         parts = np.asarray(shapely.get_parts(land.geometry))
         strips = column_strips(parts, size, self.partitions)
