@@ -13,6 +13,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import DataError
+from .safe_text import terminal_text
 
 BAR_WIDTH = 24
 
@@ -58,6 +59,8 @@ def exclusion_summary(cells: pd.DataFrame, manifest: dict) -> list[str]:
 
 
 def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> str:
+    """The text `sitescore explain` prints. Names, labels and reasons come from the data and the
+    config, so each goes through `terminal_text`: no escape sequence reaches the terminal."""
     sites = tables.sites
     row = sites.loc[sites["rank"] == site]
     if row.empty:
@@ -65,9 +68,11 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
                         file=tables.manifest.get("study"))
     s = row.iloc[0]
     names = criteria_of(sites)
-    labels = {n: (cfg.criteria[n].label or n) if n in cfg.criteria else n for n in names}
-    units = {n: (cfg.criteria[n].unit or "") if n in cfg.criteria else "" for n in names}
-    out = [f"Site {int(s['rank'])} of {len(sites)}: {s['name']}",
+    labels = {n: terminal_text((cfg.criteria[n].label or n) if n in cfg.criteria else n)
+              for n in names}
+    units = {n: terminal_text((cfg.criteria[n].unit or "") if n in cfg.criteria else "")
+             for n in names}
+    out = [f"Site {int(s['rank'])} of {len(sites)}: {terminal_text(s['name'])}",
            f"  score {s['score']:.3f} ({tables.manifest.get('config', {}).get('aggregation', 'weighted_sum')}), "
            f"{s['acres']:,.0f} acres in {int(s['n_cells'])} cells, at {s['lon']:.4f}, {s['lat']:.4f}",
            "", f"  {'criterion':<44} {'raw value':>16} {'score':>6} {'weight':>7} {'contribution':>12}"]
@@ -91,8 +96,9 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
             out.append(f"  Smallest single-weight changes that move it {'out of' if inside else 'into'} "
                        f"the top {top_k}:")
             for _, f in mine.sort_values(["distance", "criterion"]).head(3).iterrows():
-                out.append(f"    {labels.get(f['criterion'], f['criterion'])}: weight x {f['factor']:.2f}")
-    excl = exclusion_summary(tables.cells, tables.manifest)
+                out.append(f"    {labels.get(f['criterion'], terminal_text(f['criterion']))}: "
+                           f"weight x {f['factor']:.2f}")
+    excl = [terminal_text(e) for e in exclusion_summary(tables.cells, tables.manifest)]
     if excl:
         out += ["", "  What excluded land and cells in this study:", *["  " + e for e in excl]]
     return "\n".join(out)

@@ -8,8 +8,15 @@ A reader is a function `(source, area) -> GeoDataFrame` registered under a name 
 
 from __future__ import annotations
 
+import difflib
+import errno
 import logging
+import os
+import re
+import stat
+import threading
 import warnings
+import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,7 +30,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..schema import CRS, LAYERS
 from ..study_area import StudyArea
 
@@ -83,32 +90,197 @@ class ReaderSpec:
     layer: str          # canonical layer kind it produces (key of schema.LAYERS)
     func: Callable[[LayerSource, StudyArea | None], Any]
     description: str
+    options: tuple[str, ...] = ()   # the keys its layer's `options` may hold
 
 
 READERS: dict[str, ReaderSpec] = {}
 
 
-def reader(name: str, layer: str) -> Callable:
-    """Register a reader under `name`, producing canonical layer `layer`."""
+def reader(name: str, layer: str, options: Iterable[str] = ()) -> Callable:
+    """Register a reader under `name`, producing canonical layer `layer` and taking the layer
+    options `options` (any other key in a config is refused: a misspelt `z_unit` would
+    otherwise be ignored without a word)."""
     if layer not in LAYERS:
         raise ValueError(f"unknown canonical layer {layer!r}")
 
     def register(func: Callable) -> Callable:
         doc = (func.__doc__ or "").strip().splitlines()
-        READERS[name] = ReaderSpec(name, layer, func, doc[0] if doc else "")
+        READERS[name] = ReaderSpec(name, layer, func, doc[0] if doc else "", tuple(options))
         return func
 
     return register
 
 
+def check_options(spec: ReaderSpec, layer_name: str, options: Mapping[str, Any]) -> None:
+    """Refuse a layer option its reader does not take, suggesting the close match; the key
+    names the option (`layers.<name>.options.<key>`)."""
+    for key in options:
+        if key in spec.options:
+            continue
+        close = difflib.get_close_matches(str(key), spec.options, n=1, cutoff=0.6)
+        known = (f"did you mean '{close[0]}'?" if close else
+                 f"its options: {', '.join(spec.options)}" if spec.options else "it takes none")
+        raise ConfigError(f"unknown option for reader '{spec.name}' ({known})",
+                          key=f"layers.{layer_name}.options.{key}")
+
+
+#: GDAL paths and addresses that read over the network: its remote virtual file systems
+#: (/vsicurl/, /vsis3/, ... also inside a chain such as /vsizip//vsicurl/), URLs, and the
+#: connection strings of web drivers. `sitescore run` reads local files only.
+_NETWORK = re.compile(
+    r"/vsi(?:curl|s3|gs|az|adls|oss|swift|hdfs|webhdfs)\w*/"
+    r"|\b(?:https?|ftps?|s3|gs|az|abfss?|wasbs?)://"
+    r"|^\s*(?:WMS|WMTS|WCS|WFS|OAPIF|EEDAI?|PLScenes|DAAS|NGW|CSW|STACIT|ESRIJSON|PMTiles):",
+    re.IGNORECASE)
+#: XML roots of GDAL files that name other datasets (VRT) or that are web services themselves.
+_REFERRING_ROOTS = {"VRTDataset", "OGRVRTDataSource"}
+_SERVICE_ROOTS = {"GDAL_WMS", "GDAL_WMTS", "WCS_GDAL", "GDAL_WCS", "WMS_GDAL", "OGRWFSDataSource"}
+#: Elements of a VRT that name a source dataset.
+_SOURCE_TAGS = {"SourceFilename", "SrcDataSource", "SourceDataset"}
+#: How deep VRTs naming VRTs are followed (GDAL itself stops nesting at a similar depth).
+MAX_VRT_DEPTH = 8
+#: GDAL settings while a reader runs: remote files are never fetched (no extension is allowed
+#: to /vsicurl/ and its kin) and a VRT cannot run Python code.
+LOCAL_ONLY_GDAL = {"CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".sitescore-reads-local-files-only",
+                   "GDAL_HTTP_MAX_RETRY": "0", "GDAL_VRT_ENABLE_PYTHON": "NO"}
+
+
+def is_network_path(text: str) -> bool:
+    """Whether GDAL would go to the network for this path or connection string."""
+    return bool(_NETWORK.search(text))
+
+
+def path_status(path: Path) -> os.stat_result | None:
+    """`os.stat` of a layer's path, None when it does not exist; a symbolic link loop or a path
+    that cannot be looked at is the user's error, said as such (not 'file not found')."""
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        if exc.errno == errno.ELOOP:
+            raise DataError("is a symbolic link loop (ELOOP): a link on this path points back to "
+                            "itself; make it point at the real file", file=path) from None
+        raise DataError(f"cannot be looked at ({exc.strerror})", file=path) from None
+
+
 def require_file(path: Path) -> Path:
+    """The path of a local file (or of a folder, for readers that take one: a .gdb, an
+    extracted archive) that can be read without hanging or going to the network: no network
+    path, no named pipe, device or socket, no empty file, no VRT with a remote source."""
     if str(path).startswith(POSTGIS_PREFIX):
         raise DataError("this reader reads files only (CSV, raster), not PostGIS tables", file=path)
-    if not path.exists():
+    if is_network_path(str(path)):
+        raise DataError("is a network address; `sitescore run` reads local files only (only "
+                        "`sitescore fetch` downloads): download the file and give its path",
+                        file=path)
+    st = path_status(path)
+    if st is None:
         raise DataError("file not found", file=path)
-    if path.is_file() and path.stat().st_size == 0:
+    if stat.S_ISDIR(st.st_mode):
+        return path
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError("is not a regular file (a named pipe, device or socket); reading it could "
+                        "wait forever: give the path of a file", file=path)
+    if st.st_size == 0:
         raise DataError("is empty (0 bytes); download or copy it again", file=path)
+    refuse_network_sources(path)
     return path
+
+
+def refuse_network_sources(path: Path, depth: int = 0, seen: set[Path] | None = None) -> None:
+    """A GDAL VRT (raster or vector) whose sources, or its VRTs' sources, are remote would make
+    GDAL download them; a web-service description (GDAL_WMS, ...) is remote by nature. Both are
+    refused, naming the file; other files are left alone (only their first bytes are read)."""
+    root = _xml_root(path)
+    if root is None:
+        return
+    if root in _SERVICE_ROOTS:
+        raise DataError(f"is a GDAL web-service description ({root}); `sitescore run` reads local "
+                        "files only: download the data and give its path", file=path)
+    if root not in _REFERRING_ROOTS:
+        return
+    seen = set() if seen is None else seen
+    seen.add(path.resolve())
+    for name, relative in _vrt_sources(path):
+        if is_network_path(name):
+            shown = name if len(name) <= 120 else name[:120] + "…"
+            raise DataError(f"is a VRT with a network source ({shown}); `sitescore run` reads "
+                            "local files only: download the source and point the VRT at it",
+                            file=path)
+        source = Path(name)
+        if relative and not source.is_absolute():
+            source = path.parent / source
+        try:
+            st = path_status(source)
+        except DataError:
+            st = None  # a source GDAL cannot open either: its error names it
+        if st is None or stat.S_ISDIR(st.st_mode):
+            continue  # missing sources, or driver syntax ('NITF_IM:0:x'), are GDAL's to report
+        if not stat.S_ISREG(st.st_mode):
+            raise DataError(f"is a VRT whose source {name} is not a regular file (a named pipe, "
+                            "device or socket); reading it could wait forever", file=path)
+        if source.resolve() in seen:
+            continue
+        if depth >= MAX_VRT_DEPTH:
+            raise DataError(f"nests VRTs more than {MAX_VRT_DEPTH} deep", file=path)
+        refuse_network_sources(source, depth + 1, seen)
+
+
+def _xml_root(path: Path) -> str | None:
+    """The root element's name when the file is XML, else None."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None  # unreadable: the reader says so
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith(b"<"):
+        return None
+    match = re.search(rb"<([A-Za-z_][\w.-]*)[\s>/]", re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"",
+                                                          text, flags=re.DOTALL))
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
+def _vrt_sources(path: Path) -> Iterator[tuple[str, bool]]:
+    """(source name, relative to the VRT?) of every source element of a VRT, streamed."""
+    try:
+        for _, elem in ET.iterparse(path, events=("end",)):
+            tag = elem.tag.rsplit("}", 1)[-1]
+            if tag in _SOURCE_TAGS and elem.text and elem.text.strip():
+                yield elem.text.strip(), elem.get("relativeToVRT", "0").strip() == "1"
+            elem.clear()
+    except ET.ParseError as exc:
+        raise DataError(f"is not a readable VRT (XML error: {exc})", file=path) from None
+
+
+#: pyogrio's GDAL settings are process-wide: readers running at once (runs on threads) share
+#: one `local_only` setting, made by the first and undone by the last.
+_LOCAL_ONLY_LOCK = threading.Lock()
+_local_only_state: dict[str, Any] = {"depth": 0, "saved": {}}
+
+
+@contextmanager
+def local_only() -> Iterator[None]:
+    """GDAL set, in both the raster (rasterio) and vector (pyogrio) libraries, so that nothing a
+    reader opens can fetch a remote file, whatever a file names (`LOCAL_ONLY_GDAL`); the
+    previous settings come back afterwards."""
+    import rasterio
+
+    with _LOCAL_ONLY_LOCK:
+        if _local_only_state["depth"] == 0:
+            _local_only_state["saved"] = {k: pyogrio.get_gdal_config_option(k)
+                                          for k in LOCAL_ONLY_GDAL}
+            pyogrio.set_gdal_config_options(LOCAL_ONLY_GDAL)
+        _local_only_state["depth"] += 1
+    try:
+        with rasterio.Env(**LOCAL_ONLY_GDAL):
+            yield
+    finally:
+        with _LOCAL_ONLY_LOCK:
+            _local_only_state["depth"] -= 1
+            if _local_only_state["depth"] == 0:
+                pyogrio.set_gdal_config_options(_local_only_state["saved"])
 
 
 def _vsi_path(path: Path) -> str:
@@ -224,11 +396,16 @@ def _check_parts(path: Path) -> None:
     file)."""
     suffix = path.suffix.lower()
     if suffix == ".shp":
-        here = {p.name.lower() for p in path.parent.iterdir()}
+        siblings = [p for p in path.parent.iterdir() if p.stem.lower() == path.stem.lower()]
+        here = {p.name.lower() for p in siblings}
         for part, what in ((".shx", "index"), (".dbf", "attribute table")):
             if f"{path.stem.lower()}{part}" not in here:
                 raise DataError(f"its {part} file (the {what}) is missing beside it; copy all "
                                 "the shapefile's files (.shp, .shx, .dbf, .prj)", file=path)
+        for part in siblings:  # GDAL opens them all: a named pipe among them would hang it
+            if part != path and not (part.is_file() or part.is_dir()):
+                raise DataError(f"its {part.suffix} file is not a regular file (a named pipe, "
+                                "device or socket?); reading it could wait forever", file=path)
     elif suffix == ".zip" and path.is_file() and not zipfile.is_zipfile(path):
         raise DataError("is not a readable zip archive (cut short or damaged?); download it "
                         "again", file=path)
@@ -294,7 +471,7 @@ def vector_file(path: Path) -> Path:
     for pattern in VECTOR_KINDS:
         hits = sorted(p for p in folder.rglob(pattern) if not p.name.startswith("."))
         if hits:
-            return hits[0]
+            return require_file(hits[0])  # a named pipe found in the folder would hang GDAL
     raise DataError("is a folder holding no vector dataset (GDB, GeoPackage, shapefile, ...)",
                     file=folder)
 
@@ -334,7 +511,7 @@ def _member(folder: Path, pattern: str | None) -> Path:
     if not hits:
         raise DataError(f"no file matching '{pattern}' in this folder" if pattern
                         else "is a folder; name the file inside it", file=folder)
-    return hits[-1]
+    return require_file(hits[-1])
 
 
 def _read_sheet(path: Path, header_names: list[str], sheet: str | int | None) -> pd.DataFrame:
@@ -457,6 +634,8 @@ def to_canonical(gdf: gpd.GeoDataFrame, layer: str, columns: Mapping[str, Any], 
             series = pd.Series([value] * len(gdf), index=gdf.index, dtype=object)
         out[col] = _coerce(series, dtype)
     dropped = int(gdf.attrs.get("dropped", 0))
+    wild_rows = list(gdf.attrs.get("bad_coordinate_features", []))
+    wild_count = int(gdf.attrs.get("bad_coordinates", 0))
     geoms = out.geometry.values
     # drop z: everything downstream is planar
     flattened = int(shapely.has_z(geoms).sum()) if len(out) else 0
@@ -464,6 +643,15 @@ def to_canonical(gdf: gpd.GeoDataFrame, layer: str, columns: Mapping[str, Any], 
         geoms = shapely.force_2d(geoms)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     invalid = ~missing & ~shapely.is_valid(geoms)
+    # a NaN, infinite or off-the-Earth vertex: GEOS cannot repair it and one such feature can
+    # wipe out a whole union; the feature is dropped (as if it had no geometry) and counted
+    wild = off_the_map(geoms, out.crs, suspects=invalid)
+    if wild.any():
+        geoms = np.array(geoms, dtype=object)
+        geoms[wild] = None
+        invalid &= ~wild
+        wild_count += int(wild.sum())
+        wild_rows += _row_numbers(out.index[wild])
     repaired = int(invalid.sum())
     if repaired:
         geoms = geoms.copy()
@@ -475,6 +663,19 @@ def to_canonical(gdf: gpd.GeoDataFrame, layer: str, columns: Mapping[str, Any], 
     dropped += int(bad.sum())
     out = out.loc[~bad]
     out = out.to_crs(CRS)
+    wild = off_the_map(out.geometry.values, CRS)  # valid in its own CRS, off the map in ours
+    if wild.any():
+        wild_count += int(wild.sum())
+        dropped += int(wild.sum())
+        wild_rows += _row_numbers(out.index[wild])
+        out = out.loc[~wild]
+    if wild_count:
+        shown = ", ".join(str(r) for r in wild_rows[:10]) + (", ..." if len(wild_rows) > 10 else "")
+        log.info("%s: %d features dropped, their coordinates not finite or off the Earth "
+                 "(features %s, counted from 1 in the order read)", path, wild_count, shown)
+        if len(out) == 0:
+            raise DataError(f"no feature is left: {wild_count} dropped for coordinates that are not "
+                            f"finite or off the Earth (e.g. feature {wild_rows[0]})", file=path)
     if area is not None:
         out = area.clip_mask(out)
     out = out.reset_index(drop=True)
@@ -482,11 +683,86 @@ def to_canonical(gdf: gpd.GeoDataFrame, layer: str, columns: Mapping[str, Any], 
                  "features": int(len(out))}
     if flattened:  # 3D geometries: heights dropped
         out.attrs["flattened_3d"] = flattened
+    if wild_count:  # NaN, infinite or off-the-Earth coordinates: dropped, first ones named
+        out.attrs["bad_coordinates"] = wild_count
+        out.attrs["bad_coordinate_features"] = wild_rows[:10]
     if not_numbers:  # text where a number belongs, read as missing
         out.attrs["not_numbers"] = not_numbers
         log.info("%s: cells that are not numbers, read as missing: %s", path, not_numbers)
     if repaired or dropped:
         log.info("%s: %d invalid geometries repaired, %d dropped", path, repaired, dropped)
+    return out
+
+
+#: A planar coordinate further than this from the origin is off the Earth (its circumference is
+#: 40,075 km), in metres; in degrees, |longitude| beyond 540 (one and a half turns, as some
+#: files wrap) or |latitude| beyond 90.
+MAX_PLANAR_M = 41_000_000.0
+MAX_LON_DEG, MAX_LAT_DEG = 540.0, 90.000001
+
+
+def _coordinate_limits(crs: Any) -> tuple[float, float]:
+    """The largest |x| and |y| a coordinate of `crs` can have on the Earth, in its units."""
+    from pyproj import CRS as ProjCRS
+
+    try:
+        proj = ProjCRS.from_user_input(crs)
+        if proj.is_geographic:
+            return MAX_LON_DEG, MAX_LAT_DEG
+        to_m = proj.axis_info[0].unit_conversion_factor if proj.axis_info else 1.0
+    except Exception:  # noqa: BLE001 - a CRS pyproj cannot judge: finite is all we ask
+        return np.inf, np.inf
+    return MAX_PLANAR_M / to_m, MAX_PLANAR_M / to_m
+
+
+def off_the_map(geoms: Any, crs: Any, suspects: np.ndarray | None = None) -> np.ndarray:
+    """True for each geometry with a coordinate that is NaN, infinite or off the Earth in `crs`.
+
+    Bounds find infinite and far-out vertices; a NaN one may escape them, but makes its geometry
+    invalid, so the vertices of `suspects` (the invalid geometries; all of them when None) are
+    looked at too, a chunk at a time."""
+    geoms = np.asarray(geoms, dtype=object)
+    wild = np.zeros(len(geoms), dtype=bool)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not present.any():
+        return wild
+    xlim, ylim = _coordinate_limits(crs)
+    with np.errstate(invalid="ignore"):
+        b = shapely.bounds(geoms)
+        inside = (np.isfinite(b).all(axis=1) & (np.abs(b[:, [0, 2]]) <= xlim).all(axis=1)
+                  & (np.abs(b[:, [1, 3]]) <= ylim).all(axis=1))
+    wild = present & ~inside
+    look = np.flatnonzero(present & ~wild & (True if suspects is None else suspects))
+    for start in range(0, len(look), 100_000):
+        part = look[start:start + 100_000]
+        coords, which = shapely.get_coordinates(geoms[part], return_index=True)
+        wild[part[np.unique(which[~np.isfinite(coords).all(axis=1)])]] = True
+    return wild
+
+
+def _row_numbers(index: pd.Index) -> list[int]:
+    """Features named by their place in what was read, counted from 1."""
+    return [int(i) + 1 if isinstance(i, (int, np.integer)) else i for i in index]
+
+
+def drop_off_the_map(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """`gdf` without the features `off_the_map` finds, for readers that work on geometries
+    before `to_canonical` (which counts what is dropped here from `attrs`)."""
+    if gdf.crs is None or len(gdf) == 0:
+        return gdf
+    wild = off_the_map(gdf.geometry.values, gdf.crs)
+    if not wild.any():
+        return gdf
+    attrs = dict(gdf.attrs)
+    out = gdf.loc[~wild]
+    out.attrs = {**attrs, "dropped": int(attrs.get("dropped", 0)) + int(wild.sum()),
+                 "bad_coordinates": int(attrs.get("bad_coordinates", 0)) + int(wild.sum()),
+                 "bad_coordinate_features": list(attrs.get("bad_coordinate_features", []))
+                 + _row_numbers(gdf.index[wild])}
+    if len(out) == 0:
+        raise DataError(f"every feature has coordinates that are not finite or off the Earth "
+                        f"(e.g. feature {out.attrs['bad_coordinate_features'][0]}); nothing is "
+                        "left to read", file=path)
     return out
 
 

@@ -9,8 +9,8 @@ import shapely
 from ..errors import ConfigError
 from ..schema import FIPS_STATE, STATE_FIPS
 from ..study_area import StudyArea
-from .base import LayerSource, find_field, open_source, parse_number, reader, require_field, \
-    to_canonical
+from .base import LayerSource, drop_off_the_map, find_field, open_source, parse_number, reader, \
+    require_field, to_canonical
 from .federal_land import clean_text, designation_from_name
 
 
@@ -45,7 +45,7 @@ def read_census_states(source: LayerSource, area: StudyArea | None) -> gpd.GeoDa
 PROTECTED_NAME_FIELDS = ["UNIT_NAME", "Unit_Nm", "NAME", "name"]
 
 
-@reader("protected_areas", "protected_areas")
+@reader("protected_areas", "protected_areas", options=("name_field", "designation"))
 def read_protected_areas(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """Any polygon file of extra exclusions (an NPS boundary, a local reserve). Options:
     `name_field`; `designation`: a field holding PAD-US codes, or one code for every polygon.
@@ -88,7 +88,7 @@ def read_protected_areas(source: LayerSource, area: StudyArea | None) -> gpd.Geo
 PLACE_POPULATION_FIELDS = ["population", "POP", "POP2020", "P1_001N", "B01003_001E"]
 
 
-@reader("census_places", "places")
+@reader("census_places", "places", options=("population_field",))
 def read_census_places(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """Census places (cartographic boundary or TIGER PLACE polygons: GEOID, NAME; or the Gazetteer
     places table with INTPTLAT/INTPTLONG), one point per town at its interior point. Population
@@ -98,6 +98,7 @@ def read_census_places(source: LayerSource, area: StudyArea | None) -> gpd.GeoDa
     path = source.path
     gdf = read_points(source, area, ["INTPTLONG", "INTPTLON", "longitude", "lon"],
                       ["INTPTLAT", "latitude", "lat"])
+    gdf = drop_off_the_map(gdf, path)  # before point_on_surface: a NaN vertex would stop GEOS
     cols = gdf.columns
     pop_option = source.options.get("population_field")
     pop_field = require_field(cols, pop_option, path) if pop_option else \

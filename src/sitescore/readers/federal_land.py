@@ -205,7 +205,7 @@ _PADUS_FIELDS = {
 }
 
 
-@reader("padus", "federal_land")
+@reader("padus", "federal_land", options=("state",))
 def read_padus(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """USGS PAD-US (Fee, Combined or Designation layer; GDB, GeoPackage, GeoJSON or shapefile),
     also the potamap re-publications with shortened field names (NAME, MANNAME, ...)."""
@@ -265,7 +265,7 @@ def _sma_type(agency: object, dept: object) -> str | None:
     return None if a is None else "UNK"
 
 
-@reader("blm_sma", "federal_land")
+@reader("blm_sma", "federal_land", options=("state",))
 def read_blm_sma(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """BLM Surface Management Agency polygons (national SMA_WM.gdb or a state SMA service
     export): who manages the surface. No protection status (gap_status NaN); `state` is the BLM

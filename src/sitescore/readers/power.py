@@ -91,7 +91,7 @@ def read_eia_power_plants(source: LayerSource, area: StudyArea | None) -> gpd.Ge
     }, source, area)
 
 
-@reader("eia860_plants", "power_plants")
+@reader("eia860_plants", "power_plants", options=("sheet", "capacity_table"))
 def read_eia860_plants(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """EIA-860 Schedule 2 plant sheet (CSV, the XLSX, or the extracted zip): grid voltage per plant,
     no capacity.

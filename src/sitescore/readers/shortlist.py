@@ -14,8 +14,8 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..schema import CRS, M_PER_KM
 from ..study_area import StudyArea
-from .base import LayerSource, find_field, open_source, parse_number, points_from_lonlat, \
-    read_table, reader, require_field, to_canonical
+from .base import LayerSource, drop_off_the_map, find_field, open_source, parse_number, \
+    points_from_lonlat, read_table, reader, require_field, to_canonical
 from .federal_land import clean_text
 
 LON_FIELDS = ["lon", "lng", "longitude", "x"]
@@ -27,7 +27,7 @@ TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
 QUAD_SEGS = 32
 
 
-@reader("shortlist", "candidates")
+@reader("shortlist", "candidates", options=("radius_km",))
 def read_shortlist(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """Candidate sites: a CSV with lon/lat (optional `radius_km` per row) or a point/polygon
     file. Points become circles of `radius_km` (option, default 2 km; a row's value wins)."""
@@ -40,6 +40,7 @@ def read_shortlist(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFr
         gdf = points_from_lonlat(table, lon, lat, path)
     else:
         gdf = open_source(source, None)
+    gdf = drop_off_the_map(gdf, path)  # before buffering: a NaN vertex would stop GEOS
     if len(gdf) == 0:
         raise DataError("no candidate sites with usable geometry", file=path)
 

@@ -140,7 +140,7 @@ def _area_window(src: rasterio.io.DatasetReader, area: StudyArea | None,
     return rasterio.windows.Window(col0, row0, col1 - col0, row1 - row0)
 
 
-@reader("dem", "terrain")
+@reader("dem", "terrain", options=("band", "z_units"))
 def read_dem(source: LayerSource, area: StudyArea | None) -> Raster:
     """A DEM (GeoTIFF or any GDAL raster), read only over the study area. Options: `band`
     (default 1), `z_units` of the elevations ('m' default, 'ft', 'us-ft')."""
@@ -185,8 +185,20 @@ def read_dem(source: LayerSource, area: StudyArea | None) -> Raster:
             values = (values * (scale or 1.0) + (offset or 0.0)).astype(np.float32)
         transform = src.window_transform(window)
         crs = src.crs
+    _require_elevation(values, path, area)
     return Raster(path=path, values=values, transform=transform, crs=crs,
                   z_factor=Z_UNITS[z_units])
+
+
+def _require_elevation(values: np.ndarray, path: Path, area: StudyArea | None) -> None:
+    """A DEM that is nodata everywhere over the study area would leave slope missing in every
+    cell and a slope constraint silently off: refused, naming the file. Partial cover is fine
+    (cells off the DEM have no slope, as before)."""
+    if values.size and np.isfinite(values).any():
+        return
+    where = f"over the study area ({area.label})" if area is not None and area.geometry is not None \
+        else "in the whole raster"
+    raise DataError(f"no valid elevation {where}: every pixel there is nodata", file=path)
 
 
 def _read_tiles(paths: list[Path], source: LayerSource, area: StudyArea | None, z_units: str) -> Raster:
@@ -209,6 +221,7 @@ def _read_tiles(paths: list[Path], source: LayerSource, area: StudyArea | None, 
     finally:
         for d in opened:
             d.close()
+    _require_elevation(values[0], paths[0], area)
     return Raster(path=paths[0], values=values[0], transform=transform, crs=crs,
                   z_factor=Z_UNITS[z_units])
 

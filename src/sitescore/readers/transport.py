@@ -54,7 +54,7 @@ def _keep(values: pd.Series, wanted: list | None) -> pd.Series:
     return values.isin({str(w).strip().upper() for w in wanted})
 
 
-@reader("tiger_roads", "roads")
+@reader("tiger_roads", "roads", options=("mtfcc",))
 def read_tiger_roads(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """Census TIGER/Line Primary (and Secondary) Roads, filtered by MTFCC (option `mtfcc`).
 
@@ -87,7 +87,7 @@ def _line_ids(gdf: gpd.GeoDataFrame, source: LayerSource) -> pd.Series | None:
     return ident(gdf[hit]) if hit is not None else None
 
 
-@reader("freeway_lines", "roads")
+@reader("freeway_lines", "roads", options=("id_field",))
 def read_freeway_lines(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """Geometry-only freeway lines (e.g. the USDOT/Esri USA Freeway System graph): every line is
     a 'freeway'."""
@@ -97,7 +97,7 @@ def read_freeway_lines(source: LayerSource, area: StudyArea | None) -> gpd.GeoDa
     }, source, area)
 
 
-@reader("rail_lines", "rail")
+@reader("rail_lines", "rail", options=("id_field", "class1"))
 def read_rail_lines(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """Geometry-only rail lines; option `class1: true` when the file holds only Class I track
     (e.g. the BTS 'Class I Freight Railroads' graph)."""
@@ -108,7 +108,7 @@ def read_rail_lines(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataF
     }, source, area)
 
 
-@reader("fra_narn", "rail")
+@reader("fra_narn", "rail", options=("exclude_abandoned", "class1_owners"))
 def read_fra_narn(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """FRA North American Rail Network Lines: owner, NET network code, tracks, Class I flag.
 
@@ -133,7 +133,7 @@ def read_fra_narn(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFra
     }, source, area, abandoned_excluded=int(abandoned.sum()))
 
 
-@reader("ourairports", "airports")
+@reader("ourairports", "airports", options=("country", "types", "runways"))
 def read_ourairports(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """OurAirports airports.csv: large, medium and small airports by default (option `types`);
     closed ones are left out unless `types` lists 'closed'; US only unless `country` says else.

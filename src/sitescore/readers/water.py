@@ -56,7 +56,7 @@ def _ftype_codes(values: pd.Series) -> pd.Series:
     return numbers.where(numbers.notna(), pd.to_numeric(labels, errors="coerce"))
 
 
-@reader("nhd_flowlines", "rivers")
+@reader("nhd_flowlines", "rivers", options=("ftypes",))
 def read_nhd_flowlines(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """USGS NHD / NHDPlus flowlines, kept by feature type (option `ftypes`, codes or labels;
     default stream/river and artificial path)."""

@@ -363,7 +363,7 @@ def _read_workforce(source: LayerSource, area: StudyArea | None, geography: Geog
     return out
 
 
-@reader("census_counties", "counties")
+@reader("census_counties", "counties", options=("tables",))
 def read_census_counties(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """County polygons (us-atlas, TIGER or cartographic boundary files) with workforce figures
     joined by GEOID from the tables in option `tables` (bls_laus, acs).
@@ -373,7 +373,7 @@ def read_census_counties(source: LayerSource, area: StudyArea | None) -> gpd.Geo
     return _read_workforce(source, area, "county", _county_geoids, ["NAME", "name"])
 
 
-@reader("census_tracts", "counties")
+@reader("census_tracts", "counties", options=("tables",))
 def read_census_tracts(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
     """Census tract polygons (cartographic boundary or TIGER tract files: GEOID of 11 digits, or
     STATEFP + COUNTYFP + TRACTCE) with workforce figures joined by tract GEOID from ACS tract
