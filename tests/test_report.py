@@ -120,7 +120,7 @@ def test_value_function_chart_per_criterion(report, demo):
             assert len(np.unique(np.asarray(im.convert("L")))) > 5
         assert f'src="{png.name}"' in crit_section
         assert html.escape(crit.label) in crit_section
-    assert "20 %" in crit_section and "15 %" in crit_section  # weights as percentages
+    assert "20%" in crit_section and "15%" in crit_section  # weights as percentages
     assert "Weighted sum" in _section(page, "aggregation")
 
 
@@ -244,7 +244,7 @@ def test_xss_sensitivity_ahp_catalog_and_left_out(demo, tmp_path):
     assert "P(top 5)" in sens and "Median rank" in sens and "90 % interval" in sens
     first = sites.sort_values("rank").iloc[0]
     row = re.search(r'<tr data-rank="1">(.*?)</tr>', sens, re.DOTALL).group(1)
-    assert f"{100 * first['p_top_5']:.0f} %" in row
+    assert f"{100 * first['p_top_5']:.0f}%" in row
     assert f"{first['rank_p05']:.0f}–{first['rank_p95']:.0f}" in row
     assert 'src="sensitivity/sweep_power_line.png"' in sens
     assert 'src="report_sweep_sweep_workforce.png"' in sens

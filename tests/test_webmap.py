@@ -588,7 +588,7 @@ def test_cells_past_the_budget_are_drawn_as_blocks(scene, tmp_path, monkeypatch)
     full = write_map(tmp_path / "full.html", **scene).read_text(encoding="utf-8")
     assert "blocks of" not in full
     # a budget of 60 cells: the 70 cells become 2x2 blocks (at most half the budget)
-    monkeypatch.setattr(webmap, "PAGE_BUDGET_BYTES", 60 * webmap.CELL_BYTES_ESTIMATE)
+    monkeypatch.setattr(webmap.layers, "PAGE_BUDGET_BYTES", 60 * webmap.CELL_BYTES_ESTIMATE)
     text = write_map(tmp_path / "blocks.html", **scene).read_text(encoding="utf-8")
     assert f"{NX * NY:,} cells would make the page heavier than" in text
     assert "blocks of 2×2 cells" in text and "mean score" in text
@@ -613,7 +613,7 @@ def test_block_means_are_acre_weighted(tmp_path, monkeypatch):
         "excluded": [False, False, False, True], "eligible_acres": [100.0, 300.0, 0.0, 0.0],
         "value__power_line": [0.0, 1.0, 0.5, np.nan],
     }, geometry=[cell_box(0, 0), cell_box(1, 0), cell_box(0, 1), cell_box(1, 1)], crs=CRS)
-    monkeypatch.setattr(webmap, "PAGE_BUDGET_BYTES", 2 * webmap.CELL_BYTES_ESTIMATE)
+    monkeypatch.setattr(webmap.layers, "PAGE_BUDGET_BYTES", 2 * webmap.CELL_BYTES_ESTIMATE)
     text = write_map(tmp_path / "b.html", title="t", cells=cells, sites=cells.iloc[0:0],
                      criteria=CRITERIA[:1], layers={}).read_text(encoding="utf-8")
     blocks = [f["properties"] for fc in geojson_blobs(text) for f in fc["features"]]

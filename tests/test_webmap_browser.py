@@ -585,7 +585,7 @@ def test_block_page_draws_and_rescores(chromium, tmp_path, monkeypatch):
     from sitescore import webmap
 
     scene = make_ranked_scene("weighted_sum")
-    monkeypatch.setattr(webmap, "PAGE_BUDGET_BYTES", 150 * webmap.CELL_BYTES_ESTIMATE)
+    monkeypatch.setattr(webmap.layers, "PAGE_BUDGET_BYTES", 150 * webmap.CELL_BYTES_ESTIMATE)
     path = write_map(tmp_path / "blocks.html", **scene)
     with open_page(chromium, path) as (page, log):
         ready(page)

@@ -46,16 +46,15 @@ from pyarrow import ArrowException
 
 from .errors import DataError
 from .schema import CRS, WEB_CRS
-from .webmap import (
-    _Raw,
-    _MAP_CSS,
-    _MAP_JS,
-    SYNTHETIC_BANNER,
-    _deterministic_build,
-    _js,
-    _write_atomic,
-    esc,
-)
+from .formatting import esc, fmt_pct
+from .formatting import js_json as _js
+from .formatting import to_float as _num
+from .formatting import write_atomic as _write_atomic
+from .webmap import MAP_CSS as _MAP_CSS
+from .webmap import MAP_JS as _MAP_JS
+from .webmap import SYNTHETIC_BANNER
+from .webmap import Raw as _Raw
+from .webmap import deterministic_build as _deterministic_build
 
 __all__ = ["Comparison", "CriterionChange", "SiteChange", "compare_runs", "default_out_dir",
            "format_report", "write_compare_csv", "write_compare_map", "write_outputs"]
@@ -530,7 +529,8 @@ def _change_text(ch: SiteChange) -> str:
 
 
 def _pct(w: float | None) -> str:
-    return "-" if w is None else f"{100 * w:.1f}%"
+    """A weight share, one decimal so the columns line up: '25.0%'."""
+    return fmt_pct(w, places=1, missing="-")
 
 
 def _w(w: float | None) -> str:
@@ -597,9 +597,12 @@ def default_out_dir(comp: Comparison, runs_dir: Path = Path("runs")) -> Path:
 
 
 def write_compare_csv(comp: Comparison, path: Path) -> Path:
-    """compare.csv, written atomically (temp file in the same folder, renamed into place)."""
+    """compare.csv, written atomically (temp file in the same folder, renamed into place); names
+    from the data cannot become spreadsheet formulas (`safe_text.write_csv`)."""
+    from .safe_text import write_csv
+
     path = Path(path)
-    text = comp.table().to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    text = write_csv(comp.table(), index=False, float_format="%.6g", lineterminator="\n")
     _write_atomic(path, text.encode("utf-8"))
     return path
 
@@ -916,14 +919,6 @@ def _build_map(comp: Comparison) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _num(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
 
 def _text(row: Any, column: str) -> str:
     if row is None:

@@ -26,7 +26,9 @@ import html
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +39,10 @@ import shapely
 
 from .config import CriterionConfig, ValueFunction
 from .scoring import apply_value_function, describe_value_function
-from .webmap import _fmt as _map_fmt
-from .webmap import _isna, _num, _write_atomic
+from .formatting import fmt_number, fmt_pct
+from .formatting import is_missing as _isna
+from .formatting import to_float as _num
+from .formatting import write_atomic as _write_atomic
 
 __all__ = ["OVERVIEW_PNG", "SYNTHETIC_BANNER", "TOP_N", "write_report"]
 
@@ -89,15 +93,12 @@ def _fmt(value: Any, unit: str = "") -> str:
     """The map's number format; text is kept as it is."""
     if _num(value) is None and isinstance(value, str) and value:
         return value
-    return _map_fmt(value, unit)
+    return fmt_number(value, unit)
 
 
 def _pct(weight: Any) -> str:
-    w = _num(weight)
-    if w is None:
-        return "n/a"
-    p = 100 * w
-    return f"{p:.0f} %" if abs(p - round(p)) < 0.05 else f"{p:.1f} %"
+    """A weight as the map shows it: '25%', '12.5%'."""
+    return fmt_pct(weight)
 
 
 def _bytes(n: Any) -> str:
@@ -142,6 +143,27 @@ def _viridis_hex(value: float | None) -> str:
     if value is None:
         return EXCLUDED_COLOR
     return to_hex(colormaps["viridis"](min(1.0, max(0.0, value))))
+
+
+#: Families chart text is drawn in, glyph by glyph in this order (those installed): DejaVu Sans
+#: has Latin, Greek and Cyrillic; the others cover Chinese, Japanese and Korean names.
+CHART_FONTS = ("DejaVu Sans", "Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK KR",
+               "Source Han Sans", "WenQuanYi Zen Hei", "Droid Sans Fallback", "IPAGothic",
+               "Noto Sans", "Arial Unicode MS")
+
+
+@contextmanager
+def chart_text() -> Iterator[None]:
+    """Draw figures inside this block: names in any script an installed font has show as written,
+    and a glyph no installed font has becomes a box without the warning matplotlib would print on
+    a successful run's stderr (silenced here only, not for the process)."""
+    from matplotlib import font_manager, rc_context
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    families = [f for f in CHART_FONTS if f in installed] or ["sans-serif"]
+    with rc_context({"font.family": families}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        yield
 
 
 def _save_figure(fig: Any, path: Path) -> Path:
@@ -634,9 +656,9 @@ def _breakdown(r: dict[str, Any], criteria: Mapping[str, CriterionConfig],
     if p_cols and _num(r.get(p_cols[0])) is not None:
         k = str(p_cols[0]).removeprefix("p_top_")
         med, lo, hi = (_num(r.get(c)) for c in ("median_rank", "rank_p05", "rank_p95"))
-        stability = (f'<p class="small">In the top {_e(k)} in {100 * _num(r[p_cols[0]]):.0f} % of '
+        stability = (f'<p class="small">In the top {_e(k)} in {fmt_pct(r[p_cols[0]], places=0)} of '
                      f'weight draws' + (f'; median rank {med:.0f}' if med is not None else "")
-                     + (f', 90 % interval {lo:.0f}–{hi:.0f}' if lo is not None and hi is not None
+                     + (f', 90% interval {lo:.0f}–{hi:.0f}' if lo is not None and hi is not None
                         else "") + ".</p>")
     return (
         f'<div class="site" id="site-{rank}"><h3><span class="rank">#{rank}</span> '
@@ -750,7 +772,7 @@ def _sensitivity_section(rows: list[dict[str, Any]], manifest: Mapping[str, Any]
         for c in p_cols:
             p = _num(r.get(c))
             cells.append(f'<td class="num">{_bar(p, BAR_COLOR, 50)}'
-                         f'{"n/a" if p is None else f"{100 * p:.0f} %"}</td>')
+                         f'{fmt_pct(p, places=0)}</td>')
         med, lo, hi = (_num(r.get(c)) for c in ("median_rank", "rank_p05", "rank_p95"))
         interval = f"{lo:.0f}–{hi:.0f}" if lo is not None and hi is not None else "n/a"
         body.append(f'<tr data-rank="{int(r["rank"])}"><td class="num">{int(r["rank"])}</td>'
@@ -989,13 +1011,14 @@ def write_report(path: Path, *, cfg: Any, criteria: Mapping[str, CriterionConfig
     land = layers.get(source) if source else None
     land = land if isinstance(land, gpd.GeoDataFrame) else None
     agencies = list(getattr(getattr(cfg, "candidates", None), "agencies", []) or [])
-    _overview_png(folder / OVERVIEW_PNG, cells=cells, sites=sites, excluded=excluded, land=land,
-                  agencies=agencies, area_geometry=area_geometry, top=TOP_N)
     charts: dict[str, str] = {}
-    for name, crit in criteria.items():
-        target = folder / f"{VF_PREFIX}{_safe(name)}.png"
-        _vf_png(target, name, crit, cells)
-        charts[name] = target.name
+    with chart_text():
+        _overview_png(folder / OVERVIEW_PNG, cells=cells, sites=sites, excluded=excluded, land=land,
+                      agencies=agencies, area_geometry=area_geometry, top=TOP_N)
+        for name, crit in criteria.items():
+            target = folder / f"{VF_PREFIX}{_safe(name)}.png"
+            _vf_png(target, name, crit, cells)
+            charts[name] = target.name
     for stale in folder.glob(f"{VF_PREFIX}*.png"):  # charts of criteria no longer scored
         if stale.name not in charts.values():
             stale.unlink(missing_ok=True)
