@@ -5,30 +5,68 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from . import __version__
 from .errors import SitescoreError
 
+#: `ctx.meta` key: the studies a command is writing, named when Ctrl-C stops it.
+STUDIES = "sitescore.studies"
 
-def _friendly(func: Callable) -> Callable:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+
+class _OneLineErrors(click.Group):
+    """The `sitescore` group. Every command runs inside its `invoke`, so no command can lack the
+    handling: a user's mistake (SitescoreError) and an OS failure (read-only folder, full disk,
+    name too long) end in one stderr line and exit 2; Ctrl-C in one line saying which outputs
+    were kept, and exit 130 (the shell's code for SIGINT)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from . import outputs
+
+        installed_before = len(outputs.INSTALLED)
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except SitescoreError as exc:
-            click.echo(f"sitescore: error: {' '.join(str(exc).split())}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            where = f"sitescore {ctx.invoked_subcommand}" if exc.filename is None \
+                else os.fsdecode(exc.filename)
+            if exc.filename2 is not None:
+                where += f" -> {os.fsdecode(exc.filename2)}"
+            _fail(f"{where}: {exc.strerror or exc}", 2)
+        except KeyboardInterrupt:
+            what = _after_interrupt(ctx.meta.get(STUDIES, []), outputs.INSTALLED[installed_before:])
+            click.echo(f"sitescore: interrupted; {what}", err=True)
+            raise click.exceptions.Exit(130) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"sitescore: error: {' '.join(message.split())}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _after_interrupt(studies: list[str], installed: list[Path]) -> str:
+    """What an interrupted command left: a study's outputs are new only once its swap is done
+    (a Ctrl-C during the swap waits for it), else its previous outputs are as they were."""
+    new = [s for s in studies if any(p.name == s for p in installed)]
+    kept = [s for s in studies if s not in new]
+    parts = ([f"the new outputs of {', '.join(new)} are in place"] if new else []) + \
+        ([f"the previous outputs of {', '.join(kept)} were kept"] if kept else [])
+    return "; ".join(parts) or "the previous outputs were kept"
+
+
+def _writing(*studies: str) -> None:
+    """Name the studies this command writes, for the line Ctrl-C prints."""
+    click.get_current_context().meta[STUDIES] = list(studies)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sitescore")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
@@ -97,6 +135,10 @@ def _with_engine(cfg: Any, kind: str | None, scheduler: str | None, workers: int
 
 
 def print_sites(result: Any, top: int = 10) -> None:
+    """The ranked sites as a table on the terminal; names and notes come from the data, so their
+    control characters and escape sequences are stripped first."""
+    from .safe_text import terminal_text
+
     sites = result.sites
     click.echo(f"\n{len(sites)} sites ranked; top {min(top, len(sites))}:")
     names = [c.split("__", 1)[1] for c in sites.columns if c.startswith("contribution__")]
@@ -104,13 +146,13 @@ def print_sites(result: Any, top: int = 10) -> None:
     click.echo(header)
     for _, s in sites.head(top).iterrows():
         click.echo(f"{int(s['rank']):>4}  {s['score']:.3f}  {s['acres']:>7.0f}  "
-                   f"{s['lon']:>10.4f} {s['lat']:>9.4f}  {s['name']}")
+                   f"{s['lon']:>10.4f} {s['lat']:>9.4f}  {terminal_text(s['name'])}")
     if len(sites):
         best = sites.iloc[0]
         parts = ", ".join(f"{n} {best[f'contribution__{n}']:.3f}" for n in names)
-        click.echo(f"site 1 breakdown (contribution): {parts}")
+        click.echo(f"site 1 breakdown (contribution): {terminal_text(parts)}")
     for note in result.notes:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {terminal_text(note)}")
     click.echo(f"\ntables: {result.run_dir}")
     if result.map_path:
         click.echo(f"map:    {result.map_path}")
@@ -133,7 +175,6 @@ def print_sites(result: Any, top: int = 10) -> None:
                    "the engine.")
 @_cache_dir
 @_engine_options
-@_friendly
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
         no_map: bool, offline: bool, top: int, verify: bool, presets: tuple[str, ...],
         cache_dir: Path | None, engine_kind: str | None, scheduler: str | None,
@@ -146,6 +187,7 @@ def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Pa
     if len(set(presets)) < len(presets):
         raise SitescoreError("each preset once", key="--preset")
     cfgs = [load_config(config, preset=p) for p in presets] or [load_config(config)]
+    _writing(*(cfg.study for cfg in cfgs if not verify))
     for cfg in cfgs:
         _with_engine(cfg, engine_kind, scheduler, workers, partitions)
     if verify:
@@ -171,8 +213,9 @@ def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Pa
 
 
 def _verify(run_dir: Path) -> None:
-    from .outputs import verify_inputs
+    from .outputs import recover_outputs, verify_inputs
 
+    recover_outputs(run_dir)
     path = run_dir / "manifest.json"
     if not path.exists():
         raise SitescoreError("no manifest: this study has not been run here yet", file=path)
@@ -196,7 +239,6 @@ def _verify(run_dir: Path) -> None:
 @_maps_dir
 @_runs_dir
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated region.")
-@_friendly
 def demo(out: Path, maps_dir: Path | None, runs_dir: Path | None, seed: int) -> None:
     """Generate a synthetic region (offline) and run the whole pipeline on it."""
     from .config import load_config
@@ -205,7 +247,9 @@ def demo(out: Path, maps_dir: Path | None, runs_dir: Path | None, seed: int) -> 
 
     config_path = generate_demo(out, seed=seed)
     click.echo(f"synthetic demo data written to {out} (not real places)")
-    result = run_pipeline(load_config(config_path), maps_dir=maps_dir, runs_dir=runs_dir)
+    cfg = load_config(config_path)
+    _writing(cfg.study)
+    result = run_pipeline(cfg, maps_dir=maps_dir, runs_dir=runs_dir)
     print_sites(result)
 
 
@@ -224,7 +268,6 @@ def demo(out: Path, maps_dir: Path | None, runs_dir: Path | None, seed: int) -> 
 @_preset
 @_cache_dir
 @_engine_options
-@_friendly
 def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: float | None,
                 weight_mode: str | None, thresholds: float | None, top_k: int | None,
                 data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
@@ -238,6 +281,7 @@ def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: 
     from .pipeline import run as run_pipeline
 
     cfg = load_config(config_file, preset=preset)
+    _writing(cfg.study)
     given = {"draws": draws, "seed": seed, "spread": spread, "weights": weight_mode,
              "thresholds": thresholds, "top_k": top_k}
     base = cfg.sensitivity.model_dump() if cfg.sensitivity else {}
@@ -271,13 +315,14 @@ def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: 
 @click.option("--top-k", default=10, show_default=True, help="The top-k the weight changes aim at.")
 @_preset
 @_runs_dir
-@_friendly
 def explain(config_file: Path, site: int, top_k: int, preset: str | None, runs_dir: Path | None) -> None:
     """Why a site ranks where it does (reads the study's last run)."""
     from .config import load_config
     from .explain import explain_site, read_run
+    from .outputs import recover_outputs
 
     cfg = load_config(config_file, preset=preset)
+    recover_outputs(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
     tables = read_run(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
     click.echo(explain_site(cfg, tables, site, top_k))
 
@@ -290,7 +335,6 @@ def config() -> None:
 @config.command("check")
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @_data_dir
-@_friendly
 def config_check(config_file: Path, data_dir: Path | None) -> None:
     """Validate a config and say which layer files are present."""
     from .config import load_config
@@ -322,7 +366,6 @@ def config_schema() -> None:
 @main.command()
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @_data_dir
-@_friendly
 def layers(config_file: Path, data_dir: Path | None) -> None:
     """What each layer resolves to: file, reader, feature count, CRS."""
     import geopandas as gpd
@@ -378,7 +421,6 @@ def _dataset_ids(only: str | None) -> list[str] | None:
 @click.option("--only", metavar="ID,ID", help="Catalog dataset ids (default: all).")
 @click.option("--dry-run", is_flag=True, help="Say what would be downloaded, and how big.")
 @_data_dir
-@_friendly
 def fetch(states: tuple[str, ...], bbox: tuple[float, ...] | None, only: str | None, dry_run: bool,
           data_dir: Path | None) -> None:
     """Download official public data into the data folder (verified, resumable)."""
@@ -420,8 +462,9 @@ def data_list(data_dir: Path | None) -> None:
     from .datastore import dataset_paths
 
     here = dataset_paths(_data_root(data_dir))
+    catalog = load_catalog()  # read before the header: a bad catalog prints its one line only
     click.echo(f"{'dataset':<22} {'here':<5} {'layer':<19} {'version':<12} {'size':<10} provider / licence")
-    for ds in load_catalog().datasets.values():
+    for ds in catalog.datasets.values():
         mark = "yes" if ds.id in here else "-"
         click.echo(f"{ds.id:<22} {mark:<5} {ds.layer:<19} {ds.version[:12]:<12} "
                    f"{(ds.expected_size or '?')[:10]:<10} {ds.provider} / {ds.licence}")
@@ -430,7 +473,6 @@ def data_list(data_dir: Path | None) -> None:
 @data.command("status")
 @_data_dir
 @click.option("--no-verify", is_flag=True, help="Skip re-hashing files.")
-@_friendly
 def data_status(data_dir: Path | None, no_verify: bool) -> None:
     """Present, missing or modified, against the manifest's checksums."""
     from .catalog import load_catalog
@@ -449,7 +491,6 @@ def data_status(data_dir: Path | None, no_verify: bool) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--link", is_flag=True, help="Symlink instead of copying (large files).")
 @_data_dir
-@_friendly
 def data_import(dataset: str, path: Path, link: bool, data_dir: Path | None) -> None:
     """Register a file obtained by hand as a catalog dataset."""
     from .catalog import load_catalog
@@ -464,7 +505,6 @@ def data_import(dataset: str, path: Path, link: bool, data_dir: Path | None) -> 
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @_data_dir
 @_cache_dir
-@_friendly
 def data_prepare(config_file: Path, data_dir: Path | None, cache_dir: Path | None) -> None:
     """Read each vector layer of a config once into the GeoParquet cache, so runs read only
     their study area from it."""
@@ -472,6 +512,7 @@ def data_prepare(config_file: Path, data_dir: Path | None, cache_dir: Path | Non
 
     from .cache import default_cache_dir, prepare
     from .config import load_config
+    from .outputs import cannot_write
     from .pipeline import layer_sources
     from .readers import READERS
     from .schema import LAYERS
@@ -482,7 +523,10 @@ def data_prepare(config_file: Path, data_dir: Path | None, cache_dir: Path | Non
         if not src.path.exists() or LAYERS[READERS[src.reader].layer].geometry == "raster":
             continue
         t0 = time.perf_counter()
-        path = prepare(src, target)
+        try:
+            path = prepare(src, target)
+        except OSError as exc:  # a full disk or a read-only cache: the source files are untouched
+            raise cannot_write(exc, target, f"cannot write the prepared layer '{name}'") from None
         click.echo(f"{name:<22} {path} ({time.perf_counter() - t0:.1f} s)")
 
 
@@ -493,11 +537,12 @@ def data_prepare(config_file: Path, data_dir: Path | None, cache_dir: Path | Non
               help="Folder for compare.csv and compare.html (default: runs/compare-<A>-vs-<B>).")
 @click.option("--top", type=click.IntRange(min=1), default=None,
               help="Only sites ranked in the top N of either run (default: all).")
-@_friendly
 def compare(run_a: Path, run_b: Path, out: Path | None, top: int | None) -> None:
     """What changed between two runs: sites gained, lost and moved, and the criteria behind it."""
     from .compare import PRINT_ROWS, compare_runs, format_report, write_outputs
+    from .outputs import recover_outputs
 
+    recover_outputs(*(p.parent if p.is_file() else p for p in (run_a, run_b)))
     comparison = compare_runs(run_a, run_b, top=top)
     csv_path, html_path = write_outputs(comparison, out)
     for line in format_report(comparison, limit=None if top else PRINT_ROWS):

@@ -40,6 +40,7 @@ from .outputs import (
     write_tables,
 )
 from .readers import READERS, LayerSource, read_layer
+from .safe_text import write_csv
 from .schema import CRS, LAYERS, M_PER_KM
 from .scoring import CriterionInfo, apply_constraints, describe_value_function, score_table
 from .study_area import StudyArea, bbox_area
@@ -179,7 +180,8 @@ def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path
         engine: Engine | None = None) -> RunResult:
     """Run one study end to end and write its outputs atomically. Layers prepared in the cache
     folder (`sitescore data prepare`) are read from there. Two runs of one study never overlap:
-    the second is refused while the first holds the study's lock. Candidates, metrics and
+    each output folder (runs, maps) has its own lock, and a second run sharing either folder
+    is refused while the first holds it. Candidates, metrics and
     Monte Carlo draws run on `engine`, else on the one `cfg.engine` names (a Dask cluster is
     reached, or started, before anything is written, and a cluster started here is closed)."""
     run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
@@ -352,7 +354,7 @@ class _Stability:
         out = []
         for name, table in (("sensitivity.csv", self.per_site), ("weight_sweeps.csv", self.sweeps),
                             ("weight_changes.csv", self.flips)):
-            table.to_csv(run_dir / name, index=False, float_format="%.6g")
+            write_csv(table, run_dir / name, index=False, float_format="%.6g")
             out.append(run_dir / name)
         if map_dir is not None and len(self.sweeps):
             charts = sweep_charts(self.sweeps, self.labels, map_dir / "sensitivity")

@@ -560,41 +560,44 @@ def sweep_charts(sweeps: pd.DataFrame, labels: Mapping[str, str], out_dir: Path)
     """One small PNG per criterion, `sweep_<criterion>.png`: the rank of each top site (rank 1 at
     the top) against the weight factor, with a vertical line at 1 (the configured weight).
     Drawn with matplotlib's Agg canvas directly: no pyplot, no global state."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .report import chart_text
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for crit in dict.fromkeys(sweeps["criterion"]):
-        part = sweeps[sweeps["criterion"] == crit]
-        fig = Figure(figsize=(4.8, 3.2), dpi=100)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        n_lines = part["site_id"].nunique()
-        for sid, line in part.groupby("site_id", sort=False):
-            line = line.sort_values("factor")
-            ax.plot(line["factor"], line["rank"], marker=".", markersize=3, linewidth=1.2,
-                    label=f"site {sid} (#{int(line['base_rank'].iloc[0])})")
-        ax.axvline(1.0, color="0.4", linestyle="--", linewidth=0.8)
-        max_rank = int(part["rank"].max()) if len(part) else 1
-        ax.set_ylim(max_rank + 0.5, 0.5)
-        if max_rank <= 15:
-            ax.set_yticks(range(1, max_rank + 1))
-        else:
-            ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel("weight x factor (others renormalised)")
-        ax.set_ylabel("rank")
-        title = str(labels.get(crit, crit))
-        ax.set_title(title if len(title) <= 55 else title[:52] + "...", fontsize=9)
-        ax.grid(True, linewidth=0.3, alpha=0.5)
-        if n_lines <= 12:
-            ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-        fig.tight_layout()
-        path = out_dir / f"sweep_{_safe(str(crit))}.png"
-        fig.savefig(path, metadata={"Software": None})
-        paths.append(path)
-    return paths
+    with chart_text():  # criterion names in any script, no glyph warnings on stderr
+        return [_sweep_chart(sweeps[sweeps["criterion"] == crit], str(labels.get(crit, crit)),
+                             out_dir / f"sweep_{_safe(str(crit))}.png")
+                for crit in dict.fromkeys(sweeps["criterion"])]
+
+
+def _sweep_chart(part: pd.DataFrame, title: str, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.8, 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    n_lines = part["site_id"].nunique()
+    for sid, line in part.groupby("site_id", sort=False):
+        line = line.sort_values("factor")
+        ax.plot(line["factor"], line["rank"], marker=".", markersize=3, linewidth=1.2,
+                label=f"site {sid} (#{int(line['base_rank'].iloc[0])})")
+    ax.axvline(1.0, color="0.4", linestyle="--", linewidth=0.8)
+    max_rank = int(part["rank"].max()) if len(part) else 1
+    ax.set_ylim(max_rank + 0.5, 0.5)
+    if max_rank <= 15:
+        ax.set_yticks(range(1, max_rank + 1))
+    else:
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("weight x factor (others renormalised)")
+    ax.set_ylabel("rank")
+    ax.set_title(title if len(title) <= 55 else title[:52] + "...", fontsize=9)
+    ax.grid(True, linewidth=0.3, alpha=0.5)
+    if n_lines <= 12:
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    return path
 
 
 def _safe(name: str) -> str:
