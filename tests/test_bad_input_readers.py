@@ -474,6 +474,35 @@ def test_run_and_explain_print_no_control_characters(tmp_path, capfd):
     assert sites["unit_name"].iloc[0] == HOSTILE_NAME
 
 
+def test_sensitivity_and_compare_print_no_control_characters(tmp_path, capfd):
+    """The other two commands that print site names from the data."""
+    cfg = land_study(tmp_path)
+    padus_frame(Unit_Nm=[HOSTILE_NAME]).to_file(tmp_path / "padus.geojson")
+    runs = tmp_path / "runs"
+    swept = CliRunner().invoke(main, ["sensitivity", str(cfg), "--draws", "10", "--runs-dir",
+                                      str(runs), "--maps-dir", str(tmp_path / "maps"),
+                                      "--cache-dir", str(tmp_path / "cache")],
+                               catch_exceptions=False)
+    assert swept.exit_code == 0, swept.output
+    assert _controls(swept.stdout) == [] and "Socorro Field Office" in swept.stdout
+    (runs / "land").rename(runs / "before")
+    _run_ok(tmp_path, cfg, capfd)
+    compared = CliRunner().invoke(main, ["compare", str(runs / "before"), str(runs / "land"),
+                                         "--out", str(tmp_path / "cmp")], catch_exceptions=False)
+    assert compared.exit_code == 0, compared.output
+    assert _controls(compared.stdout) == [] and "Socorro Field Office" in compared.stdout
+
+
+def test_config_check_names_a_symbolic_link_loop(tmp_path):
+    cfg = land_study(tmp_path)
+    (tmp_path / "lines.geojson").unlink()
+    (tmp_path / "lines.geojson").symlink_to(tmp_path / "lines.geojson")
+    result = CliRunner().invoke(main, ["config", "check", str(cfg)], catch_exceptions=False)
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "lines.geojson" in lines[0] and "symbolic link loop" in lines[0]
+
+
 def test_terminal_text_strips_sequences_whole():
     assert terminal_text("a\x1b[31;1mred\x1b[0m b") == "ared b"
     assert terminal_text("x\x1b]0;title\x1b\\y") == "xy"                 # OSC ended by ST
@@ -532,8 +561,7 @@ def test_sites_csv_and_compare_csv_neutralise_formulas(tmp_path, capfd):
 
 
 def test_sensitivity_csvs_neutralise_formulas(tmp_path, capfd):
-    """sensitivity.csv and weight_changes.csv carry site names too. Passes once pipeline.py's
-    `_Stability.write` (the lead's) writes its tables through `safe_text.write_csv`."""
+    """sensitivity.csv and weight_changes.csv carry site names too."""
     cfg = _formula_study(tmp_path, **{"weight: 1\n": "weight: 1\nsensitivity: {draws: 20}\n"})
     _run_ok(tmp_path, cfg, capfd)
     _neutralised([r["name"] for r in _csv_rows(tmp_path / "runs/small/sensitivity.csv")])

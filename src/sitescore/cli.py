@@ -293,6 +293,8 @@ def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: 
     _with_engine(cfg, engine_kind, scheduler, workers, partitions)
     result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
                           cache_dir=cache_dir)
+    from .safe_text import terminal_text
+
     sc = cfg.sensitivity
     col = f"p_top_{sc.top_k}"
     click.echo(f"{sc.draws} draws ({sc.weights}, spread {sc.spread:g}"
@@ -303,7 +305,7 @@ def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: 
         if col not in s:
             continue
         click.echo(f"{int(s['rank']):>4}  {s['score']:.3f}  {s[col]:>9.2f}  {s['median_rank']:>6.0f}  "
-                   f"{int(s['rank_p05']):>6}–{int(s['rank_p95']):<6}  {s['name']}")
+                   f"{int(s['rank_p05']):>6}–{int(s['rank_p95']):<6}  {terminal_text(s['name'])}")
     click.echo(f"\ntables: {result.run_dir} (sensitivity.csv, weight_sweeps.csv, weight_changes.csv)")
     if result.map_path:
         click.echo(f"map:    {result.map_path} (charts in {result.map_path.parent / 'sensitivity'})")
@@ -343,9 +345,11 @@ def config_check(config_file: Path, data_dir: Path | None) -> None:
     cfg = load_config(config_file)
     sources = layer_sources(cfg, data_dir)
     click.echo(f"{config_file}: valid ({len(cfg.criteria)} criteria, {len(cfg.layers)} layers)")
+    from .readers.base import path_status
+
     missing = []
     for name, src in sources.items():
-        ok = src.postgis is not None or src.path.exists()
+        ok = src.postgis is not None or path_status(src.path) is not None  # a link loop says so
         flag = "ok" if ok else ("missing (optional)" if cfg.layers[name].optional else "MISSING")
         click.echo(f"  {name:<22} {flag:<19} {src.path}")
         if not ok and not cfg.layers[name].optional:
@@ -541,12 +545,13 @@ def compare(run_a: Path, run_b: Path, out: Path | None, top: int | None) -> None
     """What changed between two runs: sites gained, lost and moved, and the criteria behind it."""
     from .compare import PRINT_ROWS, compare_runs, format_report, write_outputs
     from .outputs import recover_outputs
+    from .safe_text import terminal_text
 
     recover_outputs(*(p.parent if p.is_file() else p for p in (run_a, run_b)))
     comparison = compare_runs(run_a, run_b, top=top)
     csv_path, html_path = write_outputs(comparison, out)
     for line in format_report(comparison, limit=None if top else PRINT_ROWS):
-        click.echo(line)
+        click.echo(terminal_text(line))  # site names and notes come from the data
     click.echo(f"\ntable: {csv_path}\nmap:   {html_path}")
 
 

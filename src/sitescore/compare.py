@@ -50,6 +50,7 @@ from .formatting import esc, fmt_pct
 from .formatting import js_json as _js
 from .formatting import to_float as _num
 from .formatting import write_atomic as _write_atomic
+from .safe_text import terminal_text, write_csv
 from .webmap import MAP_CSS as _MAP_CSS
 from .webmap import MAP_JS as _MAP_JS
 from .webmap import SYNTHETIC_BANNER
@@ -570,13 +571,14 @@ def format_report(comp: Comparison, limit: int | None = None) -> list[str]:
                  f"same rank), {n['gained']} gained, {n['lost']} lost{scope}")
     lines.append("")
     rows = comp.changes if limit is None else comp.changes[:limit]
-    name_w = min(40, max([4] + [len(c.name) for c in rows]))
+    names = [terminal_text(c.name) for c in rows]  # widths of what the terminal shows
+    name_w = min(40, max([4] + [len(nm) for nm in names]))
     lines.append(f"{'rank A -> B':>12}  {'change':>6}  {'score A -> B':>14}  "
                  f"{'name':<{name_w}}  top drivers (contribution B - A)")
-    for ch in rows:
+    for ch, name in zip(rows, names):
         ranks = f"{_rank(ch.rank_a, 'new'):>4} -> {_rank(ch.rank_b, 'out'):<4}"
         scores = f"{_score(ch.score_a):>5} -> {_score(ch.score_b):<5}"
-        name = ch.name if len(ch.name) <= name_w else ch.name[:name_w - 1] + "…"
+        name = name if len(name) <= name_w else name[:name_w - 1] + "…"
         lines.append(f"{ranks:>12}  {_change_text(ch):>6}  {scores:>14}  {name:<{name_w}}  "
                      f"{ch.drivers_text()}".rstrip())
     if limit is not None and len(comp.changes) > limit:
@@ -599,7 +601,6 @@ def default_out_dir(comp: Comparison, runs_dir: Path = Path("runs")) -> Path:
 def write_compare_csv(comp: Comparison, path: Path) -> Path:
     """compare.csv, written atomically (temp file in the same folder, renamed into place); names
     from the data cannot become spreadsheet formulas (`safe_text.write_csv`)."""
-    from .safe_text import write_csv
 
     path = Path(path)
     text = write_csv(comp.table(), index=False, float_format="%.6g", lineterminator="\n")
