@@ -24,7 +24,6 @@ from fake_portal import FakePortal
 from helpers import shared_file
 
 from sitescore import catalog as catalog_module
-from sitescore import fetch as fetch_module
 from sitescore.catalog import (
     DATASET_ID,
     Dataset,
@@ -49,6 +48,8 @@ from sitescore.fetch import (
     check_members,
     redirect_problem,
 )
+from sitescore.fetch import archive as archive_module
+from sitescore.fetch import http as http_module
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -493,10 +494,10 @@ def test_bytes_written_past_the_declared_size_stop_the_extraction():
     info.file_size = 10
     out = io.BytesIO()
     with pytest.raises(UnsafeArchive, match="more than the 10 bytes its header declares"):
-        fetch_module._copy_member(io.BytesIO(bytes(100)), out, info)
+        archive_module._copy_member(io.BytesIO(bytes(100)), out, info)
     assert len(out.getvalue()) <= 10
     info.file_size = 100
-    assert fetch_module._copy_member(io.BytesIO(bytes(100)), io.BytesIO(), info) == 100
+    assert archive_module._copy_member(io.BytesIO(bytes(100)), io.BytesIO(), info) == 100
 
 
 # ----------------------------------------------------------------- item 9: redirects
@@ -650,7 +651,7 @@ def test_a_trickle_ends_in_a_real_process(portal, raw, tmp_path, monkeypatch):
 def test_a_trickle_under_the_minimum_rate_ends_in_one_line(portal, raw, tmp_path, monkeypatch):
     data = bytes(range(256)) * 8
     trickle_catalog(portal, tmp_path, monkeypatch, data)
-    monkeypatch.setattr(fetch_module, "MIN_RATE_GRACE", 0.5)
+    monkeypatch.setattr(http_module, "MIN_RATE_GRACE", 0.5)   # read by _Budget.check
     monkeypatch.setenv("SITESCORE_FETCH_MIN_RATE", "1000")
     started = time.monotonic()
     result = cli("fetch", "--only", "slow", "--data-dir", str(raw))

@@ -10,6 +10,7 @@ Census Data API answers (a JSON array of rows, header first: variables, then sta
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
 import io
@@ -635,3 +636,30 @@ def test_sitescore_fetch_command_with_an_organisation_catalog(portal, tmp_path, 
     assert r.exit_code == 2
     assert "padus_NM.zip" in r.output and "sitescore data import padus" in r.output
     assert not (raw / "padus").exists() or not any((raw / "padus").iterdir())
+
+
+# -------------------------------------------------------------------------------- structure
+
+FETCH_PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sitescore" / "fetch"
+# the package's layers, lowest first: each module may import only the ones before it
+FETCH_LAYERS = ["report", "http", "plan", "download", "archive", "services", "run"]
+
+
+def test_fetch_modules_import_only_the_layers_below_them():
+    """No import cycle inside sitescore.fetch, and the order docs/architecture.md gives holds."""
+    found = sorted(p.stem for p in FETCH_PACKAGE.glob("*.py") if p.stem != "__init__")
+    assert found == sorted(FETCH_LAYERS)
+    for i, name in enumerate(FETCH_LAYERS):
+        tree = ast.parse((FETCH_PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {node.module.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+        above = imported - set(FETCH_LAYERS[:i])
+        assert not above, f"{name}.py imports {sorted(above)}, not below it"
+
+
+def test_no_long_functions_in_fetch():
+    for path in FETCH_PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                assert length <= 60, f"{path.name}:{node.name} is {length} lines"
