@@ -49,7 +49,7 @@ def test_report_and_compare_format_weights_as_the_map_does():
     for w in (0.25, 0.125, 0.08, 1.0):
         assert report._pct(w) == fmt_pct(w)
         assert " %" not in report._pct(w)
-    assert compare._pct(0.25) == "25.0%" and compare._pct(None) == "-"
+    assert compare.share_text(0.25) == "25.0%" and compare.share_text(None) == "-"
 
 
 @pytest.mark.parametrize("value,unit,expected", [
