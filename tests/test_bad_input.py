@@ -361,8 +361,6 @@ def _param(case: Case):
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_bad_input_ends_in_one_line(case, tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SITESCORE_DATA_DIR", raising=False)
-    monkeypatch.delenv("SITESCORE_CACHE_DIR", raising=False)
     cfg = case.make(tmp_path)
     result, caught = run_cli(tmp_path, cfg)
     assert result.exit_code == 2, (result.output, result.exception)
@@ -464,7 +462,6 @@ SURVIVABLE = [
 @pytest.mark.parametrize("case", SURVIVABLE, ids=[f"{c.kind}: {c.name}" for c in SURVIVABLE])
 def test_damaged_geometries_and_odd_values_are_counted(case, tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SITESCORE_DATA_DIR", raising=False)
     cfg = case.make(tmp_path)
     result, _ = run_cli(tmp_path, cfg, "--no-map")
     assert result.exit_code == 0, (result.output, result.exception)

@@ -233,8 +233,6 @@ RUNS = [pytest.param(case, command, id=f"{command}: {case.name}") for case in CA
 @pytest.mark.parametrize("case,command", RUNS)
 def test_bad_config_ends_in_one_line(case, command, previous, tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SITESCORE_DATA_DIR", raising=False)
-    monkeypatch.delenv("SITESCORE_CACHE_DIR", raising=False)
     for kind in ("runs", "maps"):
         shutil.copytree(previous / kind, tmp_path / kind)
     before = _snapshot(tmp_path)

@@ -119,12 +119,6 @@ def raw(tmp_path) -> Path:
     return root
 
 
-@pytest.fixture
-def portal():
-    with FakePortal() as p:
-        yield p
-
-
 def use_catalog(monkeypatch, path: Path) -> None:
     monkeypatch.setenv("SITESCORE_CATALOG", str(path))
 

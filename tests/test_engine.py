@@ -28,7 +28,6 @@ from sitescore.cli import main  # noqa: E402
 from sitescore.config import (  # noqa: E402
     CandidatesConfig, EngineConfig, SensitivityConfig, load_config, parse_config,
 )
-from sitescore.demo import generate_demo  # noqa: E402
 from sitescore.engine import (  # noqa: E402
     DaskEngine, LocalEngine, MetricJob, column_strips, open_engine,
 )
@@ -55,8 +54,8 @@ def on_dask(client):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return generate_demo(tmp_path_factory.mktemp("demo") / "data")
+def demo(demo_config):
+    return demo_config
 
 
 @pytest.fixture(scope="module")

@@ -143,12 +143,6 @@ HIFLD_FIELDS = [{"name": "OBJECTID", "type": "esriFieldTypeOID"},
 
 
 @pytest.fixture
-def portal():
-    with FakePortal() as p:
-        yield p
-
-
-@pytest.fixture
 def root(tmp_path):
     return tmp_path / "raw"
 

@@ -7,16 +7,15 @@ from pathlib import Path
 import pytest
 
 from sitescore.config import load_config
-from sitescore.demo import generate_demo
 from sitescore.pipeline import run
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "sitescore"
 
 
-def test_a_run_opens_no_network_connection(tmp_path, monkeypatch):
+def test_a_run_opens_no_network_connection(tmp_path, monkeypatch, demo_config):
     """Only `sitescore fetch` talks to the network: a whole run (map and report included) with
     every socket connection refused still succeeds."""
-    cfg = load_config(generate_demo(tmp_path / "demo"))
+    cfg = load_config(demo_config)
     attempts = []
 
     def refuse(self, address, *args, **kwargs):

@@ -386,11 +386,10 @@ def test_sweep_charts_one_png_per_criterion(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    from sitescore.demo import generate_demo
+def demo_run(tmp_path_factory, demo_config):
     from sitescore.pipeline import run
     tmp = tmp_path_factory.mktemp("sensitivity_demo")
-    cfg = load_config(generate_demo(tmp / "demo"))
+    cfg = load_config(demo_config)
     result = run(cfg, maps_dir=tmp / "maps", runs_dir=tmp / "runs", write_map=False)
     return cfg, result
 

@@ -630,14 +630,14 @@ def test_offline_page_is_deterministic(scene, tmp_path):
     assert a == b
 
 
-def test_layers_too_big_for_a_page_show_the_surroundings_of_the_sites(tmp_path, monkeypatch):
+def test_layers_too_big_for_a_page_show_the_surroundings_of_the_sites(tmp_path, monkeypatch,
+                                                                      demo_config):
     """A national run cannot put every line and plant of the country on one page: past
     MAP_LAYER_MAX_FEATURES a layer keeps the features near the sites, and the map says so."""
     import sitescore.pipeline as pipeline
     from sitescore.config import load_config
-    from sitescore.demo import generate_demo
 
-    cfg = load_config(generate_demo(tmp_path / "demo"))
+    cfg = load_config(demo_config)
     monkeypatch.setattr(pipeline, "MAP_LAYER_MAX_FEATURES", 20)
     monkeypatch.setattr(pipeline, "MAP_SITE_SURROUNDINGS_KM", 3.0)
     drawn = {}
