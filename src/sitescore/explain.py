@@ -106,7 +106,8 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
 
 def _raw_text(raw: object, unit: str) -> str:
     if isinstance(raw, (int, float, np.floating)) and np.isfinite(raw):
-        number = f"{raw:,.0f}" if abs(raw) >= 1000 else f"{raw:.3g}"
+        value = float(raw)
+        number = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
         return f"{number} {unit}".strip()
     return "missing" if raw is None or (isinstance(raw, float) and np.isnan(raw)) else str(raw)
 

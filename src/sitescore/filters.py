@@ -150,7 +150,7 @@ def _compile(node: ast.AST, expr: str, comparisons: list[_Comparison]) -> Filter
             def member(df: pd.DataFrame) -> np.ndarray:
                 col = _column(df, column, expr)
                 _check_values(col, column, symbol, value, expr)
-                hit = col.isin(value).to_numpy(dtype=bool)
+                hit = col.isin(value if isinstance(value, list) else [value]).to_numpy(dtype=bool)
                 return ~hit if negate else hit
             return member
         fn = _OPS[type(op)]
@@ -220,6 +220,7 @@ def _check_kind(comparison: _Comparison, columns: Mapping[str, str], expr: str) 
 def _check_values(col: pd.Series, column: str, op: str, value: object, expr: str) -> None:
     """At run time: numbers are never compared with text or the other way round (pandas would
     raise for < and >, and silently match nothing for ==)."""
+    holds: str | None
     if pd.api.types.is_bool_dtype(col):
         holds = "bool"
     elif pd.api.types.is_numeric_dtype(col):

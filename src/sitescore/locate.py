@@ -9,6 +9,7 @@ is deterministic.
 from __future__ import annotations
 
 import heapq
+from typing import Any
 from collections.abc import Sequence
 
 import geopandas as gpd
@@ -82,7 +83,7 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
         # summed in cell-id order, so equal sites get bit-identical scores whatever the row order
         members = cells[site_of == sid].sort_values("cell_id", kind="stable")
         w = members["eligible_acres"].to_numpy(dtype=float)
-        row = {"site_id": int(sid), "n_cells": len(members), "acres": float(w.sum()),
+        row: dict[str, Any] = {"site_id": int(sid), "n_cells": len(members), "acres": float(w.sum()),
                "score": float(np.average(members["score"], weights=w))}
         for col in numeric_cols:
             vals = pd.to_numeric(members[col], errors="coerce").to_numpy(dtype=float)

@@ -47,7 +47,8 @@ class MetricSpec:
 METRICS: dict[str, MetricSpec] = {}
 
 
-def metric(name: str, params: type[BaseModel], unit: str, needs: str = "vector") -> Callable:
+def metric(name: str, params: type[BaseModel], unit: str,
+           needs: Literal["vector", "raster"] = "vector") -> Callable:
     """Register a metric under the name configs use (`metric: distance_to`)."""
 
     def register(func: Callable) -> Callable:
@@ -71,10 +72,10 @@ _last_centroids: tuple[weakref.ref, np.ndarray] | None = None
 
 def _centroids(cells: gpd.GeoDataFrame) -> np.ndarray:
     global _last_centroids
-    geoms = cells.geometry.values
-    if _last_centroids is not None and _last_centroids[0]() is geoms \
-            and len(_last_centroids[1]) == len(geoms):
-        return _last_centroids[1]
+    geoms: Any = cells.geometry.values
+    last = _last_centroids
+    if last is not None and last[0]() is geoms and len(last[1]) == len(geoms):
+        return last[1]
     centroids = shapely.centroid(geoms)
     _last_centroids = (weakref.ref(geoms), centroids)
     return centroids
@@ -218,7 +219,8 @@ def gravity_access(cells: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, p: GravityP
         kernel = lambda d: np.exp(-d / decay)  # noqa: E731
     else:
         kernel = lambda d: np.exp(-0.5 * (d / decay) ** 2)  # noqa: E731
-    return _block_sums(_centroids(cells), points, values, p.cutoff_km * M_PER_KM, kernel)
+    cutoff_km = p.cutoff_km if p.cutoff_km is not None else 3 * p.decay_km  # set by validation
+    return _block_sums(_centroids(cells), points, values, cutoff_km * M_PER_KM, kernel)
 
 
 class AttributeParams(_Params):

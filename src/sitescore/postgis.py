@@ -288,7 +288,7 @@ def read_postgis_layer(src: PostgisSource, area: StudyArea | None = None) -> gpd
                 raise DataError(f"table '{src.table}' not found", file=where)
             inner = _quote_table(conn, src.table)
         else:  # the configured SQL as written: its colons are no bind parameters
-            inner = "(" + src.sql.replace(":", "\\:") + ")"
+            inner = "(" + str(src.sql).replace(":", "\\:") + ")"
         columns = _columns(conn, inner, src, where)
         if src.geometry_column not in columns:
             raise DataError(f"no geometry column '{src.geometry_column}' (columns: "
@@ -300,7 +300,7 @@ def read_postgis_layer(src: PostgisSource, area: StudyArea | None = None) -> gpd
         query = f"SELECT * FROM {inner} AS _layer"
         params: dict[str, Any] = {}
         bounds = area.bounds_in(crs) if (area is not None and crs is not None) else None
-        if bounds is not None:
+        if bounds is not None and srid is not None:
             query += f" WHERE ST_Intersects(_layer.{geom}, ST_MakeEnvelope(:w, :s, :e, :n, :srid))"
             params = dict(zip(("w", "s", "e", "n"), map(float, bounds)), srid=int(srid))
         try:

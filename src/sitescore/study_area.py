@@ -27,7 +27,8 @@ class StudyArea:
         if target.equals(ProjCRS.from_user_input(CRS)):
             return tuple(self.geometry.bounds)  # type: ignore[return-value]
         transformer = Transformer.from_crs(CRS, target, always_xy=True)
-        return transformer.transform_bounds(*self.geometry.bounds, densify_pts=21)
+        w, s, e, n = self.geometry.bounds
+        return transformer.transform_bounds(w, s, e, n, densify_pts=21)
 
     def clip_mask(self, gdf):
         """Rows of a canonical (EPSG:5070) GeoDataFrame that touch the area."""

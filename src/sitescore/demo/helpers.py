@@ -65,17 +65,17 @@ def _epoch_ms(year: int, month: int, day: int) -> int:
 def _jitter(rng: np.random.Generator, pts: Sequence[tuple[float, float]], amount: float = 0.002
             ) -> list[tuple[float, float]]:
     """Inner vertices of a line nudged a little (ends stay where they join something)."""
-    out = [tuple(pts[0])]
+    out = [(pts[0][0], pts[0][1])]
     for x, y in pts[1:-1]:
         out.append((x + rng.uniform(-amount, amount), y + rng.uniform(-amount, amount)))
-    out.append(tuple(pts[-1]))
+    out.append((pts[-1][0], pts[-1][1]))
     return out
 
 
 def _densify(pts: Sequence[tuple[float, float]], rng: np.random.Generator, step: float = 0.02,
              wiggle: float = 0.0015) -> list[tuple[float, float]]:
     """A polyline with extra, slightly wandering vertices every `step` degrees (roads, rivers)."""
-    out: list[tuple[float, float]] = [tuple(pts[0])]
+    out: list[tuple[float, float]] = [(pts[0][0], pts[0][1])]
     for (x0, y0), (x1, y1) in itertools.pairwise(pts):
         n = max(1, int(math.hypot(x1 - x0, y1 - y0) / step))
         for k in range(1, n):

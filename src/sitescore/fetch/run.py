@@ -72,7 +72,7 @@ def _present(ctx: _Ctx, d: Download, files: dict[str, dict], write: bool) -> tup
     version, the catalog's sha256 if it has one, the file's checksum as recorded)."""
     candidates = {c.source_id: c for c in (d, *d.alternates)}
     for rel, e in files.items():
-        c = candidates.get(e.get("source"))
+        c = candidates.get(str(e.get("source")))
         if c is None or e.get("dataset") != d.dataset.id or e.get("version") != d.dataset.version:
             continue
         want = c.source.sha256
