@@ -72,9 +72,9 @@ _last_centroids: tuple[weakref.ref, np.ndarray] | None = None
 
 def _centroids(cells: gpd.GeoDataFrame) -> np.ndarray:
     global _last_centroids
-    geoms: Any = cells.geometry.values
+    geoms = cells.geometry.values
     last = _last_centroids
-    if last is not None and last[0]() is geoms and len(last[1]) == len(geoms):
+    if last is not None and last[0]() is geoms and len(last[1]) == len(cells):
         return last[1]
     centroids = shapely.centroid(geoms)
     _last_centroids = (weakref.ref(geoms), centroids)
