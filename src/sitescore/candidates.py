@@ -72,22 +72,54 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
                              file=federal_land.attrs.get("path", "the candidate land layer"))
     agencies = {a.upper() for a in cfg.agencies}
     mang = federal_land["mang_name"].fillna("").str.upper()
-    own_type = federal_land["own_type"].fillna("").str.upper()
+    by_agency = mang.isin(agencies)
     reasons = _exclusion_reasons(federal_land, cfg)
-    blocked_owner = own_type.isin({t.upper() for t in cfg.exclude.own_types})
-    if "TRIB" in {t.upper() for t in cfg.exclude.own_types}:
-        # PAD-US also marks tribal land by designation (TRIBL) on records owned otherwise
-        blocked_owner |= federal_land["designation"].fillna("").str.upper().eq("TRIBL")
-    selected = federal_land[mang.isin(agencies) & reasons.isna() & ~blocked_owner]
+    blocked_owner = _blocked_owners(federal_land, cfg)
+    selected = federal_land[by_agency & reasons.isna() & ~blocked_owner]
     if len(selected) == 0:
         found = ", ".join(sorted(set(mang) - {""})[:12]) or "none"
         raise SitescoreError(
             f"no eligible parcels: no unprotected land managed by {', '.join(sorted(agencies))} "
             f"in the study area (managing agencies present: {found})", key="candidates.agencies")
 
-    buffer_m = cfg.exclude.buffer_km * M_PER_KM
+    summary: dict[str, float] = {}
+    eligible = shapely.union_all(selected.geometry.values)
+    if area.geometry is not None:
+        eligible = shapely.intersection(eligible, area.geometry)
+    excluded_frames = []
+    protected = _protected_areas(federal_land, reasons, extra_exclusions)
+    if protected is not None:
+        protected = _buffered(protected, cfg.exclude.buffer_km * M_PER_KM)
+        for reason, group in protected.groupby("reason", sort=True):
+            eligible = _remove(eligible, shapely.union_all(group.geometry.values), reason, summary)
+        excluded_frames.append(protected)
+    tribal_private = federal_land[blocked_owner & ~by_agency]
+    if len(tribal_private):
+        eligible = _remove(eligible, shapely.union_all(tribal_private.geometry.values),
+                           "tribal or non-federal land", summary)
+        excluded_frames.append(_owner_reasons(tribal_private))
+    excluded = (pd.concat(excluded_frames, ignore_index=True) if excluded_frames
+                else gpd.GeoDataFrame({"reason": []}, geometry=[], crs=CRS))
+    excluded = gpd.GeoDataFrame(excluded, geometry="geometry", crs=CRS)
+    return EligibleLand(selected.reset_index(drop=True), eligible, excluded, summary)
+
+
+def _blocked_owners(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Series:
+    """Parcels whose owner type is excluded (tribal, private, ...) whoever manages them."""
+    excluded_types = {t.upper() for t in cfg.exclude.own_types}
+    blocked = land["own_type"].fillna("").str.upper().isin(excluded_types)
+    if "TRIB" in excluded_types:
+        # PAD-US also marks tribal land by designation (TRIBL) on records owned otherwise
+        blocked |= land["designation"].fillna("").str.upper().eq("TRIBL")
+    return blocked
+
+
+def _protected_areas(land: gpd.GeoDataFrame, reasons: pd.Series,
+                     extra_exclusions: dict[str, gpd.GeoDataFrame] | None) -> gpd.GeoDataFrame | None:
+    """The protected parcels and the extra exclusion layers' areas, each with its `reason`
+    (an extra layer's feature named by its `name`, else by the layer); None when there is none."""
     pieces = []
-    protected = federal_land[reasons.notna()]
+    protected = land[reasons.notna()]
     if len(protected):
         pieces.append(gpd.GeoDataFrame({"reason": reasons[reasons.notna()].values},
                                        geometry=protected.geometry.values, crs=CRS))
@@ -96,34 +128,24 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
             label = layer["name"].fillna(name) if "name" in layer.columns else name
             pieces.append(gpd.GeoDataFrame({"reason": [f"{name}: {v}" for v in label]},
                                            geometry=layer.geometry.values, crs=CRS))
-    tribal_private = federal_land[blocked_owner & ~mang.isin(agencies)]
-    summary: dict[str, float] = {}
+    return pd.concat(pieces, ignore_index=True) if pieces else None
 
-    selected_union = shapely.union_all(selected.geometry.values)
-    if area.geometry is not None:
-        selected_union = shapely.intersection(selected_union, area.geometry)
-    eligible = selected_union
-    excluded_frames = []
-    if pieces:
-        protected_all = pd.concat(pieces, ignore_index=True)
-        geoms = protected_all.geometry.values
-        if buffer_m > 0:
-            geoms = shapely.buffer(geoms, buffer_m * BUFFER_WIDENING, quad_segs=BUFFER_QUAD_SEGS)
-        protected_all = protected_all.set_geometry(gpd.GeoSeries(geoms, crs=CRS))
-        for reason, group in protected_all.groupby("reason", sort=True):
-            eligible = _remove(eligible, shapely.union_all(group.geometry.values), reason, summary)
-        excluded_frames.append(protected_all)
-    if len(tribal_private):
-        eligible = _remove(eligible, shapely.union_all(tribal_private.geometry.values),
-                           "tribal or non-federal land", summary)
-        excluded_frames.append(gpd.GeoDataFrame(
-            {"reason": ["tribal land" if d == "TRIBL" else f"owner type {t}"
-                        for t, d in zip(tribal_private["own_type"], tribal_private["designation"])]},
-            geometry=tribal_private.geometry.values, crs=CRS))
-    excluded = (pd.concat(excluded_frames, ignore_index=True) if excluded_frames
-                else gpd.GeoDataFrame({"reason": []}, geometry=[], crs=CRS))
-    excluded = gpd.GeoDataFrame(excluded, geometry="geometry", crs=CRS)
-    return EligibleLand(selected.reset_index(drop=True), eligible, excluded, summary)
+
+def _buffered(areas: gpd.GeoDataFrame, buffer_m: float) -> gpd.GeoDataFrame:
+    """Excluded areas widened by the configured distance (`BUFFER_WIDENING` keeps every
+    eligible point at least that far away)."""
+    geoms = areas.geometry.values
+    if buffer_m > 0:
+        geoms = shapely.buffer(geoms, buffer_m * BUFFER_WIDENING, quad_segs=BUFFER_QUAD_SEGS)
+    return areas.set_geometry(gpd.GeoSeries(geoms, crs=CRS))
+
+
+def _owner_reasons(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Tribal and non-federal parcels with the reason the map shows for each."""
+    return gpd.GeoDataFrame(
+        {"reason": ["tribal land" if d == "TRIBL" else f"owner type {t}"
+                    for t, d in zip(parcels["own_type"], parcels["designation"], strict=True)]},
+        geometry=parcels.geometry.values, crs=CRS)
 
 
 def _remove(eligible: shapely.Geometry, excluded: shapely.Geometry, reason: str,

@@ -11,20 +11,12 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..schema import LAYERS
 from ..study_area import StudyArea
-from .base import (  # noqa: F401
-    READERS,
-    LayerSource,
-    ReaderSpec,
-    check_options,
-    gdal_notes,
-    local_only,
-    path_status,
-    reader,
-    require_file,
-)
 
-# Importing the modules registers their readers.
-from . import federal_land, power, transport, water, workforce, terrain, boundaries, shortlist  # noqa: E402,F401
+# Importing the reader modules registers their readers.
+from . import boundaries, federal_land, power, shortlist, terrain, transport, water, workforce  # noqa: F401
+from .registry import READERS, LayerSource, ReaderSpec, check_options, reader  # noqa: F401
+from .safety import local_only, path_status, require_file
+from .vector import gdal_notes
 
 
 def read_layer(source: LayerSource, area: StudyArea | None = None) -> Any:

@@ -9,9 +9,11 @@ import shapely
 from ..errors import ConfigError
 from ..schema import FIPS_STATE, STATE_FIPS
 from ..study_area import StudyArea
-from .base import LayerSource, drop_off_the_map, find_field, open_source, parse_number, reader, \
-    require_field, to_canonical
+from .canonical import drop_off_the_map, to_canonical
 from .federal_land import clean_text, designation_from_name
+from .registry import LayerSource, reader
+from .tables import find_field, parse_number, require_field
+from .vector import open_source
 
 
 def _fips(values: pd.Series) -> pd.Series:

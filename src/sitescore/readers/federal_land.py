@@ -19,17 +19,11 @@ import pyogrio
 from ..errors import ConfigError
 from ..schema import STATE_FIPS, STATE_NAMES
 from ..study_area import StudyArea
+from .canonical import to_canonical
 from .helpers import text as clean_text
-from .base import (
-    LayerSource,
-    find_field,
-    open_source,
-    parse_number,
-    reader,
-    require_field,
-    to_canonical,
-    vector_file,
-)
+from .registry import LayerSource, reader
+from .tables import find_field, parse_number, require_field
+from .vector import open_source, vector_file
 
 log = logging.getLogger(__name__)
 

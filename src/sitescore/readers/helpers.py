@@ -17,17 +17,17 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..study_area import StudyArea
-from .base import (
-    LayerSource,
+from .canonical import to_canonical
+from .registry import LayerSource
+from .tables import (
     clip_points_to_area,
     find_field,
-    open_source,
     parse_number,
     points_from_lonlat,
     read_table,
     require_field,
-    to_canonical,
 )
+from .vector import open_source
 
 #: Files read as coordinate tables rather than through GDAL.
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}

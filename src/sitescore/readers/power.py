@@ -13,7 +13,6 @@ import geopandas as gpd
 import pandas as pd
 
 from ..study_area import StudyArea
-from .base import LayerSource, find_field, parse_number, read_table, reader
 from .helpers import (
     code_number,
     field,
@@ -26,6 +25,8 @@ from .helpers import (
     table_points,
     text,
 )
+from .registry import LayerSource, reader
+from .tables import find_field, parse_number, read_table
 
 #: HIFLD writes -999999 where a voltage is unknown.
 HIFLD_UNKNOWN = (-999999,)

@@ -14,9 +14,11 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..schema import CRS, M_PER_KM
 from ..study_area import StudyArea
-from .base import LayerSource, drop_off_the_map, find_field, open_source, parse_number, \
-    points_from_lonlat, read_table, reader, require_field, to_canonical
+from .canonical import drop_off_the_map, to_canonical
 from .federal_land import clean_text
+from .registry import LayerSource, reader
+from .tables import find_field, parse_number, points_from_lonlat, read_table, require_field
+from .vector import open_source
 
 LON_FIELDS = ["lon", "lng", "longitude", "x"]
 LAT_FIELDS = ["lat", "latitude", "y"]

@@ -21,7 +21,8 @@ from rasterio.crs import CRS as RasterCRS
 
 from ..errors import ConfigError, DataError
 from ..study_area import StudyArea
-from .base import LayerSource, reader, require_file
+from .registry import LayerSource, reader
+from .safety import require_file
 
 #: Elevation unit names accepted by option `z_units` -> metres per unit.
 Z_UNITS = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,

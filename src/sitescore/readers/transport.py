@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from ..study_area import StudyArea
-from .base import LayerSource, find_field, parse_number, read_table, reader, require_field
 from .helpers import (
     each,
     field,
@@ -26,6 +25,8 @@ from .helpers import (
     table_points,
     text,
 )
+from .registry import LayerSource, reader
+from .tables import find_field, parse_number, read_table, require_field
 
 #: MAF/TIGER Feature Class Codes kept by default: S1100 primary road, S1200 secondary road.
 TIGER_DEFAULT_MTFCC = ("S1100", "S1200")

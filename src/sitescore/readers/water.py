@@ -13,8 +13,10 @@ import pyogrio
 
 from ..errors import ConfigError
 from ..study_area import StudyArea
-from .base import LayerSource, open_source, parse_number, reader, vector_file
 from .helpers import each, field, finish, open_layer, option_list, optional_field, text
+from .registry import LayerSource, reader
+from .tables import parse_number
+from .vector import open_source, vector_file
 
 #: NHD flowline feature types (FType code -> the label NHDPlus V2 writes in its FTYPE field).
 NHD_FTYPES: dict[int, str] = {

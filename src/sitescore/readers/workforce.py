@@ -22,16 +22,10 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..schema import LAYERS
 from ..study_area import StudyArea
-from .base import (
-    LayerSource,
-    find_field,
-    parse_number,
-    read_table,
-    reader,
-    require_field,
-    require_file,
-)
 from .helpers import each, field, finish, open_layer, optional_field, text
+from .registry import LayerSource, reader
+from .safety import require_file
+from .tables import find_field, parse_number, read_table, require_field
 
 log = logging.getLogger(__name__)
 
