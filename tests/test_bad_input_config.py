@@ -287,7 +287,7 @@ def test_every_shipped_config_preset_and_the_demo_pass(tmp_path):
     from sitescore.demo import generate_demo
 
     studies = sorted((ROOT / "configs").glob("*.yaml"))
-    presets = sorted((ROOT / "configs" / "presets").glob("*.yaml"))
+    presets = sorted((ROOT / "src" / "sitescore" / "presets").glob("*.yaml"))
     assert studies and presets
     demo = generate_demo(tmp_path / "demo")
     loaded = 0

@@ -365,7 +365,7 @@ def test_every_shipped_config_preset_and_the_demo_take_their_options(tmp_path):
 
     root = Path(__file__).resolve().parents[1] / "configs"
     configs = sorted(root.glob("*.yaml"))
-    presets = sorted((root / "presets").glob("*.yaml"))
+    presets = sorted((root.parent / "src" / "sitescore" / "presets").glob("*.yaml"))
     assert configs and presets
     for path in configs:
         for preset in (None, *presets):

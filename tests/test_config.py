@@ -140,3 +140,91 @@ weights:
 def test_direct_weights_are_required_without_ahp(tmp_path):
     with pytest.raises(ConfigError, match="criteria.power_line.weight"):
         load_config(write(tmp_path, GOOD.replace("    weight: 0.6\n", "")))
+
+
+# --- value functions: one class per kind, a discriminated union in the config -----------------
+
+def test_json_schema_gives_value_functions_as_one_of_by_kind():
+    schema = json_schema()
+    value = schema["$defs"]["CriterionConfig"]["properties"]["value"]
+    kinds = {ref.rsplit("/", 1)[1]: kind for kind, ref in value["discriminator"]["mapping"].items()}
+    assert value["discriminator"]["propertyName"] == "kind"
+    assert set(kinds.values()) == {"linear", "log_linear", "exponential", "logistic", "piecewise",
+                                   "categorical"}
+    assert len(value["oneOf"]) == len(kinds)
+    linear = schema["$defs"][next(d for d, k in kinds.items() if k == "linear")]
+    assert {"kind", "best", "worst"} <= set(linear["required"]) and "direction" not in linear["properties"]
+    assert schema["properties"]["aggregation"]["enum"] == ["weighted_sum", "weighted_product", "topsis"]
+
+
+def test_value_function_builds_its_kind_and_refuses_an_unknown_one():
+    from pydantic import ValidationError
+
+    from sitescore.config import VALUE_FUNCTIONS, ValueFunction
+
+    f = ValueFunction(kind="exponential", origin=5, half_life=10, direction="lower_better")
+    assert type(f) is VALUE_FUNCTIONS["exponential"] and isinstance(f, ValueFunction)
+    assert type(ValueFunction.model_validate({"kind": "categorical", "map": {"a": 1}})) is \
+        VALUE_FUNCTIONS["categorical"]
+    assert f.model_copy(update={"origin": 6}).origin == 6
+    with pytest.raises(ValidationError, match="does not match any of the expected tags"):
+        ValueFunction(kind="cubic", best=0, worst=1)
+    with pytest.raises(ValidationError, match="extra"):
+        ValueFunction(kind="linear", best=0, worst=1, direction="lower_better")
+
+
+@pytest.mark.parametrize("old,new,key,message", [
+    ("kind: linear, best: 0", "kind: linar, best: 0", "criteria.power_line.value.kind",
+     "Input should be 'linear', 'log_linear', 'exponential', 'logistic', 'piecewise' or 'categorical'"),
+    ("kind: linear, best: 0", "best: 0", "criteria.power_line.value.kind", "Field required"),
+    ("kind: linear, best: 0, worst: 50", "kind: linear, best: 0, worst: 50, half_life: 3",
+     "criteria.power_line.value.half_life", "unknown key (known here: kind, missing, best, worst)"),
+    ("kind: linear, best: 0, worst: 50", "kind: linear, best: 0, wrost: 50",
+     "criteria.power_line.value.wrost", "unknown key (did you mean 'worst'?)"),
+    ("kind: linear, best: 0, worst: 50",
+     "kind: exponential, origin: 0, half_life: -1, direction: lower_better",
+     "criteria.power_line.value.half_life", "Input should be greater than 0"),
+    ("kind: linear, best: 0, worst: 50", "kind: logistic, midpoint: 3",
+     "criteria.power_line.value", "value kind 'logistic' needs scale, direction"),
+])
+def test_value_function_mistakes_name_their_key_and_line(tmp_path, old, new, key, message):
+    assert old in GOOD
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, GOOD.replace(old, new)))
+    msg = str(exc.value)
+    assert f"config key '{key}': {message}" in msg and "line 13" in msg, msg
+
+
+def test_unknown_aggregation_lists_the_methods(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, GOOD + "aggregation: borda\n"))
+    assert "config key 'aggregation'" in str(exc.value) and "line 24" in str(exc.value)
+    assert "'weighted_sum', 'weighted_product' or 'topsis'" in str(exc.value)
+
+
+def _bad_value_kind(folder):
+    from badinput_support import land_study
+
+    return land_study(folder, **{"{kind: linear, best: 0, worst: 50}": "{kind: cubic, best: 0, worst: 50}"})
+
+
+def test_cli_bad_value_kind_is_one_line_exit_2_and_leaves_the_last_run(tmp_path):
+    from badinput_support import land_study
+    from test_bad_input import _no_outputs, run_cli
+
+    good = land_study(tmp_path / "ok")
+    result, _ = run_cli(tmp_path / "ok", good, "--no-map")
+    assert result.exit_code == 0, result.output
+    before = {p: p.read_bytes() for p in (tmp_path / "ok" / "runs").rglob("*") if p.is_file()}
+    bad = _bad_value_kind(tmp_path / "bad")
+    good.write_text(bad.read_text())  # the same study, now with a value kind that does not exist
+    for folder, cfg in ((tmp_path / "ok", good), (tmp_path / "bad", bad)):
+        result, _ = run_cli(folder, cfg, "--no-map")
+        assert result.exit_code == 2
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("sitescore: error: "), result.output
+        assert "line 17" in lines[0] and "criteria.power_line.value.kind" in lines[0]
+        assert "Traceback" not in result.output
+    _no_outputs(tmp_path / "bad")
+    after = {p: p.read_bytes() for p in (tmp_path / "ok" / "runs").rglob("*") if p.is_file()}
+    assert after == before

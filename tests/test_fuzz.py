@@ -94,7 +94,7 @@ def _paths(node, prefix=()):
 
 
 #: A real scenario preset, to mutate as a preset file.
-PRESET = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "presets" /
+PRESET = yaml.safe_load((Path(__file__).resolve().parents[1] / "src" / "sitescore" / "presets" /
                          "data_center.yaml").read_text())
 
 

@@ -474,3 +474,53 @@ def test_weighted_scores_stay_in_unit_interval(problem):
     for method in ("weighted_sum", "weighted_product"):
         s = aggregate(values, weights, method)
         assert np.all((s >= -1e-12) & (s <= 1 + 1e-12))
+
+
+# ---------------------------------------------------------------------------------------------
+# the registry: each method defined once, read by the config, the scorer and the map
+# ---------------------------------------------------------------------------------------------
+
+def test_every_method_the_map_may_use_has_its_arithmetic_in_map_js():
+    import re
+    from pathlib import Path
+
+    from sitescore.mcda import AGGREGATION_METHODS
+
+    js = (Path(__file__).resolve().parents[1] / "src" / "sitescore" / "assets" / "sitescore" /
+          "map.js").read_text(encoding="utf-8")
+    table = re.search(r"var ARITHMETIC = \{([^}]*)\}", js)
+    assert table, "map.js has no ARITHMETIC table"
+    assert set(re.findall(r"(\w+):", table.group(1))) == \
+        {name for name, m in AGGREGATION_METHODS.items() if m.browser}
+
+
+def test_a_new_method_is_one_registered_function(tmp_path):
+    """Registered in one place, it is a config's `aggregation`, scores a table, and gets a map
+    without sliders (map.js has no arithmetic for it)."""
+    from test_webmap import make_ranked_scene, page_data
+
+    from sitescore.config import parse_config
+    from sitescore.mcda import AGGREGATION_METHODS, aggregation_method
+    from sitescore.scoring import score_table
+    from sitescore.webmap import write_map
+
+    @aggregation_method("weakest", "weakest criterion", browser=False)
+    def weakest(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return np.where(weights > 0, values, np.inf).min(axis=1)
+
+    try:
+        doc = {"study": "t", "layers": {"federal_land": {"reader": "padus", "path": "f.gpkg"}},
+               "criteria": {"a": {"metric": "distance_to", "layer": "federal_land", "weight": 1,
+                                  "value": {"kind": "linear", "best": 0, "worst": 10}}},
+               "aggregation": "weakest"}
+        cfg = parse_config(doc)
+        crits = {**cfg.criteria, "b": cfg.criteria["a"]}
+        table = score_table({"a": np.array([0.0, 5.0]), "b": np.array([10.0, 0.0])}, crits,
+                            {"a": 1, "b": 1}, method=cfg.aggregation)
+        np.testing.assert_allclose(table["score"], [0.0, 0.5])
+        page = write_map(tmp_path / "m.html", **make_ranked_scene("weakest")).read_text()
+        data = page_data(page)
+        assert data["method"] == "weakest" and data["rescorable"] is False
+        assert "weakest" not in data["methods"] and "Combined by weakest criterion" in page
+    finally:
+        del AGGREGATION_METHODS["weakest"]

@@ -1,11 +1,15 @@
-"""Scenario presets in configs/presets/: each is a partial config that parses, names registered
-metrics with valid parameters, gives every criterion a label, a unit, a positive weight and a
-public source (a URL in a comment inside the criterion), and - applied to the demo study - runs
-end to end and ranks sites."""
+"""Scenario presets, shipped as package data in sitescore/presets/: each is a partial config that
+parses, names registered metrics with valid parameters, gives every criterion a label, a unit, a
+positive weight and a public source (a URL in a comment inside the criterion), and - applied to
+the demo study - runs end to end and ranks sites. A bare name finds them from an installed wheel."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,7 +21,7 @@ from sitescore.filters import parse_where
 from sitescore.metrics import METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESET_DIR = ROOT / "configs" / "presets"
+PRESET_DIR = ROOT / "src" / "sitescore" / "presets"
 PRESETS = ["data_center", "semiconductor_fab", "supply_chain_park", "eo14141"]
 STUDIES = ["national", "new_mexico", "us_shortlist"]
 
@@ -32,10 +36,6 @@ STUDY_LAYERS = {"federal_land", "transmission_lines", "substations", "power_plan
 CRITERION_KEYS = {"metric", "layer", "where", "value", "weight", "label", "unit", "params"}
 URL = re.compile(r"https?://\S+")
 
-HAS_PRESET_MERGE = hasattr(sitescore.config, "apply_preset")
-needs_merge = pytest.mark.skipif(
-    not HAS_PRESET_MERGE,
-    reason="sitescore.config.apply_preset (the preset merge) is not implemented yet")
 
 
 def preset_path(name: str) -> Path:
@@ -86,8 +86,7 @@ def test_preset_is_a_partial_config_with_title_description_and_rationale(name):
     doc = load(name)
     assert isinstance(doc, dict)
     assert set(doc) <= PRESET_KEYS, f"keys a preset may not set: {set(doc) - PRESET_KEYS}"
-    if HAS_PRESET_MERGE:
-        assert set(doc) <= set(getattr(sitescore.config, "PRESET_KEYS", PRESET_KEYS))
+    assert set(doc) <= sitescore.config.PRESET_KEYS
     assert doc.get("title") and doc.get("description")
     assert doc.get("criteria"), "a preset sets its own criteria"
     text = preset_path(name).read_text(encoding="utf-8")
@@ -143,7 +142,6 @@ def test_eo14141_keeps_to_the_departments_the_order_names():
     assert doc["sites"]["max_sites"] == 6  # at least three sites each from DOD and DOE
 
 
-@needs_merge
 @pytest.mark.parametrize("study", STUDIES)
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_applies_to_every_shipped_study_config(study, name):
@@ -161,7 +159,6 @@ def demo_config(tmp_path_factory) -> Path:
     return generate_demo(tmp_path_factory.mktemp("demo"))
 
 
-@needs_merge
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_on_the_demo_runs_end_to_end_and_ranks_sites(name, demo_config, tmp_path):
     from sitescore import pipeline
@@ -186,3 +183,105 @@ def test_preset_on_the_demo_runs_end_to_end_and_ranks_sites(name, demo_config, t
             assert any(f"'{cname}'" in note for note in result.notes)
         if crit["layer"] == "places":
             assert cname in cfg.criteria
+
+
+# --- presets are package data: a bare name resolves to the shipped file --------------------------
+
+def test_the_package_ships_every_preset():
+    assert sitescore.config.shipped_presets() == sorted(PRESETS)
+
+
+def _study(folder: Path, preset_line: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = folder / "study.yaml"
+    cfg.write_text((ROOT / "configs" / "new_mexico.yaml").read_text(encoding="utf-8") + preset_line,
+                   encoding="utf-8")
+    return cfg
+
+
+def test_a_bare_name_resolves_to_the_shipped_preset(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for cfg in (sitescore.config.load_config(_study(tmp_path / "a", "preset: data_center\n")),
+                sitescore.config.load_config(_study(tmp_path / "b"), preset="data_center")):
+        assert Path(cfg.preset) == PRESET_DIR / "data_center.yaml"
+        assert cfg.study == "new-mexico-data_center"
+        assert set(cfg.criteria) <= set(load("data_center")["criteria"])
+
+
+def test_a_study_own_presets_folder_comes_before_the_shipped_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = _study(tmp_path / "s", "preset: data_center\n")
+    (tmp_path / "s" / "presets").mkdir()
+    own = load("data_center") | {"title": "Our own data-centre scenario"}
+    (tmp_path / "s" / "presets" / "data_center.yaml").write_text(yaml.safe_dump(own), encoding="utf-8")
+    assert sitescore.config.load_config(cfg).title == "Our own data-centre scenario"
+
+
+def test_cli_unknown_preset_name_lists_the_shipped_ones(tmp_path):
+    from badinput_support import land_study
+    from test_bad_input import _no_outputs, run_cli
+
+    cfg = land_study(tmp_path)
+    result, _ = run_cli(tmp_path, cfg, "--preset", "data_centre")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sitescore: error: "), result.output
+    assert "config key 'preset'" in lines[0] and "preset not found" in lines[0]
+    assert "sitescore ships data_center, eo14141, semiconductor_fab, supply_chain_park" in lines[0]
+    _no_outputs(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_bare_preset_name_works_from_an_installed_wheel(tmp_path):
+    """Build the wheel from a copy of the checkout, install it (offline, no dependencies) into a
+    fresh venv, and load a study naming `preset: data_center` from a folder outside the checkout.
+    The dependencies come from this test's own environment on PYTHONPATH, where .pth files (the
+    editable install's) are not read, so `sitescore` can only be the wheel's."""
+    import shutil
+    import sysconfig
+
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "src" / "sitescore", tree / "src" / "sitescore",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, tree / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+
+    def ok(args: list[str], **kw) -> subprocess.CompletedProcess:
+        kw.setdefault("cwd", tmp_path)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    ok([*pip, "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(tree)])
+    wheel, = (tmp_path / "dist").glob("sitescore-*.whl")
+    venv = tmp_path / "venv"
+    ok([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)])
+    python = venv / "bin" / "python"
+    ok([*pip, "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)])
+    study = tmp_path / "elsewhere" / "study.yaml"
+    study.parent.mkdir()
+    study.write_text(textwrap.dedent("""\
+        study: wheel
+        area: {bbox: [-107, 33, -106, 34]}
+        layers:
+          federal_land: {reader: padus, path: padus.gpkg}
+          transmission_lines: {reader: hifld_transmission_lines, path: lines.geojson}
+        criteria:
+          power_line:
+            metric: distance_to
+            layer: transmission_lines
+            value: {kind: linear, best: 0, worst: 50}
+            weight: 1
+        preset: data_center
+        """), encoding="utf-8")
+    script = ("import sys, sitescore; from sitescore.config import load_config; "
+              "cfg = load_config(sys.argv[1]); print(sitescore.__file__); print(cfg.preset); "
+              "print(cfg.study, sorted(cfg.criteria))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
+    out = ok([str(python), "-c", script, str(study)], env=env, cwd=study.parent).stdout.splitlines()
+    where = venv.resolve()
+    assert Path(out[0]).resolve().is_relative_to(where), out
+    assert Path(out[1]).resolve().is_relative_to(where) and out[1].endswith("data_center.yaml"), out
+    assert out[2] == "wheel-data_center ['contiguous_land', 'power_line']", out

@@ -232,7 +232,7 @@ class Catalog:
 def parse_catalog(doc: Any, origin: str = "catalog.yaml") -> Catalog:
     """Validate a parsed catalog; a mistake names the catalog file, its YAML line (where the
     document came from the line-keeping loader) and the key (`datasets.<id>.sources[0].url`)."""
-    from .config import _line_of
+    from .config.yaml_loader import line_of
 
     items = doc.get("datasets") if isinstance(doc, dict) else None
     if not isinstance(items, dict):
@@ -241,11 +241,11 @@ def parse_catalog(doc: Any, origin: str = "catalog.yaml") -> Catalog:
     for k, v in items.items():
         if not isinstance(v, dict):
             raise ConfigError("a dataset is a mapping of title, provider, ..., sources",
-                              file=_where(origin, _line_of(doc, ("datasets", k))),
+                              file=_where(origin, line_of(doc, ("datasets", k))),
                               key=f"datasets.{_printable(k)}")
         if "id" in v and v["id"] != k:
             raise ConfigError("a dataset's id is its key in 'datasets'; drop the 'id' entry",
-                              file=_where(origin, _line_of(doc, ("datasets", k, "id"))),
+                              file=_where(origin, line_of(doc, ("datasets", k, "id"))),
                               key=f"datasets.{_printable(k)}.id")
         try:
             datasets[k] = Dataset.model_validate({**v, "id": k})
@@ -254,7 +254,7 @@ def parse_catalog(doc: Any, origin: str = "catalog.yaml") -> Catalog:
             loc = ("datasets", k, *(p for p in err["loc"] if p != "id"))
             key = "".join(f"[{p}]" if isinstance(p, int) else f".{_printable(p)}" for p in loc)
             raise ConfigError(err["msg"].removeprefix("Value error, "),
-                              file=_where(origin, _line_of(doc, loc)), key=key[1:]) from None
+                              file=_where(origin, line_of(doc, loc)), key=key[1:]) from None
     return Catalog(datasets)
 
 
@@ -275,11 +275,11 @@ def load_catalog() -> Catalog:
 
 @lru_cache(maxsize=4)
 def _load(path: str | None) -> Catalog:
-    from .config import _LineLoader
+    from .config.yaml_loader import LineLoader
 
     if path is None:
         text = resources.files("sitescore").joinpath("catalog.yaml").read_text(encoding="utf-8")
-        return parse_catalog(yaml.load(text, Loader=_LineLoader))
+        return parse_catalog(yaml.load(text, Loader=LineLoader))
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -291,7 +291,7 @@ def _load(path: str | None) -> Catalog:
         raise ConfigError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}, at "
                           f"offset {exc.start}); a catalog is a UTF-8 YAML file", file=path) from None
     try:
-        doc = yaml.load(text, Loader=_LineLoader)
+        doc = yaml.load(text, Loader=LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc)

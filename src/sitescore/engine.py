@@ -19,7 +19,7 @@ Work the Dask engine cannot split exactly runs here, and the log and the manifes
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 import os
 import sys
@@ -35,27 +35,19 @@ import pandas as pd
 import shapely
 
 from .candidates import EligibleLand, check_cell_budget, make_cells
-from .config import CandidatesConfig, EngineConfig
+from .config import INSTALL_HINT, CandidatesConfig, EngineConfig, missing_dask_packages
 from .errors import ConfigError, SitescoreError
 from .metrics import compute_metric
 from .schema import CRS, M_PER_KM
 
 log = logging.getLogger(__name__)
 
-#: Module -> package name of what the Dask engine needs (the `dask` extra).
-DASK_PACKAGES = {"dask": "dask", "distributed": "distributed", "dask_geopandas": "dask-geopandas"}
-INSTALL_HINT = "pip install 'sitescore[dask]'"
 #: How long to wait for a scheduler to answer, and for it to have a worker.
 CONNECT_TIMEOUT_S = 10.0
 #: Metrics computed at once by the local engine, at most (each holds its own working memory).
 DEFAULT_METRIC_THREADS = 4
 #: Metrics that need every cell at once; they run here on the Dask engine.
 WHOLE_FRAME_METRICS = frozenset({"contiguous_acres"})
-
-def missing_dask_packages() -> list[str]:
-    """The packages of the `dask` extra that are not installed."""
-    return [pkg for mod, pkg in DASK_PACKAGES.items() if importlib.util.find_spec(mod) is None]
-
 
 @dataclass
 class MetricJob:
@@ -163,7 +155,9 @@ class DaskEngine(Engine):
         self._partitions = partitions
         self._cluster = cluster
         self._owns_client = owns_client
-        client.run(_warm)  # the stages' imports on every worker now, not in the first timed task
+        # the stages' imports on every worker now, not in the first timed task
+        self._warmed: set[str] = set()
+        client.run(_warm, ())
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> DaskEngine:
@@ -327,6 +321,10 @@ class DaskEngine(Engine):
         items = list(items)
         if not items:
             return []
+        module = getattr(fn, "__module__", None)
+        if module and module not in self._warmed:  # the task's own module (a run, a chunk of draws)
+            self.client.run(_warm, (module,))
+            self._warmed.add(module)
         shared_f = self._share(dict(shared or {}))[0]
         n = min(len(items), 2 * self.threads)
         edges = np.linspace(0, len(items), n + 1).round().astype(int)
@@ -413,10 +411,14 @@ class _Failed:
     error: SitescoreError
 
 
-def _warm() -> None:
+def _warm(modules: tuple[str, ...]) -> None:
+    """Import on a worker what its tasks run: this module and its stages (candidates, metrics)
+    come with the function itself; a task's own module (a preset run, a chunk of draws) is
+    named by the caller's function, so the engine needs no stage above it."""
     import rasterio.features  # noqa: F401  (zonal)
 
-    import sitescore.pipeline  # noqa: F401
+    for name in modules:
+        importlib.import_module(name)
 
 
 def _guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -25,9 +25,10 @@ Aggregation (values already on 0..1, 1 = best)
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,18 +38,19 @@ from .errors import ConfigError
 __all__ = [
     "AGGREGATION_METHODS",
     "RANDOM_INDEX",
+    "AggregationMethod",
     "AhpResult",
     "aggregate",
+    "aggregation_method",
     "ahp_matrix",
     "ahp_weights",
     "random_index",
     "rescale_weights",
+    "score",
     "topsis",
     "weighted_product",
     "weighted_sum",
 ]
-
-AGGREGATION_METHODS = ("weighted_sum", "weighted_product", "topsis")
 
 # Saaty's random consistency index RI(n), n = 1..15: the mean consistency index of randomly
 # generated reciprocal matrices (1/9..9 scale).  Table from T. L. Saaty (1980), "The Analytic
@@ -242,13 +244,64 @@ def _as_2d(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndar
     return v, w
 
 
+# ---------------------------------------------------------------------------------------------
+# the aggregation methods a config may name (`aggregation:`), each defined once, here
+# ---------------------------------------------------------------------------------------------
+
+Combine = Callable[..., np.ndarray]
+
+
+class AggregationMethod:
+    """One way to combine criterion values, callable as `method(values, weights)`, with what the
+    config, scorer and map need to know of it (its docstring is its function's).
+
+    `normalise` says whether `score` divides the weights by their sum first (the map repeats
+    exactly that); `browser` whether the map's script (assets/sitescore/map.js) can re-rank
+    with it, so the page offers weight sliders."""
+
+    def __init__(self, name: str, label: str, combine: Combine, normalise: bool,
+                 browser: bool) -> None:
+        functools.update_wrapper(self, combine)
+        self.name, self.label, self.combine = name, label, combine
+        self.normalise, self.browser = normalise, browser
+
+    def __call__(self, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return self.combine(values, weights)
+
+    def __repr__(self) -> str:
+        return f"AggregationMethod({self.name!r})"
+
+
+#: The methods a config's `aggregation` may name, in the order the config schema lists them.
+AGGREGATION_METHODS: dict[str, AggregationMethod] = {}
+
+
+def aggregation_method(name: str, label: str, *, normalise: bool = True,
+                       browser: bool = True) -> Callable[[Combine], Combine]:
+    """Register the decorated `combine(values, weights)` as aggregation method `name`: all a
+    new method needs (the map re-ranks with it once map.js has it and `browser` is True)."""
+    def register(combine: Combine) -> Combine:
+        AGGREGATION_METHODS[name] = AggregationMethod(name, label, combine, normalise, browser)
+        return combine
+    return register
+
+
+@aggregation_method("weighted_sum", "weighted sum", normalise=False)
 def weighted_sum(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """S_i = sum_j w_j v_ij: fully compensatory -- a loss on one criterion is bought back by gains
-    elsewhere at the rate w_k / w_j.  A NaN value makes that alternative's score NaN."""
+    elsewhere at the rate w_k / w_j.  A NaN value makes that alternative's score NaN.
+
+    Accumulated criterion by criterion, in config order, without fused multiply-add: exactly
+    the arithmetic the map's weight sliders repeat in the browser, so the page ranks sites as
+    the CLI does to the last bit. The scorer's weights already sum to 1: no normalising."""
     v, w = _as_2d(values, weights)
-    return v @ w
+    total = np.zeros(v.shape[0])
+    for j in range(v.shape[1]):
+        total = total + w[j] * v[:, j]
+    return total
 
 
+@aggregation_method("weighted_product", "weighted product")
 def weighted_product(values: np.ndarray, weights: np.ndarray, floor: float = 0.01) -> np.ndarray:
     """P_i = prod_j max(v_ij, floor) ** w_j, computed as exp(sum_j w_j ln v_ij).
 
@@ -268,6 +321,7 @@ def weighted_product(values: np.ndarray, weights: np.ndarray, floor: float = 0.0
     return np.exp(logs @ w)
 
 
+@aggregation_method("topsis", "TOPSIS")
 def topsis(matrix: np.ndarray, weights: np.ndarray, benefit: Sequence[bool] | None = None,
            normalization: str = "vector") -> np.ndarray:
     """Closeness coefficients C_i in 0..1 (higher is better), classic Hwang & Yoon (1981) TOPSIS.
@@ -325,22 +379,36 @@ def topsis(matrix: np.ndarray, weights: np.ndarray, benefit: Sequence[bool] | No
 
 
 def aggregate(values: np.ndarray, weights: np.ndarray, method: str) -> np.ndarray:
-    """The scorer's one entry point: combine n x m criterion values (0..1, 1 = best, already
-    direction-corrected by the value functions) into one score per alternative.
+    """Combine n x m criterion values (0..1, 1 = best, already direction-corrected by the value
+    functions) into one score per alternative, by any registered method.
 
     Weights are normalised here to sum 1, so only their ratios matter whoever calls us.
     'topsis' treats every column as a benefit criterion with vector normalisation.
     """
+    spec = _method(method)
     v, w = _as_2d(values, weights)
+    return spec.combine(v, _normalised(w))
+
+
+def score(values: np.ndarray, weights: np.ndarray, method: str) -> np.ndarray:
+    """The scorer's entry point (and what the map's script repeats to the last bit): weights
+    normalised first only where the method says so (`AggregationMethod.normalise`)."""
+    spec = _method(method)
+    v, w = _as_2d(values, weights)
+    return spec.combine(v, _normalised(w) if spec.normalise else w)
+
+
+def _normalised(w: np.ndarray) -> np.ndarray:
     w = np.asarray(rescale_weights(w.tolist()))
     total = w.sum()
     if not total > 0:
         raise ValueError("weights must not all be zero")
-    w = w / total
-    if method == "weighted_sum":
-        return weighted_sum(v, w)
-    if method == "weighted_product":
-        return weighted_product(v, w)
-    if method == "topsis":
-        return topsis(v, w, benefit=None, normalization="vector")
-    raise ValueError(f"unknown aggregation method '{method}'; known: {', '.join(AGGREGATION_METHODS)}")
+    return w / total
+
+
+def _method(name: str) -> AggregationMethod:
+    try:
+        return AGGREGATION_METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown aggregation method '{name}'; known: "
+                         f"{', '.join(AGGREGATION_METHODS)}") from None

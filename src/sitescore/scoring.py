@@ -1,4 +1,4 @@
-"""Scoring: value functions (raw -> 0..1), hard constraints (mask + reason), weighted sum.
+"""Scoring: value functions (raw -> 0..1), hard constraints (mask + reason), the aggregation.
 
 Keeps, per cell and criterion, the raw value, the value-function output, the weight and the
 contribution, so every score can be explained.
@@ -13,68 +13,21 @@ import numpy as np
 import pandas as pd
 
 from .config import ConstraintConfig, CriterionConfig, ValueFunction
+from .config.value_functions import category_key
 from .errors import ConfigError
 from .mcda import rescale_weights
+from .mcda import score as combine
 
 
 def apply_value_function(vf: ValueFunction, raw: np.ndarray) -> np.ndarray:
-    """Map raw values to 0..1 (1 = best). Missing raw values get `vf.missing`."""
-    if vf.kind == "categorical":
-        keys = [_category_key(v) for v in raw]
-        out = np.array([vf.map.get(k, vf.default) if k is not None else np.nan for k in keys],
-                       dtype=float)
-    else:
-        x = np.asarray(pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce"), dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            if vf.kind == "linear":
-                out = (x - vf.worst) / (vf.best - vf.worst)
-            elif vf.kind == "log_linear":
-                lx = np.log10(np.where(x > 0, x, np.nan))
-                lo, hi = np.log10(vf.worst), np.log10(vf.best)
-                out = (lx - lo) / (hi - lo)
-                # zero or negative values are as bad as it gets on a log scale
-                out = np.where((x <= 0) & np.isfinite(x), 1.0 if vf.best < vf.worst else 0.0, out)
-            elif vf.kind == "exponential":
-                excess = (x - vf.origin) if vf.direction == "lower_better" else (vf.origin - x)
-                out = np.power(0.5, np.maximum(excess, 0.0) / vf.half_life)
-            elif vf.kind == "logistic":
-                z = (x - vf.midpoint) / vf.scale
-                out = 1.0 / (1.0 + np.exp(z if vf.direction == "lower_better" else -z))
-            elif vf.kind == "piecewise":
-                xs = np.array([p[0] for p in vf.points])
-                ys = np.array([p[1] for p in vf.points])
-                out = np.interp(x, xs, ys)
-                out[np.isnan(x)] = np.nan
-            else:  # pragma: no cover - config validation forbids it
-                raise ValueError(vf.kind)
-    out = np.clip(out, 0.0, 1.0)
-    return np.where(np.isnan(out), vf.missing, out)
-
-
-def _category_key(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    """Map raw values to 0..1 (1 = best) by the function's own kind (config.value_functions).
+    Missing raw values get `vf.missing`."""
+    return vf.apply(raw)
 
 
 def describe_value_function(vf: ValueFunction, unit: str = "") -> str:
     """One line a planner reads in the map legend and report."""
-    u = f" {unit}" if unit else ""
-    if vf.kind in ("linear", "log_linear"):
-        scale = "log scale, " if vf.kind == "log_linear" else ""
-        return f"1 at {vf.best:g}{u}, 0 at {vf.worst:g}{u} ({scale}linear between)"
-    if vf.kind == "exponential":
-        side = "above" if vf.direction == "lower_better" else "below"
-        return f"1 up to {vf.origin:g}{u}, halves every {vf.half_life:g}{u} {side}"
-    if vf.kind == "logistic":
-        better = "lower" if vf.direction == "lower_better" else "higher"
-        return f"logistic, 0.5 at {vf.midpoint:g}{u} (scale {vf.scale:g}), {better} is better"
-    if vf.kind == "piecewise":
-        return "piecewise: " + ", ".join(f"{x:g}{u}->{y:g}" for x, y in vf.points)
-    return "categories: " + ", ".join(f"{k}->{v:g}" for k, v in vf.map.items()) + \
-        f" (others {vf.default:g})"
+    return vf.describe(unit)
 
 
 @dataclass(frozen=True)
@@ -138,7 +91,7 @@ def apply_constraints(raw: Mapping[str, np.ndarray], constraints: list[Constrain
                 rules.append((x > con.max, lambda v, m=con.max: f"{label} {v:.3g}{unit} > max {m:g}{unit}", x,
                               f"{label} > max {con.max:g}{unit}"))
         if con.exclude_values:
-            keys = np.array([_category_key(v) for v in values], dtype=object)
+            keys = np.array([category_key(v) for v in values], dtype=object)
             hit = np.isin(keys, [str(v) for v in con.exclude_values])
             rules.append((hit, lambda v: f"{label} is {v}", keys,
                           f"{label} in {', '.join(map(str, con.exclude_values))}"))
@@ -179,16 +132,6 @@ def score_table(raw: Mapping[str, np.ndarray], criteria: Mapping[str, CriterionC
 
 
 def aggregate_scores(values: np.ndarray, weights: np.ndarray, method: str) -> np.ndarray:
-    """Scores from criterion values (rows: alternatives); the weighted sum needs no library.
-
-    The weighted sum is accumulated criterion by criterion, in config order, without fused
-    multiply-add: exactly the arithmetic the map's weight sliders repeat in the browser, so the
-    page ranks sites as the CLI does to the last bit."""
-    if method == "weighted_sum":
-        total = np.zeros(values.shape[0])
-        for j in range(values.shape[1]):
-            total = total + weights[j] * values[:, j]
-        return total
-    from .mcda import aggregate
-
-    return aggregate(values, weights, method)
+    """Scores from criterion values (rows: alternatives) by the named `mcda` method, with the
+    arithmetic the map's weight sliders repeat in the browser (`mcda.score`)."""
+    return combine(values, weights, method)

@@ -16,6 +16,7 @@ from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 
 from sitescore.formatting import cell_text, esc, fmt_number, fmt_pct, is_true, to_float
+from sitescore.mcda import AGGREGATION_METHODS
 from sitescore.scoring import CriterionInfo
 
 from .assets import (
@@ -57,8 +58,6 @@ BASEMAP_STYLE = {"color": "#8c8c8c", "weight": 1, "opacity": 1, "fillColor": "#f
 #: Offline, state outlines are drawn this far around the results (the minimap looks far out).
 BASEMAP_MARGIN_M = 1_500_000.0
 
-_METHOD_LABELS = {"weighted_sum": "weighted sum", "weighted_product": "weighted product",
-                  "topsis": "TOPSIS"}
 
 
 # --------------------------------------------------------------------------- title box
@@ -92,7 +91,8 @@ def _criteria_html(criteria: Sequence[CriterionInfo], weights: Sequence[float],
                 f'value="{sliders[j]}" data-index="{j}" data-name="{esc(c.name)}" '
                 f'aria-label="Weight of {esc(c.label)}"></td></tr>')
     tools = _WEIGHT_TOOLS if sliders is not None else ""
-    method = _METHOD_LABELS.get(aggregation, aggregation)
+    known = AGGREGATION_METHODS.get(aggregation)
+    method = known.label if known is not None else aggregation
     return ('<details open><summary>Criteria and weights</summary>'
             f'<div class="ss-method">Combined by {esc(method)}'
             f'{"; drag a slider to re-rank the sites" if sliders is not None else ""}'

@@ -33,6 +33,7 @@ from sitescore.formatting import (
     to_float,
     write_atomic,
 )
+from sitescore.mcda import AGGREGATION_METHODS
 from sitescore.schema import CRS, WEB_CRS
 from sitescore.scoring import CriterionInfo
 
@@ -71,8 +72,8 @@ from .styles import (
     score_colour,
 )
 
-#: How the run combines criterion values (sitescore.mcda.AGGREGATION_METHODS).
-AGGREGATIONS = ("weighted_sum", "weighted_product", "topsis")
+#: How the run may combine criterion values: the methods sitescore.mcda registers (name -> method).
+AGGREGATIONS = AGGREGATION_METHODS
 #: Input layers are shown this far beyond the cells' extent (metres), at least.
 CONTEXT_MARGIN_M = 25_000.0
 #: Cells get their white outline from this zoom on (below it the outlines would drown them).
@@ -343,6 +344,9 @@ def _page_data(title: str, criteria: Sequence[CriterionInfo], aggregation: str,
         **tables,
         "names": [esc(c.name) for c in criteria],
         "method": aggregation,
+        # the methods map.js may re-rank with (it has their arithmetic by name), from mcda
+        "methods": {name: {"normalise": m.normalise}
+                    for name, m in AGGREGATION_METHODS.items() if m.browser},
         "weights0": weights0,
         "sliders0": sliders0,
         "rescorable": rescorable,
@@ -455,6 +459,7 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | Non
     LayerControl(first, collapsed=True, position="topright").add_to(m)
 
     site_data, weights0, rescorable = _site_data(drawn.records, drawn.frame, criteria)
+    rescorable = rescorable and AGGREGATION_METHODS[aggregation].browser
     sliders0 = [round(SLIDER_MAX * w) for w in weights0] if rescorable else None
     data = _page_data(title, criteria, aggregation, colormap, tables, site_data, weights0,
                       sliders0, rescorable, basemap)

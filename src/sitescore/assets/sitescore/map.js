@@ -100,15 +100,19 @@ var SITESCORE = (function () {
     });
   }
 
-  // sitescore.scoring.aggregate_scores: rows of criterion values (missing ones count as 0).
+  // The arithmetic of each sitescore.mcda method, by name. The methods the page may use, and
+  // whether each normalises its weights first, come from the data (S.methods, written from
+  // mcda's registry); a method without arithmetic here gets no sliders (mcda's `browser`).
+  var ARITHMETIC = {weighted_sum: weightedSum, weighted_product: weightedProduct, topsis: topsis};
+
+  // sitescore.mcda.score: rows of criterion values (missing ones count as 0).
   S.aggregate = function (rows, w, method) {
+    var spec = (S.methods || {})[method], combine = ARITHMETIC[method];
+    if (!spec || !combine) { throw new Error("unknown aggregation " + method); }
     rows = rows.map(function (v) { return v.map(function (x) { return x === null ? 0 : x; }); });
-    if (method === "weighted_sum") { return weightedSum(rows, w); }
-    var total = npSum(w);   // mcda.aggregate normalises again
-    var wn = w.map(function (x) { return x / total; });
-    if (method === "weighted_product") { return weightedProduct(rows, wn); }
-    if (method === "topsis") { return topsis(rows, wn); }
-    throw new Error("unknown aggregation " + method);
+    if (!spec.normalise) { return combine(rows, w); }
+    var total = npSum(w);   // mcda.score normalises again
+    return combine(rows, w.map(function (x) { return x / total; }));
   };
 
   // The sites' scores. The run aggregates its site table in site-id order, and TOPSIS sums over

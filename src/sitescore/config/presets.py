@@ -1,0 +1,99 @@
+"""Scenario presets: partial configs (criteria, weights, sites) applied on top of a study's data.
+
+The presets sitescore ships are package data (sitescore/presets/NAME.yaml), so a bare name works
+from an installed wheel as from a checkout.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ConfigError
+from .yaml_loader import LineDict
+
+#: What a preset may set: the scenario, never the study's data or area.
+PRESET_KEYS = {"title", "description", "criteria", "constraints", "sites", "candidates", "weights",
+               "aggregation", "sensitivity"}
+
+
+def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[dict, list[str]]:
+    """A study config with a scenario preset applied: the preset's criteria and constraints replace
+    the study's; sites, candidates, weights, aggregation and sensitivity are overridden key by
+    key. Criteria needing a layer the study lacks are left out, each with a note."""
+    if not isinstance(preset, dict):
+        raise ConfigError("a preset must be a YAML mapping", file=preset_name)
+    unknown = sorted(set(preset) - PRESET_KEYS)
+    if unknown:
+        raise ConfigError(f"a preset sets only {', '.join(sorted(PRESET_KEYS))}", file=preset_name,
+                          key=unknown[0])
+    for key, kind in (("criteria", dict), ("constraints", list)):
+        if key in preset and not isinstance(preset[key], kind):
+            raise ConfigError(f"must be a {'mapping' if kind is dict else 'list'}", key=key,
+                              file=preset_name)
+    out = LineDict(dict(doc), getattr(doc, "lines", {}))
+    notes: list[str] = []
+    for key, value in preset.items():
+        if key in ("criteria", "constraints", "title", "description", "aggregation"):
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    layers = set(doc["layers"]) if isinstance(doc.get("layers"), dict) else set()
+    criteria = dict(out["criteria"]) if isinstance(out.get("criteria"), dict) else {}
+    for name, crit in list(criteria.items()):
+        layer = crit.get("layer") if isinstance(crit, dict) else None
+        if isinstance(layer, str) and layer not in layers:
+            notes.append(f"criterion '{name}' of preset {preset_name} left out: this study has no "
+                         f"layer '{layer}'")
+            del criteria[name]
+    if isinstance(out.get("criteria"), dict):
+        out["criteria"] = criteria
+    if isinstance(out.get("constraints"), list):
+        out["constraints"] = [c for c in out["constraints"] if not isinstance(c, dict)
+                              or not isinstance(c.get("criterion"), str) or c["criterion"] in criteria]
+    if isinstance(out.get("weights"), dict) and isinstance(out["weights"].get("pairwise"), dict):
+        out["weights"] = dict(out["weights"])
+        out["weights"]["pairwise"] = {a: {b: v for b, v in row.items() if b in criteria}
+                                      if isinstance(row, dict) else row
+                                      for a, row in out["weights"]["pairwise"].items() if a in criteria}
+    out["study"] = f"{doc.get('study', 'study')}-{Path(str(preset_name)).stem}"
+    return out, notes
+
+
+def _merged(base: dict, override: dict) -> dict:
+    """`base` with `override` laid over it, nested mappings key by key."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def shipped_presets() -> list[str]:
+    """Names of the presets that come with sitescore."""
+    folder = resources.files("sitescore").joinpath("presets")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_path(name: str | Path, config_path: Path) -> Path:
+    """The preset file `name` stands for: a path as given (relative to the config's folder, then
+    to the current one); for a bare name, presets/NAME.yaml beside the config or in the current
+    folder (a study's own), else the preset sitescore ships under that name."""
+    p = Path(name).expanduser()
+    candidates = [p] if p.is_absolute() else [config_path.parent / p, Path.cwd() / p]
+    bare = p.suffix == "" and len(p.parts) == 1
+    if bare:
+        candidates += [base / "presets" / f"{p}.yaml" for base in (config_path.parent, Path.cwd())]
+    for c in candidates:
+        if c.exists():
+            return c
+    if bare:
+        shipped = resources.files("sitescore").joinpath("presets", f"{p}.yaml")
+        if shipped.is_file():
+            return Path(str(shipped))
+        known = f"; sitescore ships {', '.join(shipped_presets())}"
+    else:
+        known = ""
+    raise ConfigError(f"preset not found (looked for {', '.join(str(c) for c in candidates[:4])}"
+                      f"{known})", file=config_path, key="preset")
