@@ -175,7 +175,8 @@ def test_no_map_leaves_the_previous_map_alone(tmp_path):
     cfg = small_study(tmp_path)
     assert invoke("run", cfg, "--maps-dir", tmp_path / "m", "--runs-dir", tmp_path / "r").exit_code == 0
     before = (tmp_path / "m/small/index.html").read_bytes()
-    assert invoke("run", cfg, "--no-map", "--maps-dir", tmp_path / "m", "--runs-dir", tmp_path / "r").exit_code == 0
+    no_map = invoke("run", cfg, "--no-map", "--maps-dir", tmp_path / "m", "--runs-dir", tmp_path / "r")
+    assert no_map.exit_code == 0
     assert (tmp_path / "m/small/index.html").read_bytes() == before
 
 
@@ -203,8 +204,8 @@ def test_data_list_status_import_and_prepare(tmp_path):
 
 
 def test_a_layer_named_by_dataset_reads_the_imported_file(tmp_path):
-    cfg = small_study(tmp_path, **{"transmission_lines: {reader: hifld_transmission_lines, path: lines.geojson}":
-                                   "transmission_lines: {dataset: transmission_lines}"})
+    by_path = "transmission_lines: {reader: hifld_transmission_lines, path: lines.geojson}"
+    cfg = small_study(tmp_path, **{by_path: "transmission_lines: {dataset: transmission_lines}"})
     one_line_error(invoke("run", cfg, "--runs-dir", tmp_path / "r"),
                    "dataset 'transmission_lines' is not in the data folder", "sitescore data import")
     assert invoke("data", "import", "transmission_lines", tmp_path / "lines.geojson",
@@ -233,7 +234,8 @@ def test_sensitivity_command_on_the_demo(tmp_path):
     assert "200 draws (dirichlet, spread 0.2; seed 3)" in r.output and "p_top_10" in r.output
     table = pd.read_csv(tmp_path / "r/demo/sensitivity.csv")
     assert table["p_top_10"].between(0, 1).all()
-    assert (table["rank_p05"] <= table["median_rank"]).all() and (table["median_rank"] <= table["rank_p95"]).all()
+    assert (table["rank_p05"] <= table["median_rank"]).all()
+    assert (table["median_rank"] <= table["rank_p95"]).all()
     sites = pd.read_csv(tmp_path / "r/demo/sites.csv")
     assert {"p_top_10", "median_rank", "rank_p05", "rank_p95"} <= set(sites.columns)
     assert (tmp_path / "m/demo/sensitivity/index.html").exists()
@@ -353,3 +355,58 @@ def test_outputs_moved_aside_by_a_killed_swap_are_put_back(tmp_path):
     with study_lock(final):
         assert (final / "sites.csv").read_text() == "old"
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".small.lock", "small"]
+
+
+def test_no_map_and_no_report_say_what_they_skip(tmp_path):
+    """--no-map writes tables only and says the map and report were not written; --no-report
+    writes the map without the report; --help says what each one skips."""
+    help_text = " ".join(invoke("run", "--help").output.split())
+    assert "--no-map Write the tables and manifest only: no web map and no report" in help_text
+    assert "--no-report Write the web map but not the printable report" in help_text
+    cfg = small_study(tmp_path)
+    where = ("--maps-dir", tmp_path / "m", "--runs-dir", tmp_path / "r")
+    full = invoke("run", cfg, *where)
+    assert full.exit_code == 0, full.output
+    assert f"report: {tmp_path / 'm/small/report.html'}" in full.output
+    no_report = invoke("run", cfg, "--no-report", *where)
+    assert no_report.exit_code == 0, no_report.output
+    assert "report: not written (--no-report)" in no_report.output
+    assert (tmp_path / "m/small/index.html").exists() and not (tmp_path / "m/small/report.html").exists()
+    manifest = json.loads((tmp_path / "r/small/manifest.json").read_text())
+    assert str(tmp_path / "m/small/index.html") in manifest["outputs"]
+    assert not any(o.endswith("report.html") for o in manifest["outputs"])
+    before = (tmp_path / "m/small/index.html").read_bytes()
+    no_map = invoke("run", cfg, "--no-map", *where)
+    assert no_map.exit_code == 0, no_map.output
+    assert "map and report: not written (--no-map); the maps folder is as it was" in no_map.output
+    assert "map:    " not in no_map.output
+    assert (tmp_path / "m/small/index.html").read_bytes() == before
+
+
+def test_a_full_disk_while_writing_the_report_keeps_the_previous_outputs(tmp_path, monkeypatch):
+    """The report is written inside the run's swap: a failure there (a full disk) is one line
+    naming the report where it was going, exit 2, and the tables, map and report of the
+    previous run stay as they were, with nothing left half-written beside them."""
+    import errno
+
+    import sitescore.report.page as page
+
+    def dir_snapshot(folder):  # every entry, lock files aside, with its bytes
+        return {str(q.relative_to(folder)): q.read_bytes() if q.is_file() else None
+                for q in sorted(folder.rglob("*")) if not q.name.endswith(".lock")}
+
+    cfg = small_study(tmp_path)
+    where = ("--maps-dir", tmp_path / "m", "--runs-dir", tmp_path / "r")
+    assert invoke("run", cfg, *where).exit_code == 0
+    before = dir_snapshot(tmp_path / "m"), dir_snapshot(tmp_path / "r")
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(page, "write_atomic", full)
+    r = CliRunner().invoke(main, ["run", str(cfg), *map(str, where)])
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.splitlines()
+    assert lines == [f"sitescore: error: {tmp_path / 'm/small/report.html'}: cannot write the "
+                     "outputs: No space left on device"], r.stderr
+    assert (dir_snapshot(tmp_path / "m"), dir_snapshot(tmp_path / "r")) == before

@@ -26,7 +26,7 @@ from sitescore.report import (
     OVERVIEW_PNG,
     OVERVIEW_SIZE_IN,
     SYNTHETIC_BANNER,
-    _constraint_rule,
+    constraint_rule,
     write_report,
 )
 from sitescore.sensitivity import site_matrix, sweep_charts, weight_sweeps
@@ -92,7 +92,7 @@ def test_top_ten_table_names_and_scores(report, demo):
     rows = re.findall(r"<tr data-rank=\"(\d+)\">(.*?)</tr>", table, re.DOTALL)
     top = demo["sites"].sort_values("rank").head(10)
     assert len(rows) == 10 == len(top)
-    for (rank, row), (_, site) in zip(rows, top.iterrows()):
+    for (rank, row), (_, site) in zip(rows, top.iterrows(), strict=True):
         assert int(rank) == int(site["rank"])
         assert f">{html.escape(site['name'])}</a>" in row
         assert f"{site['score']:.3f}</td>" in row
@@ -143,7 +143,7 @@ def test_overview_png(report):
 @pytest.mark.parametrize("cell_km", [None, 20.0])  # the demo's cells; cells narrower than a pixel
 def test_overview_of_many_cells_is_an_image_with_the_same_colours(demo, tmp_path, monkeypatch, cell_km):
     """Past OVERVIEW_MAX_CELL_SHAPES the cells are drawn as one image: same frame, same colours."""
-    import sitescore.report as report_module
+    import sitescore.report.figures as report_module
 
     def overview(folder):
         write_report(folder / "report.html", **kwargs)
@@ -266,12 +266,12 @@ def test_xss_sensitivity_ahp_catalog_and_left_out(demo, tmp_path):
 
 def test_constraint_reasons_group_by_rule():
     labels = {"slope": "Mean terrain slope", "wf": "Workforce"}
-    assert _constraint_rule("Mean terrain slope 11.3 % > max 10 %", labels) == \
+    assert constraint_rule("Mean terrain slope 11.3 % > max 10 %", labels) == \
         "Mean terrain slope > max 10 %"
-    assert _constraint_rule("Workforce 1.2e+03 people < min 5000 people", labels) == \
+    assert constraint_rule("Workforce 1.2e+03 people < min 5000 people", labels) == \
         "Workforce < min 5000 people"
-    assert _constraint_rule("Mean terrain slope is 7", labels) == "Mean terrain slope is 7"
-    assert _constraint_rule("something else", labels) == "something else"
+    assert constraint_rule("Mean terrain slope is 7", labels) == "Mean terrain slope is 7"
+    assert constraint_rule("something else", labels) == "something else"
 
 
 def test_minimal_inputs_still_give_a_report(demo, tmp_path):
@@ -290,3 +290,33 @@ def test_minimal_inputs_still_give_a_report(demo, tmp_path):
         assert f"<h2>{heading}</h2>" in page
     assert (path.parent / OVERVIEW_PNG).read_bytes()[:8] == PNG_MAGIC
     assert (path.parent / "report_vf_slope.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_data_is_escaped_as_on_the_map(demo, tmp_path):
+    """The report escapes with formatting.esc, as the map does: besides markup, template-literal
+    and Jinja openers in data ($, {, `) come out as entities."""
+    from sitescore.formatting import esc
+
+    kw = dict(demo["kwargs"])
+    sites = demo["sites"].copy()
+    hostile = "${alert(1)} `x` {{ cfg }}"
+    sites.loc[sites["rank"] == 1, "name"] = hostile
+    kw.update(sites=sites)
+    page = write_report(tmp_path / "r" / "report.html", **kw).read_text(encoding="utf-8")
+    assert hostile not in page and "${" not in page and "{{" not in page
+    assert f">{esc(hostile)}</a>" in _section(page, "top-sites")
+    assert esc(hostile) in _section(page, "breakdowns")
+
+
+def test_a_run_without_a_report_keeps_its_map(tmp_path):
+    """write_report=False: the maps folder gets the map (and sweep charts), no report, and a
+    report left there by an earlier run goes with the folder it was in."""
+    cfg = load_config(generate_demo(tmp_path / "demo"))
+    first = run(cfg, maps_dir=tmp_path / "maps", runs_dir=tmp_path / "runs")
+    assert first.report_path == tmp_path / "maps" / "demo" / "report.html" and first.report_path.exists()
+    again = run(cfg, maps_dir=tmp_path / "maps", runs_dir=tmp_path / "runs", write_report=False)
+    assert again.report_path is None and again.map_path.exists()
+    folder = tmp_path / "maps" / "demo"
+    assert not (folder / "report.html").exists() and not list(folder.glob("report_*.png"))
+    assert str(folder / "report.html") not in again.manifest["outputs"]
+    assert str(folder / "report.html") in first.manifest["outputs"]

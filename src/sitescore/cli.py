@@ -84,7 +84,7 @@ _data_dir = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
 _maps_dir = click.option("--maps-dir", type=click.Path(file_okay=False, path_type=Path),
                          help="Folder for maps (default: maps).")
 _preset = click.option("--preset", metavar="NAME|FILE",
-                       help="Scenario preset (configs/presets/NAME.yaml or a file) on this study.")
+                       help="Scenario preset (a name sitescore ships, or a file) on this study.")
 _cache_dir = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
                           help="Prepared layer cache (default: data/cache or SITESCORE_CACHE_DIR).")
 _runs_dir = click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -154,8 +154,12 @@ def print_sites(result: Any, top: int = 10) -> None:
     for note in result.notes:
         click.echo(f"note: {terminal_text(note)}")
     click.echo(f"\ntables: {result.run_dir}")
-    if result.map_path:
-        click.echo(f"map:    {result.map_path}")
+    if result.map_path is None:
+        click.echo("map and report: not written (--no-map); the maps folder is as it was")
+        return
+    click.echo(f"map:    {result.map_path}")
+    click.echo(f"report: {result.report_path}" if result.report_path
+               else "report: not written (--no-report)")
 
 
 @main.command()
@@ -163,20 +167,24 @@ def print_sites(result: Any, top: int = 10) -> None:
 @_data_dir
 @_maps_dir
 @_runs_dir
-@click.option("--no-map", is_flag=True, help="Write tables only.")
+@click.option("--no-map", is_flag=True, help="Write the tables and manifest only: no web map and "
+              "no report (both live in the maps folder, which is left as it was).")
+@click.option("--no-report", is_flag=True, help="Write the web map but not the printable report "
+              "(report.html and its figures).")
 @click.option("--offline", is_flag=True, help="Self-contained map: scripts inlined, state "
               "outlines instead of basemap tiles; opens with no network.")
 @click.option("--top", default=10, show_default=True, help="How many sites to print.")
 @click.option("--verify", is_flag=True, help="Only check the last run's inputs against their "
               "recorded checksums (exit 2 if any changed); run nothing.")
 @click.option("--preset", "presets", multiple=True, metavar="NAME|FILE",
-              help="Scenario preset (configs/presets/NAME.yaml or a file) on this study; repeat "
+              help="Scenario preset (a name sitescore ships, or a file) on this study; repeat "
                    "it for several, each its own study <study>-<preset>, run side by side on "
                    "the engine.")
 @_cache_dir
 @_engine_options
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
-        no_map: bool, offline: bool, top: int, verify: bool, presets: tuple[str, ...],
+        no_map: bool, no_report: bool, offline: bool, top: int, verify: bool,
+        presets: tuple[str, ...],
         cache_dir: Path | None, engine_kind: str | None, scheduler: str | None,
         workers: int | None, partitions: int | None) -> None:
     """Score and rank candidate sites for a study config."""
@@ -196,12 +204,14 @@ def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Pa
         return
     if len(cfgs) == 1:
         result = run_pipeline(cfgs[0], data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
-                              write_map=not no_map, cache_dir=cache_dir, offline=offline)
+                              write_map=not no_map, write_report=not no_report,
+                              cache_dir=cache_dir, offline=offline)
         print_sites(result, top)
         return
     results = run_many(cfgs, keep_cells=False, data_dir=data_dir, maps_dir=maps_dir,
-                       runs_dir=runs_dir, write_map=not no_map, cache_dir=cache_dir, offline=offline)
-    for cfg, result in zip(cfgs, results):
+                       runs_dir=runs_dir, write_map=not no_map, write_report=not no_report,
+                       cache_dir=cache_dir, offline=offline)
+    for cfg, result in zip(cfgs, results, strict=True):
         click.echo(f"\n== {cfg.study} ==")
         if isinstance(result, SitescoreError):
             click.echo("not run: see the error below; its previous outputs are as they were")

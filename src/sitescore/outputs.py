@@ -1,11 +1,13 @@
-"""Outputs: tables and the run manifest, written so a run never leaves half-written files.
+"""Outputs: a computed study written out (tables, map, report, manifest), never half-written.
 
-Everything for a study is written into a temporary sibling folder and renamed into place at the
-end; a failed or interrupted run leaves the previous outputs as they were.
+`write_result` writes what `pipeline.score` computed; `pipeline.run` has it write into temporary
+sibling folders (`atomic_dirs`) that are renamed into place at the end, so a failed or
+interrupted run leaves the previous outputs as they were.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -13,18 +15,21 @@ import platform
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from .errors import SitescoreError
+
+if TYPE_CHECKING:
+    from .pipeline import Stability, StudyResult
 
 #: Final folders `atomic_dirs` has put in place in this process, oldest first: after a Ctrl-C the
 #: command line says which studies' outputs are already the new ones.
@@ -33,7 +38,8 @@ INSTALLED: list[Path] = []
 #: What may lie beside a final folder <name>: a run's temporary folder (.<name>.tmp-<pid>-<random>),
 #: the previous outputs moved aside during a swap (.<name>.old-<pid>) and a journal being written
 #: (.<name>.swap.json.tmp-<pid>). Older versions named temporary folders without the pid.
-_LEFTOVER = r"\.{name}\.(?:tmp-(?:(?P<tmp>\d+)-)?[A-Za-z0-9_]+|old-(?P<old>\d+)|swap\.json\.tmp-(?P<journal>\d+))"
+_LEFTOVER = (r"\.{name}\.(?:tmp-(?:(?P<tmp>\d+)-)?[A-Za-z0-9_]+|old-(?P<old>\d+)"
+             r"|swap\.json\.tmp-(?P<journal>\d+))")
 
 
 @dataclass(frozen=True)
@@ -326,7 +332,8 @@ def atomic_dirs(*finals: Path) -> Iterator[list[Path]]:
         for t in temps:
             shutil.rmtree(t, ignore_errors=True)
         raise
-    _swap([_Swap(f, t, f.parent / f".{f.name}.old-{os.getpid()}") for f, t in zip(finals, temps)])
+    _swap([_Swap(f, t, f.parent / f".{f.name}.old-{os.getpid()}")
+           for f, t in zip(finals, temps, strict=True)])
 
 
 def _as_final(filename: Any, finals: Sequence[Path], temps: Sequence[Path]) -> Path:
@@ -335,7 +342,7 @@ def _as_final(filename: Any, finals: Sequence[Path], temps: Sequence[Path]) -> P
     if filename is None:
         return finals[0]
     name = os.path.abspath(os.fsdecode(filename))
-    for final, temp in zip(finals, temps):
+    for final, temp in zip(finals, temps, strict=True):
         if name == os.path.abspath(temp) or name.startswith(os.path.abspath(temp) + os.sep):
             return final / os.path.relpath(name, os.path.abspath(temp))
     return Path(os.fsdecode(filename))
@@ -415,10 +422,8 @@ def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("sitescore", "geopandas", "shapely", "pyogrio", "pyproj", "rasterio", "numpy",
                 "pandas", "folium", "h3", "pyarrow"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
     try:
         import pyogrio
         out["gdal"] = pyogrio.__gdal_version_string__
@@ -445,7 +450,7 @@ GPKG_DATE = "2000-01-01T00:00:00.000Z"
 
 
 def write_tables(folder: Path, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
-                 excluded: gpd.GeoDataFrame | None, formats: list[str]) -> list[Path]:
+                 excluded: gpd.GeoDataFrame | None, formats: Sequence[str]) -> list[Path]:
     """Ranked sites and scored cells as GeoPackage / GeoParquet, and a CSV of sites with lon/lat."""
     written = []
     cells_out, sites_out = _plain(cells), _plain(sites)
@@ -473,6 +478,95 @@ def write_tables(folder: Path, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
                   float_format="%.6g")
         written.append(path)
     return written
+
+
+def write_result(result: StudyResult, run_dir: Path, map_dir: Path | None = None, *,
+                 report: bool = True, offline: bool = False,
+                 final_dirs: tuple[Path, Path | None] | None = None,
+                 table_writer: Callable[..., list[Path]] | None = None) -> dict[str, Any]:
+    """Write a computed study into `run_dir` (tables, rank-stability tables, manifest last) and,
+    given `map_dir`, its web map, the report (unless `report` is False) and the weight-sweep
+    charts there. The manifest names the files where they end up: in `final_dirs` (runs, maps)
+    when these folders are temporary ones a swap puts in place. `table_writer` stands for
+    `write_tables` (a caller may hand in its own name for it). Returns the manifest written."""
+    run_dir = Path(run_dir)
+    map_dir = None if map_dir is None else Path(map_dir)
+    final_run, final_map = final_dirs or (run_dir, map_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    written = (table_writer or write_tables)(run_dir, result.cells, result.sites, result.excluded,
+                                             result.cfg.outputs.formats)
+    if result.stability is not None:
+        written += write_stability(result.stability, run_dir, map_dir)
+    outputs = [str(final_run / p.name) for p in written]
+    if map_dir is not None:
+        pages = _write_pages(result, map_dir, report=report, offline=offline)
+        outputs += [str(Path(final_map or map_dir) / p.name) for p in pages]
+    head = {k: v for k, v in result.manifest.items() if k not in ("timings_s", "peak_memory_mb")}
+    result.timer.stamp_total()
+    manifest = {**head, "outputs": outputs, "timings_s": result.timer.seconds,
+                "peak_memory_mb": result.timer.peak_mb}
+    write_manifest(run_dir / "manifest.json", manifest)
+    return manifest
+
+
+def _write_pages(result: StudyResult, map_dir: Path, *, report: bool, offline: bool) -> list[Path]:
+    """The web map and (with `report`) the printable report; the pages written."""
+    from .webmap import write_map
+
+    cfg = result.cfg
+    map_dir.mkdir(parents=True, exist_ok=True)
+    layers, excluded = result.map_layers()
+    layers = dict(layers)
+    if offline and isinstance(result.layers.get("states"), gpd.GeoDataFrame):
+        layers["states"] = result.layers["states"]  # drawn instead of basemap tiles
+    write_map(map_dir / "index.html", title=cfg.title or cfg.study, cells=result.cells,
+              sites=result.sites, criteria=result.criterion_infos(), layers=layers,
+              excluded=excluded, synthetic=cfg.synthetic, notes=result.notes,
+              aggregation=cfg.aggregation, offline=offline)
+    pages = [map_dir / "index.html"]
+    if report:
+        from .report import write_report
+
+        timings = dict(result.timer.stamp_total())  # the report's run time: up to the report
+        pages.append(write_report(
+            map_dir / "report.html", cfg=cfg, criteria=result.criteria, weights=result.weights,
+            cells=result.cells, sites=result.sites, excluded=result.excluded,
+            layers=result.layers, area_geometry=result.area.geometry,
+            manifest={**result.manifest, "timings_s": timings,
+                      "peak_memory_mb": dict(result.timer.peak_mb)},
+            sensitivity_charts=sorted((map_dir / "sensitivity").glob("sweep_*.png"))))
+    return pages
+
+
+def write_stability(stability: Stability, run_dir: Path, map_dir: Path | None) -> list[Path]:
+    """The rank-stability tables (sensitivity.csv, weight_sweeps.csv, weight_changes.csv) into
+    `run_dir`, and, given `map_dir`, the weight-sweep charts and their page there (the map's
+    popups link to it). The tables written."""
+    from .safe_text import write_csv
+    from .sensitivity import sweep_charts
+
+    out = []
+    for name, table in (("sensitivity.csv", stability.per_site), ("weight_sweeps.csv", stability.sweeps),
+                        ("weight_changes.csv", stability.flips)):
+        write_csv(table, run_dir / name, index=False, float_format="%.6g")
+        out.append(run_dir / name)
+    if map_dir is not None and len(stability.sweeps):
+        charts = sweep_charts(stability.sweeps, stability.labels, map_dir / "sensitivity")
+        _chart_index(map_dir / "sensitivity" / "index.html", charts)
+    return out
+
+
+def _chart_index(path: Path, charts: list[Path]) -> None:
+    """A page showing the weight-sweep charts, linked from each site's popup."""
+    from .formatting import esc
+
+    figures = "".join(f'<figure><img src="{esc(c.name)}" alt="{esc(c.stem)}"></figure>'
+                      for c in charts)
+    path.write_text("<!doctype html><meta charset='utf-8'><title>Weight sweeps</title>"
+                    "<style>body{font-family:sans-serif}figure{display:inline-block;margin:8px}</style>"
+                    "<h1>Weight sweeps</h1><p>Rank of the top sites as one criterion's weight moves "
+                    "from 0 to its maximum multiple, the others renormalised.</p>" + figures,
+                    encoding="utf-8")
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> Path:
@@ -508,7 +602,7 @@ def verify_inputs(manifest: dict[str, Any]) -> list[str]:
     """Inputs of a past run that are missing or whose checksum changed since: one line each."""
     changed = []
     for rec in manifest.get("inputs", []):
-        files = [rec] + list(rec.get("joined_files", []))
+        files = [rec, *rec.get("joined_files", [])]
         for f in files:
             if "sha256" not in f:
                 continue

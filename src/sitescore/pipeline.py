@@ -1,6 +1,8 @@
-"""The run: config -> study area -> layers -> candidates -> metrics -> scores -> sites -> outputs.
+"""The run: config -> study area -> layers -> candidates -> metrics -> scores -> sites.
 
 Each arrow is one module; this one only orders them, times them and records what happened.
+`score` computes a study in memory and writes nothing; `run` is `score` under the output
+folders' locks, then `outputs.write_result` inside the atomic swap of those folders.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from tqdm import tqdm
 
 from . import __version__
 from .cache import default_cache_dir, read_cached
-from .catalog import load_catalog
-from .datastore import dataset_paths
 from .candidates import cell_adjacency, eligible_land, fill_states, shortlist_cells
-from .config import Config
+from .catalog import load_catalog
+from .config import Config, CriterionConfig, SensitivityConfig
+from .datastore import dataset_paths
 from .engine import Engine, LocalEngine, MetricJob, open_engine
 from .errors import ConfigError, DataError, SitescoreError
 from .filters import parse_where
@@ -36,11 +38,10 @@ from .outputs import (
     file_digest,
     package_versions,
     study_lock,
-    write_manifest,
+    write_result,
     write_tables,
 )
 from .readers import READERS, LayerSource, read_layer
-from .safe_text import write_csv
 from .schema import CRS, LAYERS, M_PER_KM
 from .scoring import CriterionInfo, apply_constraints, describe_value_function, score_table
 from .study_area import StudyArea, bbox_area
@@ -56,21 +57,25 @@ DEFAULT_MARGIN_KM = 100.0
 
 @dataclass
 class RunResult:
+    """A study run and written: its tables, where they went and the manifest written with them."""
+
     cells: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame
     run_dir: Path
     map_path: Path | None
     manifest: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    report_path: Path | None = None
 
 
-class _Timer:
+class StageTimer:
     """Wall time of each stage, and the process's peak memory when it ended (what a planner sizing
     a machine for a national run needs to know)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}
+        self._t0 = time.perf_counter()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -80,6 +85,80 @@ class _Timer:
         self.seconds[name] = round(time.perf_counter() - t0, 3)
         self.peak_mb[name] = _peak_rss_mb()
         log.info("%s done in %.2f s", name, self.seconds[name])
+
+    def stamp_total(self) -> dict[str, float]:
+        """Record the seconds since the run began as 'total'; the stage seconds so far."""
+        self.seconds["total"] = round(time.perf_counter() - self._t0, 3)
+        return self.seconds
+
+
+@dataclass
+class Stability:
+    """Rank uncertainty of the sites: Monte Carlo figures per site, weight sweeps, and the
+    smallest single-weight changes that move a site across the top k."""
+
+    per_site: pd.DataFrame
+    sweeps: pd.DataFrame
+    flips: pd.DataFrame
+    labels: dict[str, str]
+
+    def site_figures(self) -> pd.DataFrame:
+        """The per-site columns the sites table carries: P(top k), median rank, 90% interval."""
+        keep = [c for c in self.per_site.columns if c == "site_id" or c.startswith("p_top_")
+                or c in ("median_rank", "rank_p05", "rank_p95")]
+        return self.per_site[keep]
+
+
+@dataclass(repr=False)
+class StudyResult:
+    """A study computed in memory, nothing written: the tables, what the map and the report
+    draw, and the record the manifest keeps. `outputs.write_result` writes it; `run` does both.
+
+    `cells` and `sites` are in EPSG:5070 (`sites.explore()` reprojects for the web); `excluded`
+    is the land removed before the grid with its reason (None for a shortlist); `criteria` the
+    criteria scored (the config's minus those left out) with `weights` normalised; `layers` the
+    input layers as read; `manifest` the run's record (config, inputs with their sha256, counts,
+    notes, timings so far); `stability` the sensitivity tables when the config asks for them."""
+
+    cfg: Config
+    cells: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    excluded: gpd.GeoDataFrame | None
+    criteria: dict[str, CriterionConfig]
+    weights: dict[str, float]
+    area: StudyArea
+    layers: dict[str, Any]
+    notes: list[str]
+    manifest: dict[str, Any]
+    timer: StageTimer = field(repr=False)
+    stability: Stability | None = None
+    _on_map: tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame | None] | None = \
+        field(default=None, init=False, repr=False)
+
+    def __repr__(self) -> str:  # a notebook shows this: the study in one line, not its tables
+        return (f"StudyResult(study={self.cfg.study!r}, cells={len(self.cells)}, "
+                f"sites={len(self.sites)}, criteria={len(self.criteria)}, notes={len(self.notes)})")
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per stage (and 'total' once the outputs are written)."""
+        return self.timer.seconds
+
+    def criterion_infos(self) -> list[CriterionInfo]:
+        """The scored criteria as the map describes them (label, unit, weight, value function)."""
+        return criterion_infos(self.criteria, self.weights)
+
+    def map_layers(self) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame | None]:
+        """The input layers and the excluded land the web map shows: cut to the study area, and
+        only near the sites where a layer has more features than a page can carry (a note says
+        so). Worked out on first use, since a run without a map never needs them."""
+        if self._on_map is None:
+            layers = _map_layers(self.cfg, self.layers, self.area, self.sites, self.notes) \
+                if self.cfg.outputs.map_layers else {}
+            excluded = None if self.excluded is None else \
+                _around_sites(self.excluded, self.sites, "excluded land", self.notes)
+            self._on_map = (layers, excluded)
+        return self._on_map
 
 
 def _peak_rss_mb() -> float:
@@ -174,33 +253,68 @@ class _Candidates:
     excluded_acres: dict[str, float] = field(default_factory=dict)
 
 
-def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
-        runs_dir: str | Path | None = None, write_map: bool = True,
-        cache_dir: str | Path | None = None, offline: bool = False,
-        engine: Engine | None = None) -> RunResult:
-    """Run one study end to end and write its outputs atomically. Layers prepared in the cache
-    folder (`sitescore data prepare`) are read from there. Two runs of one study never overlap:
-    each output folder (runs, maps) has its own lock, and a second run sharing either folder
-    is refused while the first holds it. Candidates, metrics and
-    Monte Carlo draws run on `engine`, else on the one `cfg.engine` names (a Dask cluster is
-    reached, or started, before anything is written, and a cluster started here is closed)."""
-    run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
-    map_dir = Path(maps_dir or cfg.outputs.maps_dir) / cfg.study
+@contextmanager
+def _located_errors(cfg: Config) -> Iterator[None]:
+    """A key found late (while reading or computing) still gets its file and YAML line."""
     try:
-        with open_engine(cfg.engine, engine) as eng, study_lock(run_dir, map_dir if write_map else None):
-            return _run(cfg, run_dir, map_dir, data_dir=data_dir, write_map=write_map,
-                        cache_dir=cache_dir, offline=offline, engine=eng)
-    except SitescoreError as exc:  # a key found late still gets its file and YAML line
+        yield
+    except SitescoreError as exc:
         located = cfg.locate(exc)
         if located is exc:
             raise
         raise located from None
 
 
+def score(cfg: Config, *, data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+          engine: Engine | None = None) -> StudyResult:
+    """Compute one study in memory and write nothing: no lock, no folder, no file (a notebook can
+    look at the sites before deciding to write them). Layers prepared in the cache folder
+    (`sitescore data prepare`) are read from there. Candidates, metrics and Monte Carlo draws
+    run on `engine`, else on the one `cfg.engine` names (a cluster started here is closed)."""
+    with _located_errors(cfg), open_engine(cfg.engine, engine) as eng:
+        return _compute(cfg, data_dir=data_dir, cache_dir=cache_dir, engine=eng)
+
+
+def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
+        runs_dir: str | Path | None = None, write_map: bool = True,
+        cache_dir: str | Path | None = None, offline: bool = False,
+        engine: Engine | None = None, write_report: bool = True) -> RunResult:
+    """Run one study end to end: `score` it, then write its outputs atomically. Two runs of one
+    study never overlap: each output folder (runs, maps) has its own lock, and a second run
+    sharing either folder is refused while the first holds it. A Dask cluster is reached, or
+    started, before anything is written. Without `write_map` only the tables are written and
+    the maps folder (map and report) is left as it was; without `write_report` the maps folder
+    gets the map but no report."""
+    run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
+    map_dir = Path(maps_dir or cfg.outputs.maps_dir) / cfg.study if write_map else None
+    with _located_errors(cfg), open_engine(cfg.engine, engine) as eng, study_lock(run_dir, map_dir):
+        result = _compute(cfg, data_dir=data_dir, cache_dir=cache_dir, engine=eng)
+        return _write(result, run_dir, map_dir, report=write_report, offline=offline)
+
+
+def _write(result: StudyResult, run_dir: Path, map_dir: Path | None, *, report: bool,
+           offline: bool) -> RunResult:
+    """A computed study's files, swapped in together (the maps folder only when a map is
+    written), then its PostGIS tables once the files are in place (all tables or none)."""
+    cfg = result.cfg
+    with result.timer.stage("outputs"), atomic_dirs(run_dir, *([map_dir] if map_dir else [])) as temps:
+        # this module's name for the table writer, looked up now: a harness may wrap it
+        manifest = write_result(result, temps[0], temps[1] if map_dir else None, report=report,
+                                offline=offline, final_dirs=(run_dir, map_dir),
+                                table_writer=write_tables)
+    if cfg.outputs.postgis is not None:
+        from .postgis import write_results
+        with result.timer.stage("postgis outputs"):
+            write_results(cfg.outputs.postgis, result.cells, result.sites, result.excluded)
+    return RunResult(result.cells, result.sites, run_dir, map_dir / "index.html" if map_dir else None,
+                     manifest, result.notes, map_dir / "report.html" if map_dir and report else None)
+
+
 def run_many(cfgs: Sequence[Config], *, engine: Engine | None = None, keep_cells: bool = True,
              data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
              runs_dir: str | Path | None = None, write_map: bool = True,
-             cache_dir: str | Path | None = None, offline: bool = False) -> list[RunResult | SitescoreError]:
+             cache_dir: str | Path | None = None, offline: bool = False,
+             write_report: bool = True) -> list[RunResult | SitescoreError]:
     """Several studies at once (one study under several presets): each whole run is one task on
     `engine`, else on the first config's engine. Paths are made absolute here, so workers find
     the same data and output folders. Each run writes its own outputs under its own lock, as
@@ -217,19 +331,13 @@ def run_many(cfgs: Sequence[Config], *, engine: Engine | None = None, keep_cells
             "maps_dir": Path(maps_dir or cfg.outputs.maps_dir).absolute(),
             "runs_dir": Path(runs_dir or cfg.outputs.runs_dir).absolute(),
             "cache_dir": Path(cache_dir).absolute() if cache_dir else default_cache_dir().absolute(),
-            "write_map": write_map, "offline": offline}))
+            "write_map": write_map, "write_report": write_report, "offline": offline}))
     if not items:
         return []
-    try:
-        with open_engine(cfgs[0].engine, engine) as eng:
-            within = eng.describe() if eng.kind != "local" else None
-            return eng.map(_scenario, items, shared={"keep_cells": keep_cells, "within": within},
-                           return_errors=True)
-    except SitescoreError as exc:  # the engine could not be opened
-        located = cfgs[0].locate(exc)
-        if located is exc:
-            raise
-        raise located from None
+    with _located_errors(cfgs[0]), open_engine(cfgs[0].engine, engine) as eng:  # could not be opened
+        within = eng.describe() if eng.kind != "local" else None
+        return eng.map(_scenario, items, shared={"keep_cells": keep_cells, "within": within},
+                       return_errors=True)
 
 
 def _scenario(item: tuple[Config, dict[str, Any]], *, keep_cells: bool,
@@ -242,13 +350,11 @@ def _scenario(item: tuple[Config, dict[str, Any]], *, keep_cells: bool,
     return result
 
 
-def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | None,
-         write_map: bool, cache_dir: str | Path | None, offline: bool,
-         engine: Engine | None = None) -> RunResult:
-    engine = engine or LocalEngine()
+def _compute(cfg: Config, *, data_dir: str | Path | None, cache_dir: str | Path | None,
+             engine: Engine) -> StudyResult:
+    """Every stage, in order, timed; the study's tables and record in memory."""
     engine.new_run()
-    timer = _Timer()
-    t_start = time.perf_counter()
+    timer = StageTimer()
     sources = layer_sources(cfg, data_dir)
     plan = _plan(cfg, sources)
     layers: dict[str, Any] = {}
@@ -261,21 +367,33 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
     with timer.stage("metrics"):
         raw = _metrics(cfg, plan, cand.cells, layers, timer, engine)
     with timer.stage("scoring"):
-        cells = _score(plan, cand.cells, raw, cfg.aggregation,
-                       veto_all_is_error=not _is_shortlist(cfg))
+        cells = _score_cells(plan, cand.cells, raw, cfg.aggregation,
+                             veto_all_is_error=not _is_shortlist(cfg))
     with timer.stage("locate sites"):
         cells, sites = _locate(cfg, plan, cells, cand.eligible)
     stability = None
     if cfg.sensitivity is not None and len(sites) > 1:
         with timer.stage("sensitivity"):
-            stability = _sensitivity(cfg, plan, cells, sites, engine)
-            figures = [c for c in stability.per_site.columns
-                       if c == "site_id" or c.startswith("p_top_") or c in ("median_rank", "rank_p05", "rank_p95")]
-            sites = sites.merge(stability.per_site[figures], on="site_id", how="left")
+            stability = _sensitivity(cfg, cfg.sensitivity, plan, cells, sites, engine)
+            sites = sites.merge(stability.site_figures(), on="site_id", how="left")
     if cfg.synthetic:  # every table says so, not only the map
         sites["data"] = "synthetic demo data - not real places"
         cells["data"] = "synthetic demo data - not real places"
+    total = sum(plan.weights.values())
+    weights = {n: round(w / total, 6) for n, w in plan.weights.items()}
+    manifest = _record(cfg, area, plan, [_input_record(sources[n], layers.get(n))
+                                         for n in sources if n in layers],
+                       cells, sites, cand, weights, engine, stability)
+    manifest |= {"timings_s": timer.seconds, "peak_memory_mb": timer.peak_mb}
+    return StudyResult(cfg=cfg, cells=cells, sites=sites, excluded=cand.excluded_land,
+                       criteria=dict(plan.criteria), weights=weights, area=area, layers=layers,
+                       notes=plan.notes, manifest=manifest, timer=timer, stability=stability)
 
+
+def _record(cfg: Config, area: StudyArea, plan: _Plan, inputs: list[dict[str, Any]],
+            cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, cand: _Candidates,
+            weights: dict[str, float], engine: Engine, stability: Stability | None) -> dict[str, Any]:
+    """What the manifest says of a run before its outputs: what ran, on which inputs, with what."""
     manifest = {
         "sitescore": __version__,
         "study": cfg.study,
@@ -284,102 +402,25 @@ def _run(cfg: Config, run_dir: Path, map_dir: Path, *, data_dir: str | Path | No
         "config_file": str(cfg.source_path) if cfg.source_path else None,
         "config": cfg.model_dump(mode="json", exclude={"source_path"}),
         "study_area": area.label,
-        "notes": plan.notes,
-        "inputs": [_input_record(sources[n], layers.get(n)) for n in sources if n in layers],
-        "counts": {"cells": int(len(cells)), "cells_excluded": int(cells["excluded"].sum()),
-                   "sites": int(len(sites))},
+        "notes": plan.notes,  # the same list: notes added later (the map's) are recorded too
+        "inputs": inputs,
+        "counts": {"cells": len(cells), "cells_excluded": int(cells["excluded"].sum()),
+                   "sites": len(sites)},
         "excluded_acres_by_rule": cand.excluded_acres,
-        "weights": {"method": cfg.weights.method, "normalised": {
-            n: round(w / sum(plan.weights.values()), 6) for n, w in plan.weights.items()},
-            **({"ahp": cfg.ahp} if cfg.ahp else {})},
+        "weights": {"method": cfg.weights.method, "normalised": weights,
+                    **({"ahp": cfg.ahp} if cfg.ahp else {})},
         "versions": package_versions(),
         "engine": engine.describe(),
     }
-    with timer.stage("outputs"):
-        # the map folder is only replaced when a new map is written
-        with atomic_dirs(run_dir, *([map_dir] if write_map else [])) as temps:
-            written = write_tables(temps[0], cells, sites, cand.excluded_land, cfg.outputs.formats)
-            if stability is not None:
-                written += stability.write(temps[0], temps[1] if write_map else None)
-                manifest["sensitivity"] = cfg.sensitivity.model_dump() | {"method": cfg.aggregation}
-            map_path = None
-            if write_map:
-                from .webmap import write_map as _write_map
-                map_layers = _map_layers(cfg, layers, area, sites, plan.notes) \
-                    if cfg.outputs.map_layers else {}
-                map_excluded = None if cand.excluded_land is None else \
-                    _around_sites(cand.excluded_land, sites, "excluded land", plan.notes)
-                if offline and isinstance(layers.get("states"), gpd.GeoDataFrame):
-                    map_layers["states"] = layers["states"]  # drawn instead of basemap tiles
-                _write_map(temps[1] / "index.html", title=cfg.title or cfg.study, cells=cells,
-                           sites=sites, criteria=criterion_infos(plan.criteria, plan.weights),
-                           layers=map_layers, excluded=map_excluded,
-                           synthetic=cfg.synthetic, notes=plan.notes,
-                           aggregation=cfg.aggregation, offline=offline)
-                map_path = map_dir / "index.html"
-                from .report import write_report
-                timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
-                write_report(temps[1] / "report.html", cfg=cfg, criteria=plan.criteria,
-                             weights=manifest["weights"]["normalised"], cells=cells, sites=sites,
-                             excluded=cand.excluded_land, layers=layers, area_geometry=area.geometry,
-                             manifest={**manifest, "timings_s": dict(timer.seconds),
-                                       "peak_memory_mb": dict(timer.peak_mb)},
-                             sensitivity_charts=sorted((temps[1] / "sensitivity").glob("sweep_*.png")))
-            manifest["outputs"] = [str(run_dir / p.name) for p in written] + \
-                ([str(map_path), str(map_dir / "report.html")] if map_path else [])
-            timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
-            manifest["timings_s"] = timer.seconds
-            manifest["peak_memory_mb"] = timer.peak_mb
-            write_manifest(temps[0] / "manifest.json", manifest)
-    if cfg.outputs.postgis is not None:  # after the files are in place; all tables or none
-        from .postgis import write_results
-        with timer.stage("postgis outputs"):
-            write_results(cfg.outputs.postgis, cells, sites, cand.excluded_land)
-    return RunResult(cells, sites, run_dir, map_path, manifest, plan.notes)
+    if stability is not None and cfg.sensitivity is not None:
+        manifest["sensitivity"] = cfg.sensitivity.model_dump() | {"method": cfg.aggregation}
+    return manifest
 
 
-@dataclass
-class _Stability:
-    """Rank uncertainty of the sites: Monte Carlo figures per site, weight sweeps, and the
-    smallest single-weight changes that move a site across the top k."""
-
-    per_site: pd.DataFrame
-    sweeps: pd.DataFrame
-    flips: pd.DataFrame
-    labels: dict[str, str]
-
-    def write(self, run_dir: Path, map_dir: Path | None) -> list[Path]:
-        from .sensitivity import sweep_charts
-
-        out = []
-        for name, table in (("sensitivity.csv", self.per_site), ("weight_sweeps.csv", self.sweeps),
-                            ("weight_changes.csv", self.flips)):
-            write_csv(table, run_dir / name, index=False, float_format="%.6g")
-            out.append(run_dir / name)
-        if map_dir is not None and len(self.sweeps):
-            charts = sweep_charts(self.sweeps, self.labels, map_dir / "sensitivity")
-            _chart_index(map_dir / "sensitivity" / "index.html", charts)
-        return out
-
-
-def _chart_index(path: Path, charts: list[Path]) -> None:
-    """A page showing the weight-sweep charts, linked from each site's popup."""
-    import html
-
-    figures = "".join(f'<figure><img src="{html.escape(c.name)}" alt="{html.escape(c.stem)}"></figure>'
-                      for c in charts)
-    path.write_text("<!doctype html><meta charset='utf-8'><title>Weight sweeps</title>"
-                    "<style>body{font-family:sans-serif}figure{display:inline-block;margin:8px}</style>"
-                    "<h1>Weight sweeps</h1><p>Rank of the top sites as one criterion's weight moves "
-                    "from 0 to its maximum multiple, the others renormalised.</p>" + figures,
-                    encoding="utf-8")
-
-
-def _sensitivity(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
-                 engine: Engine | None = None) -> _Stability:
+def _sensitivity(cfg: Config, sc: SensitivityConfig, plan: _Plan, cells: gpd.GeoDataFrame,
+                 sites: gpd.GeoDataFrame, engine: Engine | None = None) -> Stability:
     from .sensitivity import monte_carlo, site_matrix, weight_sweeps, weight_to_flip
 
-    sc = cfg.sensitivity
     sm = site_matrix(sites, cells, plan.criteria)
     per_site = monte_carlo(sm, sc, cfg.aggregation, engine=engine)
     per_site = per_site.rename(columns={"p_top_k": f"p_top_{sc.top_k}"}) \
@@ -387,7 +428,7 @@ def _sensitivity(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, sites: gpd.G
     sweeps = weight_sweeps(sm, cfg.aggregation, sweep_max=sc.sweep_max, top_n=min(sc.top_k, len(sites)))
     flips = weight_to_flip(sm, cfg.aggregation, sc.top_k)
     labels = {n: c.label or n for n, c in plan.criteria.items()}
-    return _Stability(per_site, sweeps, flips, labels)
+    return Stability(per_site, sweeps, flips, labels)
 
 
 def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
@@ -466,7 +507,7 @@ def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any
 
 
 def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str, Any],
-             timer: _Timer, engine: Engine | None = None) -> dict[str, np.ndarray]:
+             timer: StageTimer, engine: Engine | None = None) -> dict[str, np.ndarray]:
     jobs = []
     for name, crit in plan.criteria.items():
         layer = layers[crit.layer]
@@ -488,7 +529,7 @@ def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str
     return raw
 
 
-def _score(plan: _Plan, cells: gpd.GeoDataFrame, raw: dict[str, np.ndarray],
+def _score_cells(plan: _Plan, cells: gpd.GeoDataFrame, raw: dict[str, np.ndarray],
            method: str, veto_all_is_error: bool = True) -> gpd.GeoDataFrame:
     table = score_table(raw, plan.criteria, plan.weights, method)
     cons = apply_constraints(raw, plan.constraints, plan.criteria, len(cells))
@@ -510,7 +551,7 @@ def _locate(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame,
         site_of = grow_sites(cells, cell_adjacency(cells), cfg.sites)
         sites = site_table(cells, site_of, names, eligible=eligible, method=cfg.aggregation)
     # site ids follow rank order, so "site 1" is the best one everywhere
-    renumber = dict(zip(sites["site_id"], sites["rank"]))
+    renumber = dict(zip(sites["site_id"], sites["rank"], strict=True))
     sites["site_id"] = sites["rank"]
     cells["site_id"] = pd.array([renumber.get(int(s)) if s else None for s in site_of], dtype="Int64")
     return cells, sites
