@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test bench install dev browser postgis clean
+.PHONY: demo test lint docs bench install dev browser postgis clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ postgis:
 
 test: $(DEV_STAMP) browser postgis
 	$(BIN)/python -m pytest
+
+# ruff (style, bugs) and mypy (types; stricter on the public API), as configured in pyproject.toml
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+# docs/reference.md from the registries of readers, metrics, value functions and methods
+docs: $(STAMP)
+	$(BIN)/python -m sitescore.reference docs/reference.md
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/read_state_extract.py
