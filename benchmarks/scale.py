@@ -184,7 +184,7 @@ def _metric_ratios(config: Path) -> list[dict[str, Any]]:
         res = compare_metric(crit.metric, cells, layer, crit.params, sample=sample,
                              repeat=1 if len(cells) > 200_000 else 3)
         res["criterion"] = name
-        res["layer_rows"] = int(len(layer)) if hasattr(layer, "__len__") else None
+        res["layer_rows"] = len(layer) if hasattr(layer, "__len__") else None
         rows.append({k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
                      for k, v in res.items() if not isinstance(v, (np.ndarray, list))})
     return rows
@@ -203,7 +203,8 @@ def _spawn(mode: str, config: Path, *extra: str) -> Any:
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     cells = [[str(h) for h in header]] + [[_fmt(v) for v in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w)
+                       for i, (c, w) in enumerate(zip(r, widths, strict=False)))
              for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -350,8 +351,10 @@ def main() -> None:
         rows.append(["growth 100k -> 1M <= 1.2x linear", g, 1.2])
     for r in ratio_rows:
         rows.append([f"{r['criterion']} >= 10x plain geopandas", r["ratio"], 10.0])
-    rows.append(["end to end <= 3x I/O floor (largest run)", _median(results[sizes[-1]], "total") / floor_s, 3.0])
-    table = [[name, value, limit, "met" if (value >= limit if ">=" in name else value <= limit) else "NOT MET"]
+    rows.append(["end to end <= 3x I/O floor (largest run)",
+                 _median(results[sizes[-1]], "total") / floor_s, 3.0])
+    table = [[name, value, limit,
+              "met" if (value >= limit if ">=" in name else value <= limit) else "NOT MET"]
              for name, value, limit in rows]
     emit("Targets", _table(["target", "measured", "limit", ""], table))
 

@@ -87,8 +87,8 @@ def test_score_writes_no_file_anywhere(studied):
 
 
 def test_a_scored_study_can_be_written_later(studied, tmp_path):
-    """`outputs.write_result` writes an in-memory result: the same tables, byte for byte."""
-    from sitescore.outputs import write_result
+    """`publish.write_result` writes an in-memory result: the same tables, byte for byte."""
+    from sitescore.publish import write_result
 
     result, written = studied["result"], studied["written"]
     manifest = write_result(result, tmp_path / "runs", tmp_path / "maps", report=False)

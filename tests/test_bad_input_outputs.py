@@ -23,12 +23,13 @@ import warnings
 from pathlib import Path
 
 import pytest
-from badinput_support import land_study
 from click.testing import CliRunner
-from test_bad_input import _no_outputs, run_cli
 
-from sitescore import outputs
+from badinput_support import land_study
+from sitescore import folders
 from sitescore.cli import main
+from sitescore.errors import SitescoreError
+from test_bad_input import _no_outputs, run_cli
 
 HARNESS = r'''
 import os, signal, sys, time
@@ -62,15 +63,15 @@ if "PAUSE_RENAME" in os.environ:  # after the Nth rename from or onto a final fo
 
     os.replace = replace
 if "PAUSE_WRITE" in os.environ:  # once the tables are written into the temporary folder
-    import sitescore.pipeline as pipeline
-    real_write = pipeline.write_tables
+    import sitescore.publish as publish
+    real_write = publish.write_tables
 
     def write_tables(*args, **kwargs):
         written = real_write(*args, **kwargs)
         pause()
         return written
 
-    pipeline.write_tables = write_tables
+    publish.write_tables = write_tables
 
 from sitescore.cli import main
 main(sys.argv[1:], prog_name="sitescore")
@@ -216,7 +217,7 @@ def test_leftovers_of_a_live_process_are_never_removed(tmp_path):
         (runs / f".land.swap.json.tmp-{dead.pid}").write_text("{")
         other_study = runs / f".landmark.tmp-{dead.pid}-abc"  # another study's: not ours to clear
         other_study.mkdir()
-        with outputs.study_lock(runs / "land"):
+        with folders.study_lock(runs / "land"):
             pass
         assert sorted(p.name for p in runs.iterdir()) == sorted(
             [".land.lock", "land", keep.name, other_study.name])
@@ -263,7 +264,7 @@ def _kill_in_the_swap(folder: Path, nth: int) -> Path:
 def test_a_swap_killed_between_its_renames_is_finished_by_the_next_reader_or_lock(here, nth, route):
     cfg = _kill_in_the_swap(here, nth)
     if route == "next lock of the maps folder":
-        with outputs.study_lock(here / "maps" / "land"):
+        with folders.study_lock(here / "maps" / "land"):
             pass
     elif route == "explain":
         result = CliRunner().invoke(main, ["explain", str(cfg), "--runs-dir", str(here / "runs")])
@@ -365,14 +366,15 @@ def test_read_only_output_folder(here, monkeypatch, kind):
     cfg = _study(here)
     assert run_cli(here, cfg)[0].exit_code == 0
     before = _snapshot(here / "runs", here / "maps")
-    real = outputs.tempfile.mkdtemp
+    real = folders.tempfile.mkdtemp
 
     def mkdtemp(*args, dir=None, prefix="", **kwargs):
         if Path(dir) == here / kind:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.path.join(dir, prefix + "x1y2z3"))
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES),
+                                  os.path.join(dir, prefix + "x1y2z3"))
         return real(*args, dir=dir, prefix=prefix, **kwargs)
 
-    monkeypatch.setattr(outputs.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(folders.tempfile, "mkdtemp", mkdtemp)
     result, _ = run_cli(here, cfg)
     _one_line(result, f"{here / kind}: cannot write the outputs", "Permission denied")
     assert _snapshot(here / "runs", here / "maps") == before
@@ -415,14 +417,14 @@ def test_full_disk_during_a_run(here, monkeypatch, where):
         monkeypatch.setattr("sitescore.webmap.write_map", write_map)
         needles = (f"{here / 'maps' / 'land' / 'index.html'}: cannot write the outputs",)
     else:
-        real_journal = outputs._write_journal
+        real_journal = folders._write_journal
 
         def write_journal(path, doc):  # the runs folder's copy is written, the maps one is not
             if path.parent == here / "maps":
                 _no_space()
             return real_journal(path, doc)
 
-        monkeypatch.setattr(outputs, "_write_journal", write_journal)
+        monkeypatch.setattr(folders, "_write_journal", write_journal)
         needles = (f"{here / 'maps'}: cannot write the outputs",)
     result, _ = run_cli(here, cfg)
     line = _one_line(result, *needles, "No space left on device")
@@ -480,8 +482,8 @@ def test_names_too_long_for_the_file_system(here, what):
 
 def test_a_file_name_too_long_inside_the_outputs_names_its_final_place(tmp_path):
     final = tmp_path / "maps" / "land"
-    with pytest.raises(outputs.SitescoreError) as err, outputs.study_lock(final), \
-            outputs.atomic_dirs(final) as (temp,):
+    with pytest.raises(SitescoreError) as err, folders.study_lock(final), \
+            folders.atomic_dirs(final) as (temp,):
         (temp / f"report_vf_{'電' * 100}.png").write_bytes(b"png")
     assert str(err.value).startswith(f"{final}/report_vf_電")
     assert "File name too long" in str(err.value)

@@ -345,7 +345,7 @@ def test_a_run_killed_at_any_stage_leaves_the_previous_outputs_intact(tmp_path, 
 def test_outputs_moved_aside_by_a_killed_swap_are_put_back(tmp_path):
     """A run killed between moving the old folder aside and moving the new one in: the next
     run of the study restores the previous outputs before anything else."""
-    from sitescore.outputs import study_lock
+    from sitescore.folders import study_lock
     final = tmp_path / "r" / "small"
     final.mkdir(parents=True)
     (final / "sites.csv").write_text("old")

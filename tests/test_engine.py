@@ -22,20 +22,28 @@ from rasterio.crs import CRS as RasterCRS
 pytest.importorskip("dask_geopandas")
 pytest.importorskip("distributed")
 
-from sitescore import engine as engine_module  # noqa: E402
-from sitescore.candidates import EligibleLand, make_cells  # noqa: E402
-from sitescore.cli import main  # noqa: E402
-from sitescore.config import (  # noqa: E402
-    CandidatesConfig, EngineConfig, SensitivityConfig, load_config, parse_config,
+from sitescore import engine as engine_module
+from sitescore.candidates import EligibleLand, make_cells
+from sitescore.cli import main
+from sitescore.config import (
+    CandidatesConfig,
+    EngineConfig,
+    SensitivityConfig,
+    load_config,
+    parse_config,
 )
-from sitescore.engine import (  # noqa: E402
-    DaskEngine, LocalEngine, MetricJob, column_strips, open_engine,
+from sitescore.engine import (
+    DaskEngine,
+    LocalEngine,
+    MetricJob,
+    column_strips,
+    open_engine,
 )
-from sitescore.errors import ConfigError, SitescoreError  # noqa: E402
-from sitescore.pipeline import run, run_many  # noqa: E402
-from sitescore.readers.terrain import Raster  # noqa: E402
-from sitescore.schema import CRS  # noqa: E402
-from sitescore.sensitivity import monte_carlo, site_matrix  # noqa: E402
+from sitescore.errors import ConfigError, SitescoreError
+from sitescore.pipeline import run, run_many
+from sitescore.readers.terrain import Raster
+from sitescore.schema import CRS
+from sitescore.sensitivity import monte_carlo, site_matrix
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +175,7 @@ def test_checkerboard_land_in_strips_and_h3_cells_made_here(client, caplog):
 def _grid(n_cols: int, n_rows: int, size: float = 1000.0) -> gpd.GeoDataFrame:
     c, r = (a.ravel() for a in np.meshgrid(np.arange(n_cols), np.arange(n_rows)))
     x0, y0 = -1_050_000.0, 1_480_000.0
-    cells = gpd.GeoDataFrame({"cell_id": [f"c{i}_{j}" for i, j in zip(c, r)],
+    cells = gpd.GeoDataFrame({"cell_id": [f"c{i}_{j}" for i, j in zip(c, r, strict=True)],
                               "eligible_acres": np.linspace(50, 247, len(c))},
                              geometry=shapely.box(x0 + c * size, y0 + r * size, x0 + (c + 1) * size,
                                                   y0 + (r + 1) * size), crs=CRS)
@@ -251,7 +259,7 @@ def test_presets_side_by_side_equal_the_runs_one_after_another(demo, on_dask, tm
     side_by_side = run_many(cfgs, engine=on_dask, runs_dir=tmp_path / "par", write_map=False)
     # a preset that fails stops no other, and its error comes back in its place
     assert isinstance(side_by_side[1], SitescoreError) and "no eligible parcels" in str(side_by_side[1])
-    for a, b in zip(one_by_one, side_by_side[::2]):
+    for a, b in zip(one_by_one, side_by_side[::2], strict=True):
         assert b.run_dir == (tmp_path / "par" / a.run_dir.name).absolute()
         assert_frame_equal(a.cells, b.cells, check_exact=True)
         assert_frame_equal(a.sites, b.sites, check_exact=True)
@@ -286,7 +294,7 @@ def test_tasks_return_results_in_order_and_user_errors_in_place(on_dask, tmp_pat
     missing = [tmp_path / f"nope{i}.yaml" for i in range(3)]
     out = on_dask.map(load_config, missing, return_errors=True)
     assert [type(e) for e in out] == [ConfigError] * 3 and "nope1.yaml" in str(out[1])
-    with pytest.raises(ConfigError, match="nope0.yaml: config file not found"):
+    with pytest.raises(ConfigError, match=r"nope0\.yaml: config file not found"):
         on_dask.map(load_config, missing)
     assert on_dask.map(abs, range(-5, 5)) == [abs(i) for i in range(-5, 5)]
 

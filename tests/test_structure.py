@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 STAGES: list[tuple[str, ...]] = [
     ("sitescore.errors", "sitescore.schema", "sitescore.formatting", "sitescore.safe_text"),
     ("sitescore.geometry", "sitescore.study_area", "sitescore.mcda"),
-    ("sitescore.outputs",),
+    ("sitescore.outputs", "sitescore.folders"),  # single files; the folders' locks and swap
     ("sitescore.postgis",),            # a layer or output may be a PostGIS table (config models)
     ("sitescore.config.value_functions", "sitescore.config.yaml_loader", "sitescore.config.models",
      "sitescore.config.presets"),      # the config as models: what every stage above reads
@@ -43,19 +43,15 @@ STAGES: list[tuple[str, ...]] = [
     ("sitescore.report",),
     ("sitescore.sensitivity", "sitescore.explain"),
     ("sitescore.webmap", "sitescore.reference"),
+    ("sitescore.publish",),            # a scored study's files: tables, charts, map, report
     ("sitescore.compare",),
     ("sitescore.pipeline",),
     ("sitescore.cli", "sitescore.demo", "sitescore"),
 ]
 
-#: Upward imports known and meant to go: `outputs` holds both low helpers (file_digest, used by
-#: the datastore and fetch) and the writing of a whole result (map, report, charts), while it is
-#: being split from the pipeline (issue 17, step 1). An entry that no longer happens fails too.
-PENDING = {
-    ("sitescore.outputs", "sitescore.webmap.page"),
-    ("sitescore.outputs", "sitescore.report.page"),
-    ("sitescore.outputs", "sitescore.sensitivity"),
-}
+#: Upward imports known and meant to go, as (module, target); an entry that no longer happens
+#: fails too. None is left: a new one is a layering fault to fix, not to list here.
+PENDING: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:
@@ -165,6 +161,10 @@ def test_names_through_a_package_count_as_their_submodule():
     ("sitescore.config.models", "def f():\n    from ..engine import Engine\n"),  # inside a function
     ("sitescore.mcda", "import sitescore.config"),
     ("sitescore.metrics", "from .config import load_config"),          # through the package
+    # the imports the split of outputs removed (issue 17): a low stage reaching up again
+    ("sitescore.outputs", "def f():\n    from .sensitivity import sweep_charts\n"),
+    ("sitescore.folders", "from .publish import write_result"),
+    ("sitescore.publish", "from .pipeline import StudyResult"),      # no longer only for types
 ])
 def test_an_added_upward_import_is_caught(module, added):
     sources = {module_name(p): (p.read_text(encoding="utf-8"), p.name == "__init__.py")

@@ -27,9 +27,9 @@ class _OneLineErrors(click.Group):
     were kept, and exit 130 (the shell's code for SIGINT)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from . import outputs
+        from . import folders
 
-        installed_before = len(outputs.INSTALLED)
+        installed_before = len(folders.INSTALLED)
         try:
             return super().invoke(ctx)
         except SitescoreError as exc:
@@ -41,7 +41,7 @@ class _OneLineErrors(click.Group):
                 where += f" -> {os.fsdecode(exc.filename2)}"
             _fail(f"{where}: {exc.strerror or exc}", 2)
         except KeyboardInterrupt:
-            what = _after_interrupt(ctx.meta.get(STUDIES, []), outputs.INSTALLED[installed_before:])
+            what = _after_interrupt(ctx.meta.get(STUDIES, []), folders.INSTALLED[installed_before:])
             click.echo(f"sitescore: interrupted; {what}", err=True)
             raise click.exceptions.Exit(130) from None
 
@@ -117,6 +117,7 @@ def _with_engine(cfg: Any, kind: str | None, scheduler: str | None, workers: int
     from pydantic import ValidationError
 
     from .config import EngineConfig
+    fields: dict[str, Any]  # checked by EngineConfig below
     if kind == "local":
         fields = {"kind": "local", **given}
     else:
@@ -211,19 +212,20 @@ def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Pa
     results = run_many(cfgs, keep_cells=False, data_dir=data_dir, maps_dir=maps_dir,
                        runs_dir=runs_dir, write_map=not no_map, write_report=not no_report,
                        cache_dir=cache_dir, offline=offline)
-    for cfg, result in zip(cfgs, results, strict=True):
+    for cfg, outcome in zip(cfgs, results, strict=True):
         click.echo(f"\n== {cfg.study} ==")
-        if isinstance(result, SitescoreError):
+        if isinstance(outcome, SitescoreError):
             click.echo("not run: see the error below; its previous outputs are as they were")
         else:
-            print_sites(result, top)
+            print_sites(outcome, top)
     failed = [r for r in results if isinstance(r, SitescoreError)]
     if failed:
         raise failed[0]
 
 
 def _verify(run_dir: Path) -> None:
-    from .outputs import recover_outputs, verify_inputs
+    from .folders import recover_outputs
+    from .outputs import verify_inputs
 
     recover_outputs(run_dir)
     path = run_dir / "manifest.json"
@@ -331,7 +333,7 @@ def explain(config_file: Path, site: int, top_k: int, preset: str | None, runs_d
     """Why a site ranks where it does (reads the study's last run)."""
     from .config import load_config
     from .explain import explain_site, read_run
-    from .outputs import recover_outputs
+    from .folders import recover_outputs
 
     cfg = load_config(config_file, preset=preset)
     recover_outputs(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
@@ -430,7 +432,8 @@ def _dataset_ids(only: str | None) -> list[str] | None:
 
 
 @main.command()
-@click.option("--states", multiple=True, metavar="XX", help="Two-letter state codes (repeat or space-separate).")
+@click.option("--states", multiple=True, metavar="XX",
+              help="Two-letter state codes (repeat or space-separate).")
 @click.option("--bbox", nargs=4, type=float, metavar="W S E N", help="Lon/lat box.")
 @click.option("--only", metavar="ID,ID", help="Catalog dataset ids (default: all).")
 @click.option("--dry-run", is_flag=True, help="Say what would be downloaded, and how big.")
@@ -526,7 +529,7 @@ def data_prepare(config_file: Path, data_dir: Path | None, cache_dir: Path | Non
 
     from .cache import default_cache_dir, prepare
     from .config import load_config
-    from .outputs import cannot_write
+    from .folders import cannot_write
     from .pipeline import layer_sources
     from .readers import READERS
     from .schema import LAYERS
@@ -554,7 +557,7 @@ def data_prepare(config_file: Path, data_dir: Path | None, cache_dir: Path | Non
 def compare(run_a: Path, run_b: Path, out: Path | None, top: int | None) -> None:
     """What changed between two runs: sites gained, lost and moved, and the criteria behind it."""
     from .compare import PRINT_ROWS, compare_runs, format_report, write_outputs
-    from .outputs import recover_outputs
+    from .folders import recover_outputs
     from .safe_text import terminal_text
 
     recover_outputs(*(p.parent if p.is_file() else p for p in (run_a, run_b)))

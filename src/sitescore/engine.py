@@ -20,6 +20,7 @@ Work the Dask engine cannot split exactly runs here, and the log and the manifes
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import os
 import sys
@@ -96,7 +97,8 @@ class Engine:
             futures = [pool.submit(_timed_metric, cells, job.layer, job.metric, job.params) for job in jobs]
             for f in futures:
                 f.add_done_callback(lambda _: bar.update())
-            return {job.name: f.result() for job, f in zip(jobs, futures)}  # first error in job order
+            # the first error in job order
+            return {job.name: f.result() for job, f in zip(jobs, futures, strict=True)}
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: dict[str, Any] | None = None,
             return_errors: bool = False) -> list[Any]:
@@ -294,7 +296,8 @@ class DaskEngine(Engine):
                 if j.params.get("variable") == "slope_percent" and hasattr(j.layer, "slope_percent"):
                     j.layer.slope_percent()
             distinct = list({id(j.layer): j.layer for j in remote}.values())
-            shared = dict(zip(map(id, distinct), self._share(*distinct)))  # each layer once per worker
+            # each layer once per worker
+            shared = dict(zip(map(id, distinct), self._share(*distinct), strict=True))
             specs = [(j.metric, j.params, shared[id(j.layer)]) for j in remote]
             tasks = [self.client.submit(_guarded, _partition_metrics, part, specs, pure=False)
                      for part in partitions]
@@ -330,7 +333,7 @@ class DaskEngine(Engine):
         edges = np.linspace(0, len(items), n + 1).round().astype(int)
         futures = [self.client.submit(_guarded, _run_batch, fn, items[a:b], return_errors, shared_f,
                                       pure=False)
-                   for a, b in zip(edges[:-1], edges[1:])]
+                   for a, b in itertools.pairwise(edges)]
         return [r for batch in self._gather(futures) for r in batch]
 
     def _share(self, *objs: Any) -> list[Any]:
@@ -391,7 +394,7 @@ def column_strips(parts: np.ndarray, size: float, n: int) -> list[tuple[int, int
         if len(cand):
             cuts.append(int(cand[np.lexsort((np.abs(cand - k), cross[cand]))[0]]))
     cuts.append(ncols)
-    return [(first + a, first + b) for a, b in zip(cuts[:-1], cuts[1:]) if cum[b] > cum[a]]
+    return [(first + a, first + b) for a, b in itertools.pairwise(cuts) if cum[b] > cum[a]]
 
 
 def spatial_order(cells: gpd.GeoDataFrame) -> np.ndarray:
@@ -463,6 +466,6 @@ def _strip_cells(parts: np.ndarray, parcels: gpd.GeoDataFrame, cfg: CandidatesCo
     polygons = bool(np.all(shapely.get_type_id(parts) == 3))
     land = parts[0] if len(parts) == 1 else (shapely.multipolygons(parts) if polygons
                                              else shapely.geometrycollections(parts))
-    cells = make_cells(EligibleLand(parcels, land, None, {}), cfg)  # type: ignore[arg-type]
+    cells = make_cells(EligibleLand(parcels, land, None, {}), cfg)
     col = np.floor(shapely.bounds(cells.geometry.values)[:, 0] / size + 0.5).astype(np.int64)
     return cells[(col >= c0) & (col < c1)].reset_index(drop=True)

@@ -2,7 +2,7 @@
 
 Each arrow is one module; this one only orders them, times them and records what happened.
 `score` computes a study in memory and writes nothing; `run` is `score` under the output
-folders' locks, then `outputs.write_result` inside the atomic swap of those folders.
+folders' locks, then `publish.write_result` inside the atomic swap of those folders.
 """
 
 from __future__ import annotations
@@ -31,16 +31,11 @@ from .datastore import dataset_paths
 from .engine import Engine, LocalEngine, MetricJob, open_engine
 from .errors import ConfigError, DataError, SitescoreError
 from .filters import parse_where
+from .folders import atomic_dirs, study_lock
 from .locate import grow_sites, shortlist_sites, site_table
 from .metrics import METRICS
-from .outputs import (
-    atomic_dirs,
-    file_digest,
-    package_versions,
-    study_lock,
-    write_result,
-    write_tables,
-)
+from .outputs import file_digest, package_versions
+from .publish import write_result
 from .readers import READERS, LayerSource, read_layer
 from .schema import CRS, LAYERS, M_PER_KM
 from .scoring import CriterionInfo, apply_constraints, describe_value_function, score_table
@@ -112,7 +107,7 @@ class Stability:
 @dataclass(repr=False)
 class StudyResult:
     """A study computed in memory, nothing written: the tables, what the map and the report
-    draw, and the record the manifest keeps. `outputs.write_result` writes it; `run` does both.
+    draw, and the record the manifest keeps. `publish.write_result` writes it; `run` does both.
 
     `cells` and `sites` are in EPSG:5070 (`sites.explore()` reprojects for the web); `excluded`
     is the land removed before the grid with its reason (None for a shortlist); `criteria` the
@@ -191,6 +186,7 @@ def layer_sources(cfg: Config, data_dir: str | Path | None = None) -> dict[str, 
         elif lc.postgis is not None:  # read from PostGIS; the path only names it in messages
             paths = [Path(lc.postgis.label)]
         else:
+            assert lc.path is not None  # a layer has exactly one of dataset, postgis and path
             p = Path(lc.path).expanduser()
             base = config_dir if lc.relative_to == "config" else root
             paths = [p if p.is_absolute() else base / p]
@@ -227,7 +223,7 @@ def _margin_km(cfg: Config) -> float:
 
 def _is_shortlist(cfg: Config) -> bool:
     lc = cfg.layers[cfg.candidates.source]
-    reader = lc.reader or load_catalog().get(lc.dataset).reader
+    reader = lc.reader if lc.dataset is None else (lc.reader or load_catalog().get(lc.dataset).reader)
     return reader is not None and READERS[reader].layer == "candidates"
 
 
@@ -298,10 +294,8 @@ def _write(result: StudyResult, run_dir: Path, map_dir: Path | None, *, report: 
     written), then its PostGIS tables once the files are in place (all tables or none)."""
     cfg = result.cfg
     with result.timer.stage("outputs"), atomic_dirs(run_dir, *([map_dir] if map_dir else [])) as temps:
-        # this module's name for the table writer, looked up now: a harness may wrap it
         manifest = write_result(result, temps[0], temps[1] if map_dir else None, report=report,
-                                offline=offline, final_dirs=(run_dir, map_dir),
-                                table_writer=write_tables)
+                                offline=offline, final_dirs=(run_dir, map_dir))
     if cfg.outputs.postgis is not None:
         from .postgis import write_results
         with result.timer.stage("postgis outputs"):
@@ -445,7 +439,7 @@ def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
             criteria[name] = crit
     if not criteria:
         raise ConfigError("every criterion was left out because its layer is missing", key="criteria")
-    if sum(c.weight for c in criteria.values()) <= 0:
+    if sum(c.weight or 0.0 for c in criteria.values()) <= 0:
         raise ConfigError("the criteria left all have weight 0", key="criteria")
     exclusion_layers = []
     for n in cfg.candidates.exclude.layers:
