@@ -274,6 +274,32 @@ def test_constraint_reasons_group_by_rule():
     assert constraint_rule("something else", labels) == "something else"
 
 
+def test_aggregation_names_come_from_the_registry(monkeypatch):
+    """The report names a method by its `mcda` label; one it has no formula for (a new one) is
+    explained by its docstring, escaped, so adding a method needs nothing here."""
+    from sitescore import mcda
+    from sitescore.report.sections import aggregation_formula, aggregation_label
+
+    assert [aggregation_label(m) for m in ("weighted_sum", "weighted_product", "topsis")] == \
+        ["Weighted sum", "Weighted product", "TOPSIS"]
+    monkeypatch.setattr(mcda, "AGGREGATION_METHODS", dict(mcda.AGGREGATION_METHODS))
+    monkeypatch.setattr("sitescore.report.sections.AGGREGATION_METHODS", mcda.AGGREGATION_METHODS)
+
+    @mcda.aggregation_method("weakest_link", "weakest <link>")
+    def weakest_link(values, weights):
+        """S_i = min_j v_ij: a site is as good as its worst criterion
+        (one v < 0.1 sinks it; weights are ignored).
+
+        More on the edges."""
+        return np.min(values, axis=1)
+
+    assert aggregation_label("weakest_link") == "Weakest <link>"  # the page escapes it
+    assert aggregation_formula("weakest_link") == ("S_i = min_j v_ij: a site is as good as its "
+                                                   "worst criterion (one v &lt; 0.1 sinks it; "
+                                                   "weights are ignored).")
+    assert aggregation_label("no_such") == "No_such" and aggregation_formula("no_such") == ""
+
+
 def test_minimal_inputs_still_give_a_report(demo, tmp_path):
     """No sites, no study area, no excluded land, no layers and an empty manifest: the report
     still says what there is, and the overview frames the cells."""

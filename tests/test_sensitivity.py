@@ -27,7 +27,6 @@ from sitescore.sensitivity import (
     scaled_weights,
     site_matrix,
     sweep_charts,
-    value_batch,
     weight_sweeps,
     weight_to_flip,
 )
@@ -233,24 +232,24 @@ VALUE_FUNCTIONS = [
 
 
 @pytest.mark.parametrize("vf", VALUE_FUNCTIONS, ids=lambda v: v.kind)
-def test_value_batch_equals_apply_value_function(vf):
+def test_score_batch_equals_apply_value_function(vf):
     import sitescore.sensitivity as S
     x = np.array([-5.0, 0.0, 1.0, 3.0, 5.0, 12.0, 20.0, 49.0, 50.0, 80.0, 400.0, 500.0, 1000.0,
                   5000.0, 2e5, np.nan])
-    spec = S._jitter_spec(vf)
-    same = value_batch(vf, x, {name: np.array([[v]]) for name, v, _, _ in spec})
+    spec = vf.jitter_params()
+    same = vf.score_batch(x, {name: np.array([[v]]) for name, v, _, _ in spec})
     np.testing.assert_allclose(same[0], apply_value_function(vf, x), rtol=1e-12, atol=1e-15)
     # jittered: each draw equals the value function with that draw's parameters
     z = rng(7).standard_normal((5, len(spec)))
     params = S._jittered(spec, z, 0.3)
-    got = value_batch(vf, x, params)
+    got = vf.score_batch(x, params)
     for d in range(5):
         upd = {n: float(params[n][d, 0]) for n, *_ in spec if not n.startswith("x")}
         if vf.kind == "piecewise":
             xs = np.maximum.accumulate([params[f"x{i}"][d, 0] for i in range(len(vf.points))])
             if np.any(np.diff(xs) <= 0):
                 continue
-            upd["points"] = [(float(a), b) for a, (_, b) in zip(xs, vf.points)]
+            upd["points"] = [(float(a), b) for a, (_, b) in zip(xs, vf.points, strict=True)]
         ref = apply_value_function(vf.model_copy(update=upd), x)
         np.testing.assert_allclose(got[d], ref, rtol=1e-12, atol=1e-15)
 
@@ -274,7 +273,8 @@ def test_thresholds_zero_equals_weights_only():
     bare = SiteMatrix(site_ids=sm.site_ids, names=sm.names, values=sm.values, weights=sm.weights,
                       criteria=sm.criteria)
     cfg = SensitivityConfig(draws=300, spread=0.5, top_k=1, thresholds=0.0, seed=9)
-    pd.testing.assert_frame_equal(monte_carlo(sm, cfg, "weighted_sum"), monte_carlo(bare, cfg, "weighted_sum"))
+    pd.testing.assert_frame_equal(monte_carlo(sm, cfg, "weighted_sum"),
+                                  monte_carlo(bare, cfg, "weighted_sum"))
     jittered = monte_carlo(sm, cfg.model_copy(update={"thresholds": 0.2}), "weighted_sum")
     assert not np.array_equal(jittered["mean_score"], monte_carlo(bare, cfg, "weighted_sum")["mean_score"])
     pd.testing.assert_frame_equal(jittered, monte_carlo(sm, cfg.model_copy(update={"thresholds": 0.2}),
@@ -292,7 +292,7 @@ def test_threshold_draws_match_a_draw_by_draw_reference(method):
     w_seq, t_seq = np.random.SeedSequence(cfg.seed).spawn(2)
     w = draw_weights(sm.weights, cfg, np.random.Generator(np.random.PCG64(w_seq)))
     cc = sm.cells["c1"]
-    spec = S._jitter_spec(cc.value_function)
+    spec = cc.value_function.jitter_params()
     z = np.random.Generator(np.random.PCG64(t_seq)).standard_normal((cfg.draws, len(spec)))
     params = S._jittered(spec, z, cfg.thresholds)
     first = np.zeros(3)

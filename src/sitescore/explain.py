@@ -72,15 +72,16 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
               for n in names}
     units = {n: terminal_text((cfg.criteria[n].unit or "") if n in cfg.criteria else "")
              for n in names}
+    method = tables.manifest.get("config", {}).get("aggregation", "weighted_sum")
     out = [f"Site {int(s['rank'])} of {len(sites)}: {terminal_text(s['name'])}",
-           f"  score {s['score']:.3f} ({tables.manifest.get('config', {}).get('aggregation', 'weighted_sum')}), "
+           f"  score {s['score']:.3f} ({method}), "
            f"{s['acres']:,.0f} acres in {int(s['n_cells'])} cells, at {s['lon']:.4f}, {s['lat']:.4f}",
            "", f"  {'criterion':<44} {'raw value':>16} {'score':>6} {'weight':>7} {'contribution':>12}"]
     max_c = max(float(s[f"contribution__{n}"]) for n in names) or 1.0
     for n in sorted(names, key=lambda n: -float(s[f"contribution__{n}"])):
         raw_text = _raw_text(s[f"raw__{n}"], units[n])
         contrib = float(s[f"contribution__{n}"])
-        bar = "█" * int(round(BAR_WIDTH * contrib / max_c))
+        bar = "█" * round(BAR_WIDTH * contrib / max_c)
         out.append(f"  {labels[n][:44]:<44} {raw_text:>16} {float(s[f'value__{n}']):>6.2f} "
                    f"{float(s[f'weight__{n}']):>6.1%} {contrib:>12.3f} {bar}")
     out.append("")

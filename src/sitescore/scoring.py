@@ -6,8 +6,9 @@ contribution, so every score can be explained.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,27 +82,39 @@ def apply_constraints(raw: Mapping[str, np.ndarray], constraints: list[Constrain
         label = crit.label or con.criterion
         unit = f" {crit.unit}" if crit.unit else ""
         values = raw[con.criterion]
-        rules = []
+        # per rule: the cells it excludes, what a cell's reason shows, the reason, the rule
+        rules: list[tuple[np.ndarray, np.ndarray, Callable[[Any], str], str]] = []
         if con.min is not None or con.max is not None:
             x = np.asarray(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float)
             if con.min is not None:
-                rules.append((x < con.min, lambda v, m=con.min: f"{label} {v:.3g}{unit} < min {m:g}{unit}", x,
+                rules.append((x < con.min, x, _limit_reason(label, unit, "<", con.min),
                               f"{label} < min {con.min:g}{unit}"))
             if con.max is not None:
-                rules.append((x > con.max, lambda v, m=con.max: f"{label} {v:.3g}{unit} > max {m:g}{unit}", x,
+                rules.append((x > con.max, x, _limit_reason(label, unit, ">", con.max),
                               f"{label} > max {con.max:g}{unit}"))
         if con.exclude_values:
             keys = np.array([category_key(v) for v in values], dtype=object)
             hit = np.isin(keys, [str(v) for v in con.exclude_values])
-            rules.append((hit, lambda v: f"{label} is {v}", keys,
+            rules.append((hit, keys, _category_reason(label),
                           f"{label} in {', '.join(map(str, con.exclude_values))}"))
-        for broken, say, shown, rule in rules:
+        for broken, shown, say, rule in rules:
             new = broken & ~excluded
             for i in np.flatnonzero(new):
                 reasons[i] = say(shown[i])
             rule_of[new] = rule
             excluded |= broken
     return ConstraintResult(excluded, reasons, rule_of)
+
+
+def _limit_reason(label: str, unit: str, op: str, limit: float) -> Callable[[Any], str]:
+    """A min/max rule's reason for one cell, with its value: 'slope 7.2 % > max 5 %'."""
+    word = "min" if op == "<" else "max"
+    return lambda v: f"{label} {v:.3g}{unit} {op} {word} {limit:g}{unit}"
+
+
+def _category_reason(label: str) -> Callable[[Any], str]:
+    """An excluded category's reason for one cell: 'land cover is water'."""
+    return lambda v: f"{label} is {v}"
 
 
 def score_table(raw: Mapping[str, np.ndarray], criteria: Mapping[str, CriterionConfig],
@@ -113,7 +126,8 @@ def score_table(raw: Mapping[str, np.ndarray], criteria: Mapping[str, CriterionC
     brings); the score is the chosen aggregation (for the weighted sum, the contributions' sum).
     """
     names = [c for c in criteria if c in raw]
-    weights = dict(zip(names, rescale_weights([weights[c] for c in names])))  # a sum that overflows
+    # rescaled first, so weights whose sum would overflow a float still work
+    weights = dict(zip(names, rescale_weights([weights[c] for c in names]), strict=True))
     total = sum(weights[c] for c in names)
     cols: dict[str, np.ndarray] = {}
     values, w_list = [], []

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .config import CriterionConfig, SensitivityConfig, ValueFunction
+from .config.value_functions import Jitter
 from .scoring import apply_value_function
 
 if TYPE_CHECKING:
@@ -58,9 +59,6 @@ CHUNK_ELEMENTS = 4_000_000
 CHUNKS = 16
 MIN_CHUNK_DRAWS = 64
 
-_POSITIVE_PARAMS = {"half_life", "scale"}
-
-
 # ---------------------------------------------------------------------------------------------
 # the site matrix
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +82,8 @@ class SiteMatrix:
     Rows are kept in site-id order (reordered on creation if need be), so a stable sort breaks
     ties by site id. `weights` are normalised to sum 1. `excluded` sites (a shortlist's vetoed
     candidates) always rank after the others. `cells` holds, per criterion, what threshold draws
-    need; criteria without it (or categorical ones) keep their values."""
+    need; criteria without it (or whose value function has no `jitter_params`, as categories)
+    keep their values."""
 
     site_ids: np.ndarray
     names: list[str]
@@ -203,7 +202,7 @@ def _member_cells(sites: pd.DataFrame, cells: pd.DataFrame, names: Sequence[str]
             continue
         vf = criteria[c].value
         raw = cells[f"raw__{c}"].to_numpy()[idx_a]
-        if vf.kind != "categorical":
+        if vf.numeric:
             raw = np.asarray(pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce"), dtype=float)
         out[c] = CriterionCells(raw=raw, acres=acres, site=site_a, value_function=vf)
     return out
@@ -308,17 +307,17 @@ def _topsis_batch(v: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.clip(c, 0.0, 1.0)
 
 
-def _rank_keys(scores: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+def _rank_keys(scores: np.ndarray, excluded: np.ndarray | None) -> np.ndarray:
+    """What ranks sort on: scores to TIE_DECIMALS, excluded sites (and NaN scores) last."""
     key = np.round(np.nan_to_num(scores, nan=-np.inf), TIE_DECIMALS)
-    return np.where(excluded[None, :], -np.inf, key)
+    return key if excluded is None else np.where(excluded[None, :], -np.inf, key)
 
 
 def ranks_of(scores: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
     """(draws x sites) scores -> ranks 1..n per draw, best first; columns must be in site-id
     order, so equal scores rank by site id. Excluded sites rank last."""
     s = np.atleast_2d(scores)
-    excl = np.zeros(s.shape[1], dtype=bool) if excluded is None else excluded
-    order = np.argsort(-_rank_keys(s, excl), axis=1, kind="stable")
+    order = np.argsort(-_rank_keys(s, excluded), axis=1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.broadcast_to(np.arange(1, s.shape[1] + 1), s.shape), axis=1)
     return ranks
@@ -334,29 +333,9 @@ def base_ranking(sm: SiteMatrix, method: str) -> tuple[np.ndarray, np.ndarray]:
 # threshold jitter
 # ---------------------------------------------------------------------------------------------
 
-def _jitter_spec(vf: ValueFunction) -> list[tuple[str, float, float, bool]]:
-    """The numeric parameters of a value function: (name, value, scale of its jitter, must stay
-    positive). A parameter jitters by `thresholds x scale x N(0, 1)`, the scale being its own
-    size, or for a parameter at 0 the function's span (so a 'best: 0' moves too)."""
-    if vf.kind in ("linear", "log_linear"):
-        span = abs(vf.best - vf.worst)
-        pos = vf.kind == "log_linear"
-        return [(n, float(p), abs(p) or span, pos) for n, p in (("best", vf.best), ("worst", vf.worst))]
-    if vf.kind == "exponential":
-        return [("origin", float(vf.origin), abs(vf.origin) or vf.half_life, False),
-                ("half_life", float(vf.half_life), vf.half_life, True)]
-    if vf.kind == "logistic":
-        return [("midpoint", float(vf.midpoint), abs(vf.midpoint) or vf.scale, False),
-                ("scale", float(vf.scale), vf.scale, True)]
-    if vf.kind == "piecewise":
-        xs = [p[0] for p in vf.points]
-        span = xs[-1] - xs[0]
-        return [(f"x{i}", float(x), abs(x) or span, False) for i, x in enumerate(xs)]
-    return []  # categorical: nothing numeric to move
-
-
-def _jittered(spec: list[tuple[str, float, float, bool]], z: np.ndarray, t: float) -> dict[str, np.ndarray]:
-    """Per parameter a (draws x 1) array of jittered values; z is (draws x len(spec))."""
+def _jittered(spec: Sequence[Jitter], z: np.ndarray, t: float) -> dict[str, np.ndarray]:
+    """Per parameter of a value function's `jitter_params` a (draws x 1) array of jittered
+    values (as `Jitter` says); z is (draws x len(spec))."""
     out = {}
     for i, (name, value, scale, positive) in enumerate(spec):
         if positive:
@@ -365,48 +344,6 @@ def _jittered(spec: list[tuple[str, float, float, bool]], z: np.ndarray, t: floa
             p = value + t * scale * z[:, i]
         out[name] = p[:, None]
     return out
-
-
-def value_batch(vf: ValueFunction, x: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
-    """`scoring.apply_value_function` with (draws x 1) parameter arrays: numeric raw values x
-    (cells,) -> (draws x cells). Equal to it when the parameters are the function's own."""
-    x = np.asarray(x, dtype=float)[None, :]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if vf.kind == "linear":
-            out = (x - p["worst"]) / (p["best"] - p["worst"])
-        elif vf.kind == "log_linear":
-            lx = np.log10(np.where(x > 0, x, np.nan))
-            lo, hi = np.log10(p["worst"]), np.log10(p["best"])
-            out = (lx - lo) / (hi - lo)
-            out = np.where((x <= 0) & np.isfinite(x), np.where(p["best"] < p["worst"], 1.0, 0.0), out)
-        elif vf.kind == "exponential":
-            excess = (x - p["origin"]) if vf.direction == "lower_better" else (p["origin"] - x)
-            out = np.power(0.5, np.maximum(excess, 0.0) / p["half_life"])
-        elif vf.kind == "logistic":
-            z = (x - p["midpoint"]) / p["scale"]
-            out = 1.0 / (1.0 + np.exp(z if vf.direction == "lower_better" else -z))
-        elif vf.kind == "piecewise":
-            out = _interp_batch(x, [p[f"x{i}"] for i in range(len(vf.points))],
-                                [float(q[1]) for q in vf.points])
-        else:
-            raise ValueError(f"value kind '{vf.kind}' has no numeric parameters")
-    out = np.clip(out, 0.0, 1.0)
-    return np.where(np.isnan(out), vf.missing, out)
-
-
-def _interp_batch(x: np.ndarray, xs: list[np.ndarray], ys: list[float]) -> np.ndarray:
-    """np.interp with knots that differ per draw (x: 1 x cells, each xs[i]: draws x 1). Knots
-    pushed out of order by the jitter are held non-decreasing."""
-    knots = np.maximum.accumulate(np.concatenate(xs, axis=1), axis=1)
-    d = knots.shape[0]
-    out = np.full((d, x.shape[1]), ys[0], dtype=float)
-    for i in range(1, len(ys)):
-        lo, hi = knots[:, i - 1:i], knots[:, i:i + 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(hi > lo, (x - lo) / (hi - lo), 1.0)
-        seg = ys[i - 1] + frac * (ys[i] - ys[i - 1])
-        out = np.where(x >= lo, np.where(x <= hi, seg, ys[i]), out)
-    return np.where(np.isnan(x), np.nan, out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,18 +369,20 @@ def monte_carlo(sm: SiteMatrix, cfg: SensitivityConfig, method: str,
     base_score, base_rank = base_ranking(sm, method)
     w_seq, t_seq = np.random.SeedSequence(cfg.seed).spawn(2)
     weights = draw_weights(sm.weights, cfg, np.random.Generator(np.random.PCG64(w_seq)))
-    jitter = _threshold_plan(sm, cfg, np.random.Generator(np.random.PCG64(t_seq)))
+    jitter, normals = _threshold_plan(sm, cfg, np.random.Generator(np.random.PCG64(t_seq)))
     counts = np.zeros(n * n, dtype=np.int64)
     score_sum = np.zeros(n)
     cell_total = sum(len(cc.site) for cc in sm.cells.values())
     chunk = int(np.clip(CHUNK_ELEMENTS // max(1, n * m + cell_total), 16, 100_000))
     chunk = min(chunk, max(MIN_CHUNK_DRAWS, -(-cfg.draws // CHUNKS)))
     spans = [(a, min(a + chunk, cfg.draws)) for a in range(0, cfg.draws, chunk)]
-    items = [(weights[a:b], [jt.z[a:b] for jt in jitter]) for a, b in spans]
-    shared = {"sm": sm, "jitter": [replace(jt, z=None) for jt in jitter],
-              "thresholds": cfg.thresholds, "method": method}
-    done = engine.map(_mc_chunk, items, shared=shared) if engine is not None \
-        else [_mc_chunk(item, **shared) for item in items]
+    items = [(weights[a:b], [z[a:b] for z in normals]) for a, b in spans]
+    if engine is not None:
+        done = engine.map(_mc_chunk, items, shared={"sm": sm, "jitter": jitter,
+                                                    "thresholds": cfg.thresholds, "method": method})
+    else:
+        done = [_mc_chunk(item, sm=sm, jitter=jitter, thresholds=cfg.thresholds, method=method)
+                for item in items]
     for chunk_counts, chunk_sum in done:
         counts += chunk_counts
         score_sum += chunk_sum
@@ -471,9 +410,8 @@ def _mc_chunk(item: tuple[np.ndarray, list[np.ndarray]], *, sm: SiteMatrix, jitt
     """One chunk of draws (its weights and its rows of each jitter's normals): how often each
     site took each rank (flattened sites x ranks), and the sum of each site's scores."""
     weights, zs = item
-    jt = [replace(j, z=z) for j, z in zip(jitter, zs)]
     n = sm.n_sites
-    values = _values_for(sm, jt, 0, len(weights), thresholds)
+    values = _values_for(sm, jitter, zs, thresholds)
     scores = batch_scores(values, weights, method)
     ranks = ranks_of(scores, sm.excluded)
     counts = np.bincount((np.arange(n)[None, :] * n + ranks - 1).ravel(), minlength=n * n)
@@ -482,36 +420,41 @@ def _mc_chunk(item: tuple[np.ndarray, list[np.ndarray]], *, sm: SiteMatrix, jitt
 
 @dataclass
 class _Jitter:
+    """A criterion (column `crit`) whose value-function parameters `spec` are jittered."""
+
     crit: int
     cells: CriterionCells
-    spec: list[tuple[str, float, float, bool]]
-    z: np.ndarray | None  # draws x len(spec)
+    spec: list[Jitter]
 
 
-def _threshold_plan(sm: SiteMatrix, cfg: SensitivityConfig, rng: np.random.Generator) -> list[_Jitter]:
+def _threshold_plan(sm: SiteMatrix, cfg: SensitivityConfig,
+                    rng: np.random.Generator) -> tuple[list[_Jitter], list[np.ndarray]]:
+    """The jittered criteria and, for each, its normals (draws x len(spec)), drawn up front."""
     if cfg.thresholds <= 0:
-        return []
-    plan = []
+        return [], []
+    plan, normals = [], []
     for j, c in enumerate(sm.criteria):  # one block of normals per criterion, in criteria order
         cc = sm.cells.get(c)
-        spec = _jitter_spec(cc.value_function) if cc is not None else []
-        if spec:
-            plan.append(_Jitter(j, cc, spec, rng.standard_normal((cfg.draws, len(spec)))))
+        spec = cc.value_function.jitter_params() if cc is not None else []
+        if cc is not None and spec:
+            plan.append(_Jitter(j, cc, spec))
+            normals.append(rng.standard_normal((cfg.draws, len(spec))))
     if not sm.cells and sm.n_sites:
         raise ValueError("threshold draws need the sites' cells: site_matrix(sites, cells, ...)")
-    return plan
+    return plan, normals
 
 
-def _values_for(sm: SiteMatrix, jitter: list[_Jitter], start: int, stop: int,
+def _values_for(sm: SiteMatrix, jitter: list[_Jitter], zs: list[np.ndarray],
                 thresholds: float) -> np.ndarray:
-    """Site values for draws start..stop: the matrix's own (sites x m) without jitter, else
-    (draws x sites x m) with the jittered criteria recomputed from their cells."""
+    """Site values for a chunk of draws (`zs`: each jitter's normals for them): the matrix's own
+    (sites x m) without jitter, else (draws x sites x m) with the jittered criteria recomputed
+    from their cells."""
     if not jitter:
         return sm.values
-    values = np.broadcast_to(sm.values, (stop - start, *sm.values.shape)).copy()
-    for jt in jitter:
-        params = _jittered(jt.spec, jt.z[start:stop], thresholds)
-        site_vals = _site_means(value_batch(jt.cells.value_function, jt.cells.raw, params),
+    values = np.broadcast_to(sm.values, (len(zs[0]), *sm.values.shape)).copy()
+    for jt, z in zip(jitter, zs, strict=True):
+        params = _jittered(jt.spec, z, thresholds)
+        site_vals = _site_means(jt.cells.value_function.score_batch(jt.cells.raw, params),
                                 jt.cells.acres, jt.cells.site, sm.n_sites)
         # a site without member cells (or acres) keeps its value
         values[:, :, jt.crit] = np.where(np.isfinite(site_vals), site_vals, values[:, :, jt.crit])
@@ -573,6 +516,7 @@ def sweep_charts(sweeps: pd.DataFrame, labels: Mapping[str, str], out_dir: Path)
 def _sweep_chart(part: pd.DataFrame, title: str, path: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(4.8, 3.2), dpi=100)
     FigureCanvasAgg(fig)
@@ -588,7 +532,9 @@ def _sweep_chart(part: pd.DataFrame, title: str, path: Path) -> Path:
     if max_rank <= 15:
         ax.set_yticks(range(1, max_rank + 1))
     else:
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        locator = ax.yaxis.get_major_locator()  # matplotlib's default: a MaxNLocator
+        if isinstance(locator, MaxNLocator):
+            locator.set_params(integer=True)
     ax.set_xlabel("weight x factor (others renormalised)")
     ax.set_ylabel("rank")
     ax.set_title(title if len(title) <= 55 else title[:52] + "...", fontsize=9)
@@ -619,7 +565,7 @@ def weight_to_flip(sm: SiteMatrix, method: str, k: int) -> pd.DataFrame:
     Columns: site_id, name, base_rank, criterion, direction ('into top k' / 'out of top k'),
     factor, weight (the criterion's normalised weight at that factor) and closest (True on each
     site's row with the factor nearest 1; see `flip_summary`)."""
-    n, m = sm.values.shape
+    n = sm.n_sites
     _, base_rank = base_ranking(sm, method)
     inside = base_rank <= k
     exps = np.round(np.arange(-FLIP_DECADES * FLIP_POINTS_PER_DECADE,
@@ -721,5 +667,5 @@ def site_ranks(sm: SiteMatrix, weights: np.ndarray, method: str) -> pd.Series:
 __all__ = [
     "CriterionCells", "SiteMatrix", "base_ranking", "batch_scores", "dirichlet_concentration",
     "draw_weights", "flip_summary", "monte_carlo", "ranks_of", "scaled_weights", "site_matrix",
-    "site_ranks", "sweep_charts", "value_batch", "weight_sweeps", "weight_to_flip",
+    "site_ranks", "sweep_charts", "weight_sweeps", "weight_to_flip",
 ]

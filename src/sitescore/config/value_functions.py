@@ -1,8 +1,11 @@
 """Value functions: how a criterion's raw value becomes a 0..1 score (1 = best).
 
-One class per kind, each carrying its parameters, their checks, the curve and the line a planner
-reads in the map and report. A new kind is one more class here: it registers itself under its
-`kind` and joins the `AnyValueFunction` union the config validates against.
+One class per kind, each carrying its parameters, their checks, the curve, the line a planner
+reads in the map and report, the parameters the Monte Carlo jitters (`jitter_params`, evaluated
+for many draws at once by `score_batch`) and the x-range its report chart draws
+(`chart_range`). A new kind is one more class here and nothing elsewhere: it registers itself
+under its `kind` and joins the `AnyValueFunction` union the config validates against (a kind
+defined outside this module, after the union was made, is still found by its `kind`).
 """
 
 from __future__ import annotations
@@ -11,16 +14,38 @@ import functools
 import itertools
 import operator
 import typing
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, Self, TypeAlias
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WrapSerializer,
+    WrapValidator,
+    model_validator,
+)
 
 #: kind -> class, filled as the classes below are defined.
 VALUE_FUNCTIONS: dict[str, type[ValueFunction]] = {}
 
 Direction = Literal["lower_better", "higher_better"]
+
+
+class Jitter(NamedTuple):
+    """One numeric parameter the Monte Carlo moves: it draws `value + t x scale x N(0, 1)`, or for a
+    `positive` one (a width, a half-life) `value x max(1 + t x N(0, 1), floor)` so it stays > 0."""
+
+    name: str
+    value: float
+    scale: float
+    positive: bool
 
 
 class ValueFunction(BaseModel):
@@ -36,14 +61,15 @@ class ValueFunction(BaseModel):
 
     def __new__(cls, /, **data: Any) -> ValueFunction:
         if cls is ValueFunction:
-            kind = VALUE_FUNCTIONS.get(data.get("kind"))  # type: ignore[arg-type]
+            kind = VALUE_FUNCTIONS.get(str(data.get("kind")))
             if kind is None:
                 _ADAPTER.validate_python(data)  # raises: the kind is missing or unknown
-            cls = kind  # type: ignore[assignment]
+                raise AssertionError("unreachable: validation of an unknown kind raises")
+            return super().__new__(kind)
         return super().__new__(cls)
 
     @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> ValueFunction:  # type: ignore[override]
+    def model_validate(cls, obj: Any, **kwargs: Any) -> ValueFunction:
         """The kind's class for a mapping with `kind`, when called on the base class."""
         if cls is ValueFunction:
             return _ADAPTER.validate_python(obj, **kwargs)
@@ -81,6 +107,66 @@ class ValueFunction(BaseModel):
     def describe(self, unit: str = "") -> str:
         """One line a planner reads in the map legend and report."""
         raise NotImplementedError(f"value kind '{self.kind}' defines no description")
+
+    # -- the Monte Carlo's threshold draws ----------------------------------------------------
+
+    def jitter_params(self) -> list[Jitter]:
+        """The numeric parameters the Monte Carlo's `thresholds` jitter moves, in a fixed order
+        (the draws depend on it). Empty by default: a kind with thresholds names them here."""
+        return []
+
+    def with_params(self, values: Mapping[str, Any]) -> Self:
+        """This function with the parameters named in `values` replaced, unchecked: numbers, or
+        (draws x 1) arrays that `curve` broadcasts against (draws x cells) raw values."""
+        return self.model_copy(update=dict(values))
+
+    def curve_batch(self, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
+        """`curve` for (1 x cells) raw values under (draws x 1) parameter arrays. By default the
+        kind's own curve on a copy holding the arrays, which numpy broadcasts; a kind whose curve
+        cannot take arrays (piecewise: np.interp) overrides this."""
+        return self.with_params(params).curve(x)
+
+    def score_batch(self, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
+        """`apply` for many parameter draws at once: numeric raw values (cells,) and, per name
+        of `jitter_params`, a (draws x 1) array -> scores (draws x cells). Equal to `apply` when
+        the parameters are the function's own."""
+        xs = np.asarray(x, dtype=float)[None, :]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = np.clip(self.curve_batch(xs, params), 0.0, 1.0)
+        return np.where(np.isnan(out), self.missing, out)
+
+    # -- the report's chart ----------------------------------------------------------------
+
+    #: Whether the chart draws raw values on a log axis (when they are all > 0).
+    chart_log: ClassVar[bool] = False
+
+    def chart_range(self, raw: np.ndarray | Sequence[Any]) -> tuple[float, float]:
+        """The x-range (lo < hi) a chart of this function draws: the finite raw values' range,
+        else the function's own (`own_range`); a single value is widened around it."""
+        x = numbers(np.asarray(raw, dtype=object))
+        x = x[np.isfinite(x)]
+        lo, hi = (float(np.min(x)), float(np.max(x))) if len(x) else self.own_range()
+        return self.widen(lo, hi) if hi <= lo else (lo, hi)
+
+    def own_range(self) -> tuple[float, float]:
+        """Where the curve changes, for a chart with no raw values to go by: by default the span
+        of the parameters it jitters (0..1 for a kind without any)."""
+        values = [p.value for p in self.jitter_params()]
+        return (min(values), max(values)) if values else (0.0, 1.0)
+
+    def widen(self, lo: float, hi: float) -> tuple[float, float]:
+        """A range that is one value (or empty) made wide enough to show the curve around it."""
+        pad = abs(lo) * 0.1 or 1.0
+        return lo - pad, hi + pad
+
+    def named_categories(self) -> list[str]:
+        """The categories the function itself names (a chart shows them even where no cell has
+        them); none for a numeric kind."""
+        return []
+
+    def chart_label(self, unit: str = "") -> str:
+        """What a chart's x axis says the raw value is."""
+        return f"raw value ({unit})" if unit else "raw value"
 
 
 def numbers(raw: np.ndarray) -> np.ndarray:
@@ -120,6 +206,15 @@ class LinearValue(ValueFunction):
     def describe(self, unit: str = "") -> str:
         return f"1 at {self.best:g}{_u(unit)}, 0 at {self.worst:g}{_u(unit)} (linear between)"
 
+    def jitter_params(self) -> list[Jitter]:
+        return _best_worst(self.best, self.worst, positive=False)
+
+
+def _best_worst(best: float, worst: float, positive: bool) -> list[Jitter]:
+    """`best` and `worst`, each jittered by its own size (a 0 by the span, so 'best: 0' moves)."""
+    span = abs(best - worst)
+    return [Jitter(n, float(p), abs(p) or span, positive) for n, p in (("best", best), ("worst", worst))]
+
 
 class LogLinearValue(ValueFunction):
     """Linear in log10 of the value: a tenfold change counts the same anywhere on the scale."""
@@ -140,11 +235,21 @@ class LogLinearValue(ValueFunction):
         lx = np.log10(np.where(x > 0, x, np.nan))
         lo, hi = np.log10(self.worst), np.log10(self.best)
         out = (lx - lo) / (hi - lo)
-        # zero or negative values are as bad as it gets on a log scale
-        return np.where((x <= 0) & np.isfinite(x), 1.0 if self.best < self.worst else 0.0, out)
+        # zero or negative values are as bad as it gets on a log scale (np.where: `best` and
+        # `worst` may be arrays of draws)
+        return np.where((x <= 0) & np.isfinite(x), np.where(self.best < self.worst, 1.0, 0.0), out)
 
     def describe(self, unit: str = "") -> str:
         return f"1 at {self.best:g}{_u(unit)}, 0 at {self.worst:g}{_u(unit)} (log scale, linear between)"
+
+    def jitter_params(self) -> list[Jitter]:
+        return _best_worst(self.best, self.worst, positive=True)
+
+    chart_log: ClassVar[bool] = True
+
+    def widen(self, lo: float, hi: float) -> tuple[float, float]:
+        lo, hi = super().widen(lo, hi)
+        return (hi / 100, hi) if lo <= 0 < hi else (lo, hi)  # keep the log axis
 
 
 class ExponentialValue(ValueFunction):
@@ -163,6 +268,16 @@ class ExponentialValue(ValueFunction):
         side = "above" if self.direction == "lower_better" else "below"
         return f"1 up to {self.origin:g}{_u(unit)}, halves every {self.half_life:g}{_u(unit)} {side}"
 
+    def jitter_params(self) -> list[Jitter]:
+        return [Jitter("origin", float(self.origin), abs(self.origin) or self.half_life, False),
+                Jitter("half_life", float(self.half_life), self.half_life, True)]
+
+    def own_range(self) -> tuple[float, float]:
+        """From `origin` four half-lives (down to 1/16) in the worse direction."""
+        far = self.origin + (4 if self.direction == "lower_better" else -4) * self.half_life
+        lo, hi = sorted((self.origin, far))
+        return lo, hi
+
 
 class LogisticValue(ValueFunction):
     """An S-curve: 0.5 at `midpoint`, steepness set by `scale`."""
@@ -180,6 +295,14 @@ class LogisticValue(ValueFunction):
         better = "lower" if self.direction == "lower_better" else "higher"
         return (f"logistic, 0.5 at {self.midpoint:g}{_u(unit)} (scale {self.scale:g}), "
                 f"{better} is better")
+
+    def jitter_params(self) -> list[Jitter]:
+        return [Jitter("midpoint", float(self.midpoint), abs(self.midpoint) or self.scale, False),
+                Jitter("scale", float(self.scale), self.scale, True)]
+
+    def own_range(self) -> tuple[float, float]:
+        """Six scales either side of the midpoint: the S from about 0.0025 to 0.9975."""
+        return self.midpoint - 6 * self.scale, self.midpoint + 6 * self.scale
 
 
 class PiecewiseValue(ValueFunction):
@@ -204,6 +327,26 @@ class PiecewiseValue(ValueFunction):
 
     def describe(self, unit: str = "") -> str:
         return "piecewise: " + ", ".join(f"{x:g}{_u(unit)}->{y:g}" for x, y in self.points)
+
+    def jitter_params(self) -> list[Jitter]:
+        """The points' raw values x0, x1, ... (their scores stay)."""
+        xs = [p[0] for p in self.points]
+        span = xs[-1] - xs[0]
+        return [Jitter(f"x{i}", float(x), abs(x) or span, False) for i, x in enumerate(xs)]
+
+    def curve_batch(self, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
+        """np.interp with knots that differ per draw (x: 1 x cells, each x<i>: draws x 1).
+        Knots pushed out of order by the jitter are held non-decreasing."""
+        ys = [float(q[1]) for q in self.points]
+        knots = np.maximum.accumulate(
+            np.concatenate([params[f"x{i}"] for i in range(len(ys))], axis=1), axis=1)
+        out = np.full((knots.shape[0], x.shape[1]), ys[0], dtype=float)
+        for i in range(1, len(ys)):
+            lo, hi = knots[:, i - 1:i], knots[:, i:i + 1]
+            frac = np.where(hi > lo, (x - lo) / (hi - lo), 1.0)
+            seg = ys[i - 1] + frac * (ys[i] - ys[i - 1])
+            out = np.where(x >= lo, np.where(x <= hi, seg, ys[i]), out)
+        return np.where(np.isnan(x), np.nan, out)
 
 
 class CategoricalValue(ValueFunction):
@@ -230,9 +373,42 @@ class CategoricalValue(ValueFunction):
         return "categories: " + ", ".join(f"{k}->{v:g}" for k, v in self.map.items()) + \
             f" (others {self.default:g})"
 
+    def named_categories(self) -> list[str]:
+        return list(self.map)
 
-#: What a criterion's `value` is validated as: the class named by its `kind` (every class above).
-AnyValueFunction = Annotated[functools.reduce(operator.or_, VALUE_FUNCTIONS.values()),  # type: ignore[valid-type]
-                             Field(discriminator="kind")]
+    def chart_label(self, unit: str = "") -> str:
+        return f"category (others score {self.default:g})"
+
+
+#: The kinds defined above: the tagged union the config schema lists and validates directly.
+_SHIPPED = dict(VALUE_FUNCTIONS)
+
+
+def _later_kind(data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A kind registered after the union was made (a class defined elsewhere) is validated by its
+    own class; every other value goes through the union (and its errors)."""
+    kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
+    if isinstance(kind, str) and kind not in _SHIPPED and kind in VALUE_FUNCTIONS:
+        cls = VALUE_FUNCTIONS[kind]
+        return data if isinstance(data, cls) else cls.model_validate(data)
+    return handler(data)
+
+
+def _dump_later_kind(value: Any, handler: SerializerFunctionWrapHandler,
+                     info: SerializationInfo) -> Any:
+    """Such a kind is written by its own class (the union would write only `kind`)."""
+    if isinstance(value, ValueFunction) and value.kind not in _SHIPPED:
+        return value.model_dump(mode=info.mode)
+    return handler(value)
+
+
+#: What a criterion's `value` is validated as: the class named by its `kind` (every class above,
+#: and any registered later).
+if TYPE_CHECKING:
+    AnyValueFunction: TypeAlias = ValueFunction
+else:
+    AnyValueFunction = Annotated[functools.reduce(operator.or_, _SHIPPED.values()),
+                                 Field(discriminator="kind"), WrapValidator(_later_kind),
+                                 WrapSerializer(_dump_later_kind)]
 
 _ADAPTER: TypeAdapter[ValueFunction] = TypeAdapter(AnyValueFunction)

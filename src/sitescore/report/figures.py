@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..config import CriterionConfig, ValueFunction
+from ..config import CriterionConfig
+from ..config.value_functions import category_key
 from ..formatting import to_float, write_atomic
 from ..schema import CRS
 from ..scoring import apply_value_function
@@ -443,29 +444,9 @@ def _raw_values(cells: gpd.GeoDataFrame, name: str) -> pd.Series:
     return cells[col] if col in cells.columns else pd.Series([], dtype=float)
 
 
-def _vf_range(vf: ValueFunction, x: np.ndarray) -> tuple[float, float]:
-    """The cells' raw range, or the value function's own where the cells give none."""
-    if len(x):
-        lo, hi = float(np.min(x)), float(np.max(x))
-    else:
-        if vf.kind in ("linear", "log_linear"):
-            lo, hi = sorted((vf.best, vf.worst))
-        elif vf.kind == "exponential":
-            lo, hi = sorted((vf.origin, vf.origin + (4 if vf.direction == "lower_better" else -4)
-                             * vf.half_life))
-        elif vf.kind == "logistic":
-            lo, hi = vf.midpoint - 6 * vf.scale, vf.midpoint + 6 * vf.scale
-        else:  # piecewise
-            lo, hi = vf.points[0][0], vf.points[-1][0]
-    if hi <= lo:
-        pad = abs(lo) * 0.1 or 1.0
-        lo, hi = lo - pad, hi + pad
-        if vf.kind == "log_linear" and lo <= 0 < hi:
-            lo = hi / 100
-    return lo, hi
-
-
 def vf_png(path: Path, name: str, crit: CriterionConfig, cells: gpd.GeoDataFrame) -> Path:
+    """A criterion's value function as its kind charts it (`chart_range`, `chart_log`,
+    `named_categories`, `chart_label`), over how the cells' raw values spread."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -475,10 +456,11 @@ def vf_png(path: Path, name: str, crit: CriterionConfig, cells: gpd.GeoDataFrame
     fig = Figure(figsize=VF_SIZE_IN, dpi=VF_DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    if vf.kind == "categorical":
-        keys = [k for k in (None if v is None else str(v) for v in raw.dropna().tolist()) if k]
+    if not vf.numeric:  # a bar per category: the commonest the cells have, then those it names
+        # as the scorer reads them (a code 3.0 is category '3'), so each bar has its cells' score
+        keys = [k for k in (category_key(v) for v in raw.dropna().tolist()) if k]
         counts = pd.Series(keys, dtype=object).value_counts() if keys else pd.Series(dtype=int)
-        cats = list(dict.fromkeys([*counts.index[:10].tolist(), *vf.map.keys()]))[:14]
+        cats = list(dict.fromkeys([*counts.index[:10].tolist(), *vf.named_categories()]))[:14]
         scores = apply_value_function(vf, np.array(cats, dtype=object)) if cats else np.array([])
         xs = np.arange(len(cats))
         ax.bar(xs, scores, color=[score_colour(float(s)) for s in scores], edgecolor="#333333",
@@ -487,12 +469,11 @@ def vf_png(path: Path, name: str, crit: CriterionConfig, cells: gpd.GeoDataFrame
         ax.set_xticklabels([_mpl_text(c if len(c) <= 12 else c[:11] + "…") for c in cats],
                            rotation=45 if len(cats) > 4 else 0, ha="right" if len(cats) > 4
                            else "center", fontsize=6)
-        ax.set_xlabel(_mpl_text(f"category (others score {vf.default:g})"), fontsize=7)
     else:
         x = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
         x = x[np.isfinite(x)]
-        lo, hi = _vf_range(vf, x)
-        log_x = vf.kind == "log_linear" and lo > 0
+        lo, hi = vf.chart_range(x)
+        log_x = vf.chart_log and lo > 0
         grid = np.geomspace(lo, hi, 240) if log_x else np.linspace(lo, hi, 240)
         y = apply_value_function(vf, grid)
         if len(x):
@@ -509,7 +490,7 @@ def vf_png(path: Path, name: str, crit: CriterionConfig, cells: gpd.GeoDataFrame
         from matplotlib.ticker import FuncFormatter
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _short(v)))
         ax.set_xlim(lo, hi)
-        ax.set_xlabel(_mpl_text(f"raw value ({unit})" if unit else "raw value"), fontsize=7)
+    ax.set_xlabel(_mpl_text(vf.chart_label(unit)), fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_yticks([0, 0.5, 1])
     ax.set_ylabel("score", fontsize=7)
@@ -518,7 +499,7 @@ def vf_png(path: Path, name: str, crit: CriterionConfig, cells: gpd.GeoDataFrame
     title = criterion_label(name, crit)
     ax.set_title(_mpl_text(title if len(title) <= 48 else title[:45] + "..."), fontsize=7.5)
     # a fixed layout (no tight_layout): faster, and every chart lines up with the others
-    rotated = vf.kind == "categorical" and len(ax.get_xticks()) > 4
+    rotated = not vf.numeric and len(ax.get_xticks()) > 4
     fig.subplots_adjust(left=0.15, right=0.96, top=0.88, bottom=0.36 if rotated else 0.23)
     return _save_figure(fig, path)
 

@@ -11,7 +11,15 @@ import geopandas as gpd
 from ..config import CriterionConfig
 from ..formatting import esc, fmt_number, to_float, write_atomic
 from .figures import OVERVIEW_PNG, draw_figures, local_chart
-from .sections import AGGREGATION, CSS, SYNTHETIC_BANNER, TOP_N, body_sections, section, site_rows
+from .sections import (
+    CSS,
+    SYNTHETIC_BANNER,
+    TOP_N,
+    aggregation_label,
+    body_sections,
+    section,
+    site_rows,
+)
 
 
 def write_report(path: Path, *, cfg: Any, criteria: Mapping[str, CriterionConfig],
@@ -79,7 +87,7 @@ def _header(cfg: Any, manifest: Mapping[str, Any], criteria: Mapping[str, Criter
         f'study <code>{esc(_study(cfg, manifest))}</code></p>'
         f'<p class="sub">{esc(fmt_number(n_cells))} candidate cells ({esc(fmt_number(n_out))} '
         f'excluded by constraints) · {esc(fmt_number(n_sites))} sites · {len(criteria)} criteria · '
-        f'{esc(AGGREGATION.get(method, (method, ""))[0])} · sitescore '
+        f'{esc(aggregation_label(method))} · sitescore '
         f'{esc(manifest.get("sitescore", ""))}</p>'
         + (f'<p class="small muted">{esc(description)}</p>' if description else "")
         + f'{nav}</header>')

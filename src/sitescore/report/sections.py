@@ -6,6 +6,7 @@ Each section is a function of what the run computed; every data string goes thro
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 
 from ..config import CriterionConfig
 from ..formatting import esc, fmt_number, fmt_pct, to_float
+from ..mcda import AGGREGATION_METHODS
 from ..scoring import describe_value_function
 from .figures import BAR_COLOR, criterion_label, criterion_unit, score_colour
 
@@ -24,19 +26,35 @@ SYNTHETIC_BANNER = "Synthetic demo data — not real places"
 #: Sites listed with their breakdown, numbered on the overview map.
 TOP_N = 10
 
-AGGREGATION = {
-    "weighted_sum": ("Weighted sum",
-                     ("score = Σ w<sub>j</sub> · v<sub>j</sub>: each criterion's 0..1 value times its "
-                     "weight, added up. A weak criterion can be made up for by strong ones.")),
-    "weighted_product": ("Weighted product",
-                         ("score = Π v<sub>j</sub><sup>w<sub>j</sub></sup>: values raised to their "
+#: The shipped methods' formulas as a reader of the page sees them (HTML). A method without one
+#: here is explained by its own docstring's first paragraph (`aggregation_formula`), so a new
+#: method needs nothing in the report.
+FORMULAS = {
+    "weighted_sum": ("score = Σ w<sub>j</sub> · v<sub>j</sub>: each criterion's 0..1 value times its "
+                     "weight, added up. A weak criterion can be made up for by strong ones."),
+    "weighted_product": ("score = Π v<sub>j</sub><sup>w<sub>j</sub></sup>: values raised to their "
                          "weights and multiplied. A value near 0 on any criterion pulls the score "
-                         "down hard (little compensation).")),
-    "topsis": ("TOPSIS",
-               ("score = d<sup>−</sup> / (d<sup>+</sup> + d<sup>−</sup>): closeness to the ideal "
+                         "down hard (little compensation)."),
+    "topsis": ("score = d<sup>−</sup> / (d<sup>+</sup> + d<sup>−</sup>): closeness to the ideal "
                "alternative (best value on every criterion) relative to the anti-ideal, with "
-               "weighted, vector-normalised values (Hwang &amp; Yoon 1981).")),
+               "weighted, vector-normalised values (Hwang &amp; Yoon 1981)."),
 }
+
+
+def aggregation_label(method: str) -> str:
+    """A method's name as the page writes it: its registered label (`mcda`), capitalised."""
+    spec = AGGREGATION_METHODS.get(method)
+    label = spec.label if spec is not None else method
+    return label[:1].upper() + label[1:]
+
+
+def aggregation_formula(method: str) -> str:
+    """How the method scores, as HTML: the formula above, else its docstring's first paragraph."""
+    if method in FORMULAS:
+        return FORMULAS[method]
+    spec = AGGREGATION_METHODS.get(method)
+    doc = inspect.getdoc(spec) if spec is not None else None
+    return esc(" ".join(doc.split("\n\n")[0].split())) if doc else ""
 
 
 
@@ -114,8 +132,9 @@ def site_rows(sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
         sites = sites[sites["rank"].notna()].sort_values("rank", kind="stable")
     else:
         sites = sites.assign(rank=range(1, len(sites) + 1))
-    return pd.DataFrame(sites.drop(columns=sites.geometry.name, errors="ignore")
-                        if isinstance(sites, gpd.GeoDataFrame) else sites).to_dict("records")
+    table = pd.DataFrame(sites.drop(columns=sites.geometry.name, errors="ignore")
+                         if isinstance(sites, gpd.GeoDataFrame) else sites)
+    return [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
 
 
 def _top_table(rows: list[dict[str, Any]]) -> str:
@@ -239,7 +258,7 @@ def _criteria_section(cfg: Any, criteria: Mapping[str, CriterionConfig],
 
 def _aggregation_section(cfg: Any, manifest: Mapping[str, Any]) -> str:
     method = str(getattr(cfg, "aggregation", None) or "weighted_sum")
-    name, formula = AGGREGATION.get(method, (method, ""))
+    name, formula = aggregation_label(method), aggregation_formula(method)
     wman = manifest.get("weights") or {}
     wmethod = wman.get("method") or getattr(getattr(cfg, "weights", None), "method", "direct")
     parts = [(f'<p><b>{esc(name)}</b> (<code>{esc(method)}</code>). {formula} Hard constraints are '
