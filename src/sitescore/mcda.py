@@ -90,7 +90,7 @@ class AhpResult:
 
 
 def _key(*parts: str) -> str:
-    return ".".join(("weights", "pairwise") + parts)
+    return ".".join(("weights", "pairwise", *parts))
 
 
 def _judgement(value: object, key: str) -> float:
@@ -199,7 +199,7 @@ def ahp_weights(names: list[str], pairwise: Mapping[str, Mapping[str, float]],
     # report the pair the way the user wrote it, so the key points at their line
     worst = (p, q) if q in (pairwise.get(p) or {}) else (q, p)
     most = worst if n > 2 and dev[i, j] > _CONSISTENT else None
-    result = AhpResult(weights={nm: float(x) for nm, x in zip(names, w)}, lambda_max=lam,
+    result = AhpResult(weights={nm: float(x) for nm, x in zip(names, w, strict=True)}, lambda_max=lam,
                        consistency_index=ci, random_index=random_index(n), consistency_ratio=cr,
                        most_inconsistent=most, matrix=a)
     if cr > max_cr:
