@@ -379,7 +379,7 @@ def synthetic_inputs(n_cells: int = 50_000, size_km: float = 2.0, n_plants: int 
     rr, cc = np.divmod(keep, nx)
     x0, y0 = minx + cc * size, miny + rr * size
     cells = gpd.GeoDataFrame({
-        "cell_id": [f"sq{int(size)}_{c}_{r}" for c, r in zip(cc, rr)],
+        "cell_id": [f"sq{int(size)}_{c}_{r}" for c, r in zip(cc, rr, strict=True)],
         "eligible_acres": size * size / SQM_PER_ACRE * rng.uniform(0.5, 1.0, n_cells),
     }, geometry=shapely.box(x0, y0, x0 + size, y0 + size), crs=CRS)
 

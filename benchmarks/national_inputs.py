@@ -323,7 +323,7 @@ class Warp:
     def __call__(self, xy: np.ndarray) -> np.ndarray:
         out = np.array(xy, dtype=float, copy=True)
         x, y = xy[:, 0], xy[:, 1]
-        for kx, ky, ph, ax, ay in zip(self.kx, self.ky, self.phase, self.ax, self.ay):
+        for kx, ky, ph, ax, ay in zip(self.kx, self.ky, self.phase, self.ax, self.ay, strict=True):
             s = np.sin(kx * x + ky * y + ph)
             out[:, 0] += ax * s
             out[:, 1] += ay * s
@@ -679,7 +679,7 @@ MAJOR_RIVERS = [
 def _unit_names(rng: np.random.Generator, agency: np.ndarray, des: np.ndarray) -> np.ndarray:
     base = _names(rng, len(agency))
     suffix = np.array([UNIT_SUFFIX.get((a, d), UNIT_SUFFIX.get(a, "")) for a, d in
-                       zip(agency, des)], dtype=object)
+                       zip(agency, des, strict=True)], dtype=object)
     return base + suffix
 
 
@@ -752,7 +752,7 @@ class World:
         frames = states["geometry"].to_numpy()
         real = np.array([REAL_COUNTIES[a] for a in states["abbr"]], dtype=float)
         counts = _largest_remainder(real, max(self.n("counties"), len(states)))
-        seeds = [_sample_in(rng, f, int(c)) for f, c in zip(frames, counts)]
+        seeds = [_sample_in(rng, f, int(c)) for f, c in zip(frames, counts, strict=True)]
         groups = np.repeat(np.arange(len(frames)), counts)
         xy = np.concatenate(seeds)
         xy, groups = _relaxed(xy, groups, frames)
@@ -825,7 +825,7 @@ class World:
         x0, y0, cols, rows = self.grid
         grid = np.zeros((rows, cols))
         cities = self.cities
-        for cx, cy, p in zip(cities["x"], cities["y"], cities["people"]):
+        for cx, cy, p in zip(cities["x"], cities["y"], cities["people"], strict=True):
             sigma = 4000.0 * (p / 1e5) ** 0.4
             c, r = (cx - x0) / self.RES, (cy - y0) / self.RES
             reach = math.ceil(3 * sigma / self.RES)
@@ -1278,7 +1278,7 @@ class World:
         rng = self.rng("airports")
         n = self.n("airports", 30)
         counts = _largest_remainder(np.array(list(AIRPORT_TYPES.values())), n, minimum=0)
-        kinds = dict(zip(AIRPORT_TYPES, counts))
+        kinds = dict(zip(AIRPORT_TYPES, counts, strict=True))
         cities = self.cities.sort_values("people", ascending=False, kind="stable")
         n_big = kinds["large_airport"] + kinds["medium_airport"]
         hubs = cities.iloc[:max(int(n_big * 1.3), 1)]
@@ -1692,7 +1692,7 @@ def write_padus(world: World, path: Path) -> int:
         "Loc_Nm": p["name"].to_numpy(), "State_Nm": state,
         "Agg_Src": agency + "_" + state + "_" + year, "GIS_Src": "Synthetic benchmark data",
         "Src_Date": year, "GIS_Acres": np.round(area / 4046.8564224, 2),
-        "Source_PAID": [f"{a}{s}{100000 + i}" for i, (a, s) in enumerate(zip(agency, state))],
+        "Source_PAID": [f"{a}{s}{100000 + i}" for i, (a, s) in enumerate(zip(agency, state, strict=True))],
         "WDPA_Cd": None, "Pub_Access": np.where(np.isin(agency, ["DOD", "DOE", "TRIB"]), "XA", "OA"),
         "Access_Src": "GAP - Default Value", "Access_Dt": "2024", "GAP_Sts": gap,
         "GAPCdSrc": "GAP - Default Value", "GAPCdDt": "2024", "IUCN_Cat": iucn,
@@ -1963,7 +1963,8 @@ def write_rail(world: World, path: Path) -> int:
         "RROWNER3": None, "TRKRGHTS1": np.where(amtrak, "AMTK", None),
         **{f"TRKRGHTS{k}": None for k in range(2, 10)},
         "DIVISION": None, "SUBDIV": None, "BRANCH": None, "YARDNAME": None,
-        "PASSNGR": np.where(amtrak, "A", None), "STRACNET": np.where(class1 & (rng.random(n) < 0.3), "S", None),
+        "PASSNGR": np.where(amtrak, "A", None),
+        "STRACNET": np.where(class1 & (rng.random(n) < 0.3), "S", None),
         "TRACKS": r["tracks"], "NET": r["net"], "MILES": np.round(km / 1.609344, 6),
         "KM": np.round(km, 6), "TIMEZONE": np.where(lon < -114, "P", np.where(lon < -102, "M",
                                                    np.where(lon < -87, "C", "E"))),
@@ -1984,9 +1985,9 @@ def write_airports(world: World, path: Path, runways_path: Path) -> tuple[int, i
     kind = a["type"].to_numpy()
     ids = 6000 + np.arange(n) * 7
     ident = [f"{k:02d}{s}" if t != "closed" else f"US-{k:04d}" for k, (s, t) in
-             enumerate(zip(abbr, kind))]
+             enumerate(zip(abbr, kind, strict=True))]
     ident = [f"K{i[:3]}" if t in ("large_airport", "medium_airport") else i
-             for i, t in zip(ident, kind)]
+             for i, t in zip(ident, kind, strict=True)]
     iata = a["iata"].to_numpy()
     elev = np.round(rng.uniform(0, 7000, n)).astype(int)
     rows = {
@@ -2045,7 +2046,7 @@ def _write_quoted_csv(path: Path, header: list[str], columns: dict[str, Any],
                             .astype(object) + '"')
         cols.append(text)
     lines = [",".join(f'"{h}"' for h in header)]
-    lines += [",".join(r) for r in zip(*cols)]
+    lines += [",".join(r) for r in zip(*cols, strict=True)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
 
@@ -2115,7 +2116,7 @@ def _generate(folder: Path, seed: int, scale: float, progress: bool = False
         t0 = time.perf_counter()
         out = func()
         out = out if isinstance(out, tuple) else (out,)
-        for k, n in zip(keys, out):
+        for k, n in zip(keys, out, strict=True):
             rows[k] = int(n)
         seconds[keys[0]] = round(time.perf_counter() - t0, 2)
         if progress:

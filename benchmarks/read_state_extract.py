@@ -15,11 +15,11 @@ import argparse
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 # a sibling module: benchmarks/ is the running script's folder, so it is on sys.path
 from national_inputs import national_transmission_lines
-
 from sitescore.cache import prepare, read_cached
 from sitescore.readers import LayerSource, read_layer
 from sitescore.study_area import bbox_area
@@ -62,12 +62,13 @@ def main() -> None:
         print("-" * len(header))
         for label, reader, path, options in cases:
             src = LayerSource("layer", reader, path, path.parent, options=options)
-            whole, n_all = median_seconds(lambda: read_layer(src, None), args.repeat)
-            bbox, n_nm = median_seconds(lambda: read_layer(src, area), args.repeat)
+            # partial binds this case's source now (a closure would look `src` up when called)
+            whole, n_all = median_seconds(partial(read_layer, src, None), args.repeat)
+            bbox, n_nm = median_seconds(partial(read_layer, src, area), args.repeat)
             t0 = time.perf_counter()
             prepare(src, tmp / "cache")
             prep = time.perf_counter() - t0
-            cached, n_cached = median_seconds(lambda: read_cached(src, area, tmp / "cache"), args.repeat)
+            cached, n_cached = median_seconds(partial(read_cached, src, area, tmp / "cache"), args.repeat)
             assert n_cached == n_nm, (label, n_cached, n_nm)
             print(f"{label:<38} {n_all:>7} {whole:>8.3f} {bbox:>8.3f} {n_nm:>7} {cached:>8.3f} "
                   f"{prep:>7.2f} {whole / bbox:>10.1f} {whole / cached:>11.1f}")

@@ -15,6 +15,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,14 @@ import yaml
 from sitescore.config import SensitivityConfig, parse_config
 from sitescore.demo import generate_demo
 from sitescore.pipeline import run
-from sitescore.sensitivity import (flip_summary, monte_carlo, site_matrix, sweep_charts,
-                                   weight_sweeps, weight_to_flip)
+from sitescore.sensitivity import (
+    flip_summary,
+    monte_carlo,
+    site_matrix,
+    sweep_charts,
+    weight_sweeps,
+    weight_to_flip,
+)
 
 METHODS = ("weighted_sum", "weighted_product", "topsis")
 
@@ -75,20 +82,23 @@ def main() -> None:
             for method in METHODS:
                 for label, scfg in ((f"monte_carlo {args.draws} draws, weights only", weights_only),
                                     (f"monte_carlo {args.draws} draws, thresholds 0.1", jittered)):
-                    s, mc = median_seconds(lambda scfg=scfg: monte_carlo(sm, scfg, method), args.repeat)
+                    # partial binds this iteration's arguments now, not when it is called
+                    s, mc = median_seconds(partial(monte_carlo, sm, scfg, method), args.repeat)
                     rows.append((scenario, n, method, label, s))
                     again = monte_carlo(sm, scfg, method)
                     other = monte_carlo(sm, scfg.model_copy(update={"seed": 1}), method)
                     same = mc.equals(again)
                     differs = not np.array_equal(mc["mean_score"].to_numpy(), other["mean_score"].to_numpy())
                     checks.append((scenario, method, label, same, differs))
-                s, sweeps = median_seconds(lambda: weight_sweeps(sm, method, 2.0, 21, 10), args.repeat)
+                s, _ = median_seconds(partial(weight_sweeps, sm, method, 2.0, 21, 10), args.repeat)
                 rows.append((scenario, n, method, "weight_sweeps 21 steps, top 10", s))
-                s, flips = median_seconds(lambda: weight_to_flip(sm, method, 10), args.repeat)
+                s, _ = median_seconds(partial(weight_to_flip, sm, method, 10), args.repeat)
                 rows.append((scenario, n, method, "weight_to_flip k=10", s))
-            s, paths = median_seconds(lambda: sweep_charts(weight_sweeps(sm, "weighted_sum", 2.0, 21, 10),
-                                                           sm.labels, tmp / f"charts_{scenario}"),
-                                      args.repeat)
+            def charts(sm=sm, scenario=scenario):  # this scenario's, bound now
+                return sweep_charts(weight_sweeps(sm, "weighted_sum", 2.0, 21, 10), sm.labels,
+                                    tmp / f"charts_{scenario}")
+
+            s, paths = median_seconds(charts, args.repeat)
             rows.append((scenario, n, "weighted_sum", f"sweep_charts ({len(paths)} PNGs)", s))
             if not dense:
                 mc = monte_carlo(sm, jittered, "weighted_sum")

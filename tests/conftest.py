@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from fake_portal import FakePortal
 
 #: The environment variables sitescore reads; cleared for every test.

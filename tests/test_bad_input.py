@@ -20,6 +20,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from click.testing import CliRunner
+
 from badinput_support import (
     airports_table,
     gppd_table,
@@ -32,10 +34,8 @@ from badinput_support import (
     write_dem,
     write_zipped_shapefile,
 )
-from click.testing import CliRunner
-from test_cli import small_study
-
 from sitescore.cli import main
+from test_cli import small_study
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ PLANTS = {"  dem: {reader: dem, path: dem.tif}\n":
                           "    field: capacity_mw\n    value: {kind: linear, best: 1000, worst: 0}\n"
                           "    weight: 1\nconstraints:"}
 STATES_LAYER = {"  dem: {reader: dem, path: dem.tif}\n":
-                "  dem: {reader: dem, path: dem.tif}\n  states: {reader: census_states, path: states.geojson}\n"}
+                "  dem: {reader: dem, path: dem.tif}\n"
+                "  states: {reader: census_states, path: states.geojson}\n"}
 BBOX_LINE = "area: {bbox: [-106.8, 34.0, -106.2, 34.4]}"
 
 
@@ -166,7 +167,8 @@ CASES = [
     Case("file", "shortlist CSV of binary garbage", _shortlist_csv(_garbage), ("sites.csv",)),
     Case("file", "GPPD CSV of binary garbage", _with(_land(**PLANTS), lambda d: _garbage(d / "gppd.csv")),
          ("gppd.csv", "not a text table")),
-    Case("file", "GPPD CSV that is empty", _with(_land(**PLANTS), lambda d: (d / "gppd.csv").write_bytes(b"")),
+    Case("file", "GPPD CSV that is empty",
+         _with(_land(**PLANTS), lambda d: (d / "gppd.csv").write_bytes(b"")),
          ("gppd.csv", "empty")),
     Case("file", "GPPD CSV with only a header",
          _with(_land(**PLANTS), lambda d: (d / "gppd.csv").write_text("country,name\n")),
@@ -179,8 +181,9 @@ CASES = [
          ("padus.geojson", "CRS")),
     Case("file", "PAD-US UTM metres labelled lon/lat", _padus_as("padus.geojson", _metres_labelled_lonlat),
          ("padus.geojson", "CRS")),
-    Case("file", "HIFLD lines in lon/lat labelled UTM", _lines_as("lines.geojson", lambda p: lines_frame()
-                                                                 .set_crs("EPSG:26913", allow_override=True).to_file(p)),
+    Case("file", "HIFLD lines in lon/lat labelled UTM",
+         _lines_as("lines.geojson",
+                   lambda p: lines_frame().set_crs("EPSG:26913", allow_override=True).to_file(p)),
          ("lines.geojson", "look like lon/lat degrees", "NAD83 / UTM zone 13N")),
     Case("file", "layer path is a folder with nothing in it",
          _with(_land(**{"path: lines.geojson": "path: empty_folder"}),
@@ -220,7 +223,8 @@ CASES = [
     Case("area", "bbox with no data (the DEM is read first)",
          _land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-70.0, 44.0, -69.5, 44.5]"}),
          ("dem.tif", "does not cover the study area (bbox -70.0,44.0,-69.5,44.5)")),
-    Case("area", "bbox with no data", _small_land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-70.0, 44.0, -69.5, 44.5]"}),
+    Case("area", "bbox with no data",
+         _small_land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-70.0, 44.0, -69.5, 44.5]"}),
          ("padus.geojson", "no land parcel lies in the study area (bbox -70.0,44.0,-69.5,44.5)")),
     Case("area", "unknown state code", _land(**{"area: {bbox: [-106.8, 34.0, -106.2, 34.4]}":
                                                "area: {states: [NM, XX]}"}),
@@ -246,8 +250,8 @@ CASES = [
          ("criteria.power_line.wieght", "did you mean 'weight'", "line 18")),
     Case("config", "wrong type", _land(**{"grid: {size_km: 2}": "grid: {size_km: big}"}),
          ("candidates.grid.size_km", "line 12", "valid number")),
-    Case("config", "wrong type for a section", _land(**{"sites: {min_site_acres: 2000, min_spacing_km: 5, max_sites: 5}":
-                                                       "sites: many"}),
+    Case("config", "wrong type for a section",
+         _land(**{"sites: {min_site_acres: 2000, min_spacing_km: 5, max_sites: 5}": "sites: many"}),
          ("config key 'sites'", "line ")),
     Case("config", "unknown metric", _land(**{"metric: distance_to": "metric: distance_from"}),
          ("criteria.power_line.metric", "distance_from", "line ")),
@@ -292,32 +296,40 @@ CASES = [
          _land(**{"{reader: hifld_transmission_lines, path: lines.geojson}":
                   "{reader: hifld_transmission_lines, path: lines.geojson, dataset: transmission_lines}"}),
          ("layers.transmission_lines", "line 6", "exactly one")),
-    Case("config", "optional that is no yes/no", _land(**{"path: lines.geojson}": "path: lines.geojson, optional: maybe}"}),
+    Case("config", "optional that is no yes/no",
+         _land(**{"path: lines.geojson}": "path: lines.geojson, optional: maybe}"}),
          ("layers.transmission_lines.optional", "line 6")),
-    Case("config", "DEM option z_units unknown", _land(**{"dem: {reader: dem, path: dem.tif}":
-                                                         "dem: {reader: dem, path: dem.tif, options: {z_units: furlongs}}"}),
+    Case("config", "DEM option z_units unknown",
+         _land(**{"dem: {reader: dem, path: dem.tif}":
+                  "dem: {reader: dem, path: dem.tif, options: {z_units: furlongs}}"}),
          ("land.yaml, line 7", "layers.dem.options.z_units", "furlongs"), lead="cfg.locate("),
-    Case("config", "DEM option band out of range", _land(**{"dem: {reader: dem, path: dem.tif}":
-                                                           "dem: {reader: dem, path: dem.tif, options: {band: 3}}"}),
+    Case("config", "DEM option band out of range",
+         _land(**{"dem: {reader: dem, path: dem.tif}":
+                  "dem: {reader: dem, path: dem.tif, options: {band: 3}}"}),
          ("land.yaml, line 7", "layers.dem.options.band", "1..1"), lead="cfg.locate("),
     Case("config", "shortlist option radius_km negative",
-         _small(**{"{reader: shortlist, path: sites.csv}": "{reader: shortlist, path: sites.csv, options: {radius_km: -2}}"}),
+         _small(**{"{reader: shortlist, path: sites.csv}":
+                   "{reader: shortlist, path: sites.csv, options: {radius_km: -2}}"}),
          ("small.yaml, line 4", "layers.sites.options.radius_km", "positive"), lead="cfg.locate("),
     Case("config", "no land of the chosen agencies", _land(**{"agencies: [BLM]": "agencies: [DOE]"}),
          ("land.yaml, line 10", "candidates.agencies", "no eligible parcels", "BLM"), lead="cfg.locate("),
     Case("config", "every criterion's layer optional and missing",
          _small_land(**{"path: lines.geojson}": "path: gone.geojson, optional: true}"}),
          ("land.yaml, line 12", "config key 'criteria'", "left out"), lead="cfg.locate("),
-    Case("config", "value function missing its numbers", _land(**{"{kind: linear, best: 0, worst: 50}": "{kind: linear, best: 0}"}),
+    Case("config", "value function missing its numbers",
+         _land(**{"{kind: linear, best: 0, worst: 50}": "{kind: linear, best: 0}"}),
          ("criteria.power_line.value", "line 17", "worst")),
     Case("config", "metric parameter of the wrong type",
-         _land(**{**PLANTS, "constraints:": PLANTS["constraints:"].replace("radius_km: 50", "radius_km: far")}),
+         _land(**{**PLANTS,
+                  "constraints:": PLANTS["constraints:"].replace("radius_km: 50", "radius_km: far")}),
          ("criteria.plants.radius_km", "valid number")),
     Case("config", "grid size zero", _land(**{"grid: {size_km: 2}": "grid: {size_km: 0}"}),
          ("candidates.grid.size_km", "line 12", "greater than 0")),
-    Case("config", "where-filter that is code", _small(**{'where: "voltage_kv >= 345"': 'where: "__import__(\'os\')"'}),
+    Case("config", "where-filter that is code",
+         _small(**{'where: "voltage_kv >= 345"': 'where: "__import__(\'os\')"'}),
          ("criteria.power_line.where", "small.yaml, line ")),
-    Case("config", "preset that does not exist", _land(**{"study: land": "study: land\npreset: nosuchpreset"}),
+    Case("config", "preset that does not exist",
+         _land(**{"study: land": "study: land\npreset: nosuchpreset"}),
          ("config key 'preset'", "preset not found")),
 ]
 
@@ -412,31 +424,38 @@ SURVIVABLE = [
     # a shortlist is read whole: there they are seen, dropped and counted
     Survivable("geometry", "empty and null shortlist sites", _with(
         _small(**{"path: sites.csv": "path: sites.geojson"}),
-        lambda d: gpd.GeoDataFrame({"id": ["A", "B", "C", "D"], "name": ["Alpha", "Beta", "Gamma", "Delta"]},
-                                   geometry=[shapely.Point(-106.3, 35.0), shapely.box(-106.1, 35.1, -106.0, 35.2),
-                                             None, shapely.Polygon()], crs="EPSG:4326")
+        lambda d: gpd.GeoDataFrame(
+            {"id": ["A", "B", "C", "D"], "name": ["Alpha", "Beta", "Gamma", "Delta"]},
+            geometry=[shapely.Point(-106.3, 35.0), shapely.box(-106.1, 35.1, -106.0, 35.2), None,
+                      shapely.Polygon()], crs="EPSG:4326")
         .to_file(d / "sites.geojson")),
         "sites", {"repaired": 0, "dropped": 2, "features": 2}),
-    Survivable("geometry", "points and lines in a polygon layer", _padus_as("padus.geojson", lambda p: padus_frame(
-        [shapely.box(-106.6, 34.1, -106.4, 34.3), shapely.Point(-106.5, 34.2),
-         shapely.LineString([(-106.6, 34.1), (-106.5, 34.2)])]).to_file(p)),
+    Survivable("geometry", "points and lines in a polygon layer", _padus_as(
+        "padus.geojson", lambda p: padus_frame(
+            [shapely.box(-106.6, 34.1, -106.4, 34.3), shapely.Point(-106.5, 34.2),
+             shapely.LineString([(-106.6, 34.1), (-106.5, 34.2)])]).to_file(p)),
         "federal_land", {"repaired": 0, "dropped": 2, "features": 1}),
-    Survivable("geometry", "3D (z) parcels", _padus_as("padus.geojson", lambda p: padus_frame([PARCEL_Z]).to_file(p)),
+    Survivable("geometry", "3D (z) parcels",
+               _padus_as("padus.geojson", lambda p: padus_frame([PARCEL_Z]).to_file(p)),
         "federal_land", {"repaired": 0, "dropped": 0, "flattened_3d": 1, "features": 1}),
-    Survivable("geometry", "mixed geometries in a GeoPackage", _padus_as("padus.gpkg", lambda p: padus_frame(
-        [shapely.box(-106.6, 34.1, -106.4, 34.3), shapely.Point(-106.5, 34.2),
-         _bow_tie(-106.7, 34.0, -106.6, 34.1)]).to_file(p, driver="GPKG", layer="fee")),
+    Survivable("geometry", "mixed geometries in a GeoPackage", _padus_as(
+        "padus.gpkg", lambda p: padus_frame(
+            [shapely.box(-106.6, 34.1, -106.4, 34.3), shapely.Point(-106.5, 34.2),
+             _bow_tie(-106.7, 34.0, -106.6, 34.1)]).to_file(p, driver="GPKG", layer="fee")),
         "federal_land", {"repaired": 1, "dropped": 1, "features": 2}),
-    Survivable("value", "VOLTAGE text, -999999, negative and null", _lines_as("lines.geojson", lambda p: gpd.GeoDataFrame(
-        {"ID": ["1", "2", "3", "4", "5"], "VOLTAGE": ["abc", "-999999", "-5", None, "345"],
-         "VOLT_CLASS": ["345"] * 5, "STATUS": ["IN SERVICE"] * 5, "OWNER": ["PNM"] * 5},
-        geometry=[shapely.LineString([(-106.5 + i / 10, 33.5), (-106.5 + i / 10, 35.0)]) for i in range(5)],
-        crs="EPSG:4326").to_file(p)),
+    Survivable("value", "VOLTAGE text, -999999, negative and null", _lines_as(
+        "lines.geojson", lambda p: gpd.GeoDataFrame(
+            {"ID": ["1", "2", "3", "4", "5"], "VOLTAGE": ["abc", "-999999", "-5", None, "345"],
+             "VOLT_CLASS": ["345"] * 5, "STATUS": ["IN SERVICE"] * 5, "OWNER": ["PNM"] * 5},
+            geometry=[shapely.LineString([(-106.5 + i / 10, 33.5), (-106.5 + i / 10, 35.0)])
+                      for i in range(5)],
+            crs="EPSG:4326").to_file(p)),
         "transmission_lines", {"features": 5, "not_numbers": {"voltage_kv": 1}}),
-    Survivable("value", "GPPD capacity negative, text, NaN and blank", _with(_land(**PLANTS), lambda d: gppd_table().pipe(
-        lambda t: pd.concat([t] * 3, ignore_index=True)).assign(
-            gppd_idnr=[f"USA00{i:05d}" for i in range(6)],
-            capacity_mw=["-50", "abc", "NaN", "", "250", "1e999"]).to_csv(d / "gppd.csv", index=False)),
+    Survivable("value", "GPPD capacity negative, text, NaN and blank", _with(
+        _land(**PLANTS), lambda d: gppd_table().pipe(
+            lambda t: pd.concat([t] * 3, ignore_index=True)).assign(
+                gppd_idnr=[f"USA00{i:05d}" for i in range(6)],
+                capacity_mw=["-50", "abc", "NaN", "", "250", "1e999"]).to_csv(d / "gppd.csv", index=False)),
         "plants", {"features": 6, "not_numbers": {"capacity_mw": 3}}),
     Survivable("value", "shortlist row without coordinates", _shortlist_csv(
         lambda p: pd.concat([shortlist_table(), pd.DataFrame({"id": ["C"], "name": ["Gamma"], "lon": [""],
@@ -478,7 +497,6 @@ def test_damaged_geometries_and_odd_values_are_counted(case, tmp_path, monkeypat
 def test_odd_values_become_nan_not_numbers(tmp_path):
     """What the HIFLD and GPPD readers make of the odd values above."""
     from helpers import layer_source
-
     from sitescore.readers import read_layer
 
     lines = tmp_path / "lines.geojson"

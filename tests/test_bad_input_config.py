@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from badinput_support import land_study
 from click.testing import CliRunner
+
+from badinput_support import land_study
+from sitescore.cli import main
 from test_bad_input import PLANTS, _harmless, _with, run_cli
 from test_cli import small_study
-
-from sitescore.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,11 +87,14 @@ CASES = [
                _land(**{"{kind: linear, best: 0, worst: 50}": "{kind: linear, best: -.inf, worst: 50}"}),
                ("land.yaml, line 17", "criteria.power_line.value.best", "finite number")),
     ConfigCase("infinite piecewise point",
-               _land(**{"{kind: linear, best: 0, worst: 50}": "{kind: piecewise, points: [[0, 1], [.inf, 0]]}"}),
+               _land(**{"{kind: linear, best: 0, worst: 50}":
+                        "{kind: piecewise, points: [[0, 1], [.inf, 0]]}"}),
                ("land.yaml, line 17", "criteria.power_line.value.points", "finite number")),
-    ConfigCase("NaN constraint limit", _land(**{"{criterion: slope, max: 10}": "{criterion: slope, max: .nan}"}),
+    ConfigCase("NaN constraint limit",
+               _land(**{"{criterion: slope, max: 10}": "{criterion: slope, max: .nan}"}),
                ("land.yaml, line 28", "constraints[0].max", "finite number")),
-    ConfigCase("infinite constraint limit", _land(**{"{criterion: slope, max: 10}": "{criterion: slope, min: -.inf}"}),
+    ConfigCase("infinite constraint limit",
+               _land(**{"{criterion: slope, max: 10}": "{criterion: slope, min: -.inf}"}),
                ("land.yaml, line 28", "constraints[0].min", "finite number")),
     ConfigCase("NaN weight", _land(**{"weight: 2": "weight: .nan"}),
                ("land.yaml, line 18", "criteria.power_line.weight",
@@ -110,7 +113,8 @@ CASES = [
                ("small.yaml, line 11", "criteria.power_line.where", "'voltage_kv' holds numbers",
                 "not the text '345' (e.g. voltage_kv >= 345)")),
     ConfigCase("where: text column compared with a number", _where("status < 5"),
-               ("small.yaml, line 11", "criteria.power_line.where", "'status' holds text", "(e.g. status < '5')")),
+               ("small.yaml, line 11", "criteria.power_line.where", "'status' holds text",
+                "(e.g. status < '5')")),
     ConfigCase("where: text column equal to a number", _where("volt_class == 345"),
                ("small.yaml, line 11", "'volt_class' holds text", "(e.g. volt_class == '345')")),
     ConfigCase("where: number in a list of text", _where("voltage_kv in ['345', '500']"),
@@ -121,8 +125,9 @@ CASES = [
                ("small.yaml, line 11", "a list may hold only numbers, text and True/False")),
     ConfigCase("where: True ordered", _where("voltage_kv > True"),
                ("small.yaml, line 11", "True/False can only be compared with == or !=")),
-    ConfigCase("where: on a raster criterion", _land(**{"    variable: slope_percent\n":
-                                                        "    variable: slope_percent\n    where: \"elevation > 1\"\n"}),
+    ConfigCase("where: on a raster criterion",
+               _land(**{"    variable: slope_percent\n":
+                        "    variable: slope_percent\n    where: \"elevation > 1\"\n"}),
                ("land.yaml, line 24", "criteria.slope.where", "layer 'dem' is a raster", "remove 'where'")),
     ConfigCase("where: not nested 1,000 deep", _where("not " * 1000 + "voltage_kv >= 345"),
                ("small.yaml, line 11", "criteria.power_line.where", "nests and/or/not 1,000 deep",
@@ -137,11 +142,13 @@ CASES = [
     # --- item 18: candidate limits ----------------------------------------------------------
     ConfigCase("grid cells of 1 m", _land(**{"grid: {size_km: 2}": "grid: {size_km: 0.001}"}),
                ("land.yaml, line 12", "candidates.grid.size_km", "at least 0.01 km")),
-    ConfigCase("grid over max_cells", _land(**MAX_CELLS_1000, **{"grid: {size_km: 2}": "grid: {size_km: 0.5}"}),
+    ConfigCase("grid over max_cells",
+               _land(**MAX_CELLS_1000, **{"grid: {size_km: 2}": "grid: {size_km: 0.5}"}),
                ("land.yaml, line 13", "config key 'candidates.grid.size_km'", "a 0.5 km grid over",
                 "makes at least 1,6", "more than candidates.max_cells (1,000)",
                 "raise candidates.grid.size_km or raise candidates.max_cells"), check=False),
-    ConfigCase("H3 grid over max_cells", _land(**MAX_CELLS_1000, **{"grid: {size_km: 2}": "grid: {kind: h3, resolution: 9}"}),
+    ConfigCase("H3 grid over max_cells",
+               _land(**MAX_CELLS_1000, **{"grid: {size_km: 2}": "grid: {kind: h3, resolution: 9}"}),
                ("land.yaml, line 13", "config key 'candidates.grid.resolution'", "resolution 9",
                 "more than candidates.max_cells (1,000)", "lower candidates.grid.resolution"), check=False),
     ConfigCase("max_cells zero", _land(**{"agencies: [BLM]": "agencies: [BLM]\n  max_cells: 0"}),
@@ -154,12 +161,15 @@ CASES = [
     ConfigCase("min_spacing_km 1e308", _land(**{"min_spacing_km: 5": "min_spacing_km: 1.0e+308"}),
                ("land.yaml, line 29", "sites.min_spacing_km", "less than or equal to 1000")),
     # --- item 22: what the messages say, and names that cannot be folders ----------------------
-    ConfigCase("bbox west out of range", _land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-190, 34.0, -106.2, 34.4]"}),
+    ConfigCase("bbox west out of range",
+               _land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-190, 34.0, -106.2, 34.4]"}),
                ("land.yaml, line 3", "area.bbox", "bbox west -190 is out of range",
                 "longitude lies in -180..180"), absent=("west < east",)),
-    ConfigCase("bbox north out of range", _land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-106.8, 34.0, -106.2, 95]"}),
+    ConfigCase("bbox north out of range",
+               _land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-106.8, 34.0, -106.2, 95]"}),
                ("land.yaml, line 3", "bbox north 95 is out of range", "latitude lies in -90..90")),
-    ConfigCase("bbox west east of east", _land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-106.2, 34.0, -106.8, 34.4]"}),
+    ConfigCase("bbox west east of east",
+               _land(**{"[-106.8, 34.0, -106.2, 34.4]": "[-106.2, 34.0, -106.8, 34.4]"}),
                ("land.yaml, line 3", "bbox west (-106.2) must be less than east (-106.8)")),
     ConfigCase("study named CON", _land(**{"study: land": "study: CON"}),
                ("land.yaml, line 1", "config key 'study'", "'CON' is a reserved device name on Windows")),
@@ -263,8 +273,9 @@ def test_alias_bomb_is_small_and_refused_before_it_grows(tmp_path):
 
 def test_aliases_within_the_budget_still_work(tmp_path):
     """Sharing a value function by anchor and alias (the everyday use) is fine."""
-    cfg = land_study(tmp_path, **{"{kind: linear, best: 0, worst: 50}": "&lin {kind: linear, best: 0, worst: 50}",
-                                  "{kind: linear, best: 0, worst: 10}": "*lin"})
+    cfg = land_study(tmp_path, **{
+        "{kind: linear, best: 0, worst: 50}": "&lin {kind: linear, best: 0, worst: 50}",
+        "{kind: linear, best: 0, worst: 10}": "*lin"})
     result, _ = _check_cli(tmp_path, cfg)
     assert result.exit_code == 0, result.output
 
@@ -378,7 +389,8 @@ def test_manifest_writes_nan_and_infinity_as_null(tmp_path):
     from sitescore.outputs import write_manifest
 
     path = write_manifest(tmp_path / "m.json", {
-        "a": float("nan"), "b": np.float64("inf"), "c": [1.5, np.float32("nan"), (np.float64(2.0), -math.inf)],
+        "a": float("nan"), "b": np.float64("inf"),
+        "c": [1.5, np.float32("nan"), (np.float64(2.0), -math.inf)],
         "d": {"e": {"f": float("-inf")}, "g": np.int64(3)}, "h": Path("x")})
     assert _strict_json(path.read_text()) == {"a": None, "b": None, "c": [1.5, None, [2.0, None]],
                                               "d": {"e": {"f": None}, "g": 3}, "h": "x"}
@@ -427,7 +439,7 @@ def test_filter_limits():
     assert len(str(err.value)) < 200  # the filter is quoted shortened
     with pytest.raises(ValueError, match="400,005 characters long"):
         parse_where("not " * 100_000 + "x > 1")  # refused by its length, never parsed
-    with pytest.raises(ValueError, match="cannot parse filter .*too many nested parentheses"):
+    with pytest.raises(ValueError, match=r"cannot parse filter .*too many nested parentheses"):
         parse_where("(" * 300 + "x > 1" + ")" * 300)
 
 
@@ -453,6 +465,7 @@ def test_cell_estimate_and_the_default_limit():
 
     from sitescore.candidates import check_cell_budget, estimated_cells
     from sitescore.config import MAX_CELLS, CandidatesConfig
+    from sitescore.errors import SitescoreError
 
     national = shapely.box(0, 0, 1_000_000, 1_000_000)  # 1,000,000 km²
     cfg = CandidatesConfig()
@@ -461,5 +474,5 @@ def test_cell_estimate_and_the_default_limit():
     check_cell_budget(national, cfg)
     fine = CandidatesConfig(grid={"size_km": 0.1})
     assert estimated_cells(national, fine) == 100_000_000
-    with pytest.raises(Exception, match="more than candidates.max_cells"):
+    with pytest.raises(SitescoreError, match=r"more than candidates\.max_cells"):
         check_cell_budget(national, fine)

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+
 from fake_portal import FakePortal
 from helpers import shared_file
-
 from sitescore import catalog as catalog_module
 from sitescore.catalog import (
     DATASET_ID,
@@ -676,8 +676,8 @@ def test_a_damaged_cache_sidecar_is_a_cache_miss(sidecar, tmp_path):
     layer is read from its source instead, as for a damaged parquet."""
     import geopandas as gpd
     import shapely
-    from helpers import layer_source
 
+    from helpers import layer_source
     from sitescore.cache import prepare, read_cached
 
     gpkg = tmp_path / "padus.gpkg"

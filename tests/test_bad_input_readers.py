@@ -28,13 +28,13 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-from badinput_support import land_study, lines_frame, padus_frame, write_dem
 from click.testing import CliRunner
-from test_bad_input import Case, _harmless, _no_outputs, run_cli
-from test_cli import small_study
 
+from badinput_support import land_study, lines_frame, padus_frame, write_dem
 from sitescore.cli import main
 from sitescore.safe_text import csv_cell, csv_safe, terminal_text
+from test_bad_input import Case, _harmless, _no_outputs, run_cli
+from test_cli import small_study
 
 DEM_LINE = "dem: {reader: dem, path: dem.tif}"
 LINES_LINE = "transmission_lines: {reader: hifld_transmission_lines, path: lines.geojson}"

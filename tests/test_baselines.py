@@ -19,10 +19,9 @@ import shapely
 from affine import Affine
 from rasterio.crs import CRS as RioCRS
 
+from helpers import layer, square_cells
 from sitescore.metrics import METRICS, compute_metric
 from sitescore.readers.terrain import Raster
-
-from helpers import layer, square_cells
 
 # benchmarks/ holds scripts run by path, not a package: load the module from its file
 _SPEC = importlib.util.spec_from_file_location(

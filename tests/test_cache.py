@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 import shapely
 
+from helpers import layer_source, shared_file
 from sitescore.cache import cache_file, prepare, read_cached
 from sitescore.readers import read_layer
 from sitescore.study_area import bbox_area
-
-from helpers import layer_source, shared_file
 
 
 def _sorted(gdf: gpd.GeoDataFrame, key: str) -> pd.DataFrame:
@@ -34,9 +33,10 @@ def test_cached_counties_equal_the_reader_for_a_state_extract(tmp_path):
 
 
 def _padus(path, names):
-    gpd.GeoDataFrame({"Unit_Nm": names, "Mang_Name": ["BLM"] * len(names), "Own_Type": ["FED"] * len(names),
-                      "GAP_Sts": ["3"] * len(names)},
-                     geometry=[shapely.box(-107 + i * 0.1, 35, -106.95 + i * 0.1, 35.05) for i in range(len(names))],
+    gpd.GeoDataFrame({"Unit_Nm": names, "Mang_Name": ["BLM"] * len(names),
+                      "Own_Type": ["FED"] * len(names), "GAP_Sts": ["3"] * len(names)},
+                     geometry=[shapely.box(-107 + i * 0.1, 35, -106.95 + i * 0.1, 35.05)
+                               for i in range(len(names))],
                      crs="EPSG:4326").to_file(path, layer="PADUS4_0Fee")
 
 
@@ -90,7 +90,7 @@ def test_two_studies_at_once_share_one_cache_without_corrupting_it(tmp_path):
                                 "--runs-dir", str(tmp_path / "r")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in configs]
     for p in procs:
-        out, err = p.communicate(timeout=300)
+        _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
     east = (tmp_path / "r/east/sites.csv").read_text()
     assert east == (tmp_path / "r/west/sites.csv").read_text()

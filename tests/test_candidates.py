@@ -6,13 +6,19 @@ import pandas as pd
 import pytest
 import shapely
 
-from sitescore.candidates import BUFFER_WIDENING, eligible_land, h3_grid, make_cells, shortlist_cells, square_grid
+from helpers import layer
+from sitescore.candidates import (
+    BUFFER_WIDENING,
+    eligible_land,
+    h3_grid,
+    make_cells,
+    shortlist_cells,
+    square_grid,
+)
 from sitescore.config import CandidatesConfig
 from sitescore.errors import SitescoreError
 from sitescore.schema import SQM_PER_ACRE
 from sitescore.study_area import StudyArea
-
-from helpers import layer
 
 KM2_ACRES = 1e6 / SQM_PER_ACRE
 
@@ -82,7 +88,7 @@ def test_agency_filter():
 
 
 def test_no_land_for_agency_names_the_key():
-    with pytest.raises(SitescoreError, match="candidates.agencies"):
+    with pytest.raises(SitescoreError, match=r"candidates\.agencies"):
         eligible_land(parcels(), cfg(agencies=["DOE"]), StudyArea("all"))
 
 

@@ -77,7 +77,7 @@ def test_weights_all_zero(tmp_path):
 
 
 def test_negative_weight(tmp_path):
-    with pytest.raises(ConfigError, match="criteria.power_line.weight"):
+    with pytest.raises(ConfigError, match=r"criteria\.power_line\.weight"):
         load_config(write(tmp_path, GOOD.replace("weight: 0.6", "weight: -1")))
 
 
@@ -138,7 +138,7 @@ weights:
 
 
 def test_direct_weights_are_required_without_ahp(tmp_path):
-    with pytest.raises(ConfigError, match="criteria.power_line.weight"):
+    with pytest.raises(ConfigError, match=r"criteria\.power_line\.weight"):
         load_config(write(tmp_path, GOOD.replace("    weight: 0.6\n", "")))
 
 

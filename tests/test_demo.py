@@ -154,7 +154,7 @@ def test_padus_layer_crs_and_quirks(out_dir):
     assert set(gdf["GAP_Sts"]) == {"1", "2", "3", "4"}  # text, as PAD-US publishes it
     assert 30 <= len(gdf) <= 45
     assert int((~shapely.is_valid(gdf.geometry.values)).sum()) == 2
-    des = dict(zip(gdf["Unit_Nm"], gdf["Des_Tp"]))
+    des = dict(zip(gdf["Unit_Nm"], gdf["Des_Tp"], strict=True))
     assert {"NP", "WA", "WSA", "NWR", "TRIBL", "MIL", "ACEC"} <= set(des.values())
     tribal = gdf[gdf["Own_Type"] == "TRIB"]
     assert len(tribal) == 1 and tribal["Mang_Name"].iloc[0] == "TRIB"

@@ -25,10 +25,10 @@ from pathlib import Path
 import pyogrio
 import pytest
 import shapely
-from fake_portal import FakePortal
-from helpers import SHARED_DATA, shared_file
 from shapely.geometry import shape
 
+from fake_portal import FakePortal
+from helpers import SHARED_DATA, shared_file
 from sitescore.catalog import parse_catalog
 from sitescore.datastore import read_manifest
 from sitescore.errors import ConfigError
@@ -226,7 +226,7 @@ def test_state_table_covers_every_state():
 def test_state_table_holds_the_census_outlines():
     states = pyogrio.read_dataframe(shared_file("counties/us_states_us_atlas_10m.geojson"))
     fips_state = {v: k for k, v in STATE_FIPS.items()}
-    for fips, geom in zip(states["id"], states.geometry):
+    for fips, geom in zip(states["id"], states.geometry, strict=True):
         st = fips_state[fips]
         w, s, e, n = STATE_BBOX[st]
         boxes = [shapely.box(w, s, e, n)] if w < e else [shapely.box(w, s, 180, n),
@@ -242,7 +242,7 @@ def test_bad_selection_is_one_clear_error():
         plan_fetch(cat, only=None, states=["XX"], bbox=None)
     with pytest.raises(ConfigError, match="--bbox"):
         plan_fetch(cat, only=None, states=None, bbox=(-100, 40, -101, 30))
-    with pytest.raises(ConfigError, match="west -100.0 is east of east -110.0"):
+    with pytest.raises(ConfigError, match=r"west -100\.0 is east of east -110\.0"):
         plan_fetch(cat, only=None, states=None, bbox=(-100, 30, -110, 40))     # swapped
     assert len(plan_fetch(cat, only=None, states=None, bbox=(170, 50, -170, 60))) == 1
 

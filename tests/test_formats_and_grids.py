@@ -7,13 +7,12 @@ import pytest
 import shapely
 import yaml
 
+from helpers import layer_source
 from sitescore.config import parse_config
 from sitescore.demo import generate_demo
 from sitescore.errors import DataError
 from sitescore.pipeline import run
 from sitescore.readers import read_layer
-
-from helpers import layer_source
 
 
 def padus_fee(n: int = 3) -> gpd.GeoDataFrame:
@@ -36,7 +35,8 @@ def test_padus_layer_chosen_in_a_multi_layer_geopackage(tmp_path):
     path = tmp_path / "PADUS4_0_State_NM.gpkg"
     padus_fee(2).to_file(path, layer="PADUS4_0Fee")
     padus_fee(5).to_file(path, layer="PADUS4_0Designation")
-    assert len(read_layer(layer_source("padus", path, name="federal_land", file_layer="PADUS4_0Designation"))) == 5
+    designation = layer_source("padus", path, name="federal_land", file_layer="PADUS4_0Designation")
+    assert len(read_layer(designation)) == 5
     assert len(read_layer(layer_source("padus", path, name="federal_land"))) == 2  # Fee by default
 
 

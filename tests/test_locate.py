@@ -6,12 +6,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from helpers import square_cells
 from sitescore.candidates import cell_adjacency
 from sitescore.config import SitesConfig
 from sitescore.locate import grow_sites, site_table
 from sitescore.schema import SQM_PER_ACRE
-
-from helpers import square_cells
 
 CELL_ACRES = 1e6 / SQM_PER_ACRE  # 1 km cell = 247.1 acres
 
@@ -83,8 +82,8 @@ def test_same_input_same_sites():
     shuffled = cells.sample(frac=1, random_state=1).reset_index(drop=True)
     b = grow_sites(shuffled, cell_adjacency(shuffled), cfg)
     # the same cells form the same sites whatever the row order (site numbers follow the seeds)
-    by_id_a = dict(zip(cells["cell_id"], a))
-    by_id_b = dict(zip(shuffled["cell_id"], b))
+    by_id_a = dict(zip(cells["cell_id"], a, strict=True))
+    by_id_b = dict(zip(shuffled["cell_id"], b, strict=True))
     assert by_id_a == by_id_b
     assert a.max() >= 3
 
@@ -102,7 +101,7 @@ def test_sites_do_not_depend_on_row_order(n_cols, n_rows, seed, min_acres, spaci
     a = grow_sites(cells, cell_adjacency(cells), cfg)
     shuffled = cells.sample(frac=1, random_state=seed % 1000).reset_index(drop=True)
     b = grow_sites(shuffled, cell_adjacency(shuffled), cfg)
-    assert dict(zip(cells["cell_id"], a)) == dict(zip(shuffled["cell_id"], b))
+    assert dict(zip(cells["cell_id"], a, strict=True)) == dict(zip(shuffled["cell_id"], b, strict=True))
     sa = site_table(cells, a, ["a"]).drop(columns="geometry")
     sb = site_table(shuffled, b, ["a"]).drop(columns="geometry")
     pd.testing.assert_frame_equal(sa, sb)

@@ -312,7 +312,10 @@ def test_topsis_minmax_by_hand():
     # r = [[0, 0], [.5, 1], [1, .5]] -> t = r/2; ideal (.5, 0), anti (0, .5)
     x = np.array([[1.0, 10], [2, 30], [3, 20]])
     c = topsis(x, np.array([0.5, 0.5]), [True, False], normalization="minmax")
-    d = lambda p, q: math.hypot(p[0] - q[0], p[1] - q[1])
+
+    def d(p: tuple[float, float], q: tuple[float, float]) -> float:
+        return math.hypot(p[0] - q[0], p[1] - q[1])
+
     rows = [(0, 0), (0.25, 0.5), (0.5, 0.25)]
     want = [d(t, (0, 0.5)) / (d(t, (0.5, 0)) + d(t, (0, 0.5))) for t in rows]
     np.testing.assert_allclose(c, want)
@@ -325,7 +328,7 @@ def test_topsis_constant_column_contributes_nothing():
         x = np.column_stack([AIRCRAFT, np.full(4, value)])
         w = np.append(AIRCRAFT_W, 0.4)
         for norm in ("vector", "minmax"):
-            np.testing.assert_allclose(topsis(x, w, AIRCRAFT_BENEFIT + [True], norm),
+            np.testing.assert_allclose(topsis(x, w, [*AIRCRAFT_BENEFIT, True], norm),
                                        topsis(AIRCRAFT, AIRCRAFT_W, AIRCRAFT_BENEFIT, norm))
 
 
@@ -497,12 +500,11 @@ def test_every_method_the_map_may_use_has_its_arithmetic_in_map_js():
 def test_a_new_method_is_one_registered_function(tmp_path):
     """Registered in one place, it is a config's `aggregation`, scores a table, and gets a map
     without sliders (map.js has no arithmetic for it)."""
-    from test_webmap import make_ranked_scene, page_data
-
     from sitescore.config import parse_config
     from sitescore.mcda import AGGREGATION_METHODS, aggregation_method
     from sitescore.scoring import score_table
     from sitescore.webmap import write_map
+    from test_webmap import make_ranked_scene, page_data
 
     @aggregation_method("weakest", "weakest criterion", browser=False)
     def weakest(values: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -5,14 +5,13 @@ import math
 import numpy as np
 import pytest
 import shapely
+from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from affine import Affine
 from rasterio.crs import CRS as RioCRS
 
-from sitescore.metrics import METRICS, compute_metric
-
 from helpers import layer, square_cells
+from sitescore.metrics import METRICS, compute_metric
 
 
 def test_distance_to_nearest_line_in_km():

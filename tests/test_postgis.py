@@ -30,6 +30,8 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, box
 from sqlalchemy import text
 
+from helpers import layer_source
+from postgis_support import PASSWORD, start_server
 from sitescore.config import load_config, parse_config
 from sitescore.errors import ConfigError, DataError
 from sitescore.pipeline import run
@@ -37,9 +39,6 @@ from sitescore.postgis import PostgisSource, read_postgis_layer, write_postgis, 
 from sitescore.readers import read_layer
 from sitescore.readers.base import LayerSource
 from sitescore.study_area import bbox_area
-
-from helpers import layer_source
-from postgis_support import PASSWORD, start_server
 
 pytestmark = pytest.mark.postgis
 

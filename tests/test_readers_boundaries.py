@@ -17,10 +17,9 @@ import pytest
 import shapely
 from shapely.geometry import box
 
+from helpers import layer_source, shared_file
 from sitescore.errors import DataError
 from sitescore.readers import read_layer
-
-from helpers import layer_source, shared_file
 
 
 def states(path: Path, options: dict | None = None) -> gpd.GeoDataFrame:
@@ -172,8 +171,10 @@ def test_census_places_polygons_and_gazetteer_table(tmp_path):
     assert got["name"].tolist() == ["Albuquerque", "Santa Fe"]
     assert (got.geom_type == "Point").all() and got["population"].isna().all()
     (tmp_path / "gaz.txt").write_text(
-        "USPS\tGEOID\tANSICODE\tNAME\tLSAD\tFUNCSTAT\tALAND\tAWATER\tALAND_SQMI\tAWATER_SQMI\tINTPTLAT\tINTPTLONG\n"
-        "NM\t3502000\t02409678\tAlbuquerque city\t25\tA\t486000000\t4000000\t187.7\t1.5\t35.105552\t-106.647388\n")
+        "USPS\tGEOID\tANSICODE\tNAME\tLSAD\tFUNCSTAT\tALAND\tAWATER\tALAND_SQMI\tAWATER_SQMI\t"
+        "INTPTLAT\tINTPTLONG\n"
+        "NM\t3502000\t02409678\tAlbuquerque city\t25\tA\t486000000\t4000000\t187.7\t1.5\t"
+        "35.105552\t-106.647388\n")
     gaz = tmp_path / "gaz.csv"
     gaz.write_text((tmp_path / "gaz.txt").read_text().replace("\t", ","))
     got = read_layer(layer_source("census_places", gaz, name="places"))

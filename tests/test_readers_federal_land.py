@@ -30,12 +30,11 @@ import pytest
 import shapely
 from shapely.geometry import box
 
+from helpers import layer_source, shared_file
 from sitescore.errors import ConfigError, DataError
 from sitescore.readers import read_layer
 from sitescore.readers.federal_land import designation_for, designation_from_name
 from sitescore.study_area import StudyArea, bbox_area
-
-from helpers import layer_source, shared_file
 
 NM = "federal_land/padus3_0_combined_NM_potamap_subset.geojson"
 CO = "federal_land/padus4_0_CO_potamap_subset.geojson"
@@ -184,7 +183,7 @@ def test_padus_picks_fee_layer_of_multilayer_file(tmp_path, suffix):
 def test_padus_bad_state_option(tmp_path):
     path = tmp_path / "fee.gpkg"
     _padus_fee_frame().to_file(path, driver="GPKG")
-    with pytest.raises(ConfigError, match="options.state"):
+    with pytest.raises(ConfigError, match=r"options\.state"):
         padus(path, options={"state": "Atlantis"})
 
 

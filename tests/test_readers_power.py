@@ -14,14 +14,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
+from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
 from sitescore.errors import DataError
 from sitescore.readers import READERS, read_layer
 from sitescore.readers.base import read_table
 from sitescore.schema import CRS
 from sitescore.study_area import bbox_area
-
-from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
-
 
 # --- HIFLD transmission lines ---------------------------------------------------------------
 # Schema: HIFLD Open "Electric Power Transmission Lines" feature class/shapefile
@@ -152,7 +150,7 @@ def test_hifld_substations_points_or_csv(tmp_path, suffix):
 def test_hifld_substations_csv_without_coordinates_names_field(tmp_path):
     path = tmp_path / "subs.csv"
     SUBSTATIONS.drop(columns="LATITUDE").to_csv(path, index=False)
-    with pytest.raises(DataError, match="subs.csv.*'LATITUDE'"):
+    with pytest.raises(DataError, match=r"subs\.csv.*'LATITUDE'"):
         read_layer(layer_source("hifld_substations", path))
 
 
@@ -189,7 +187,7 @@ def test_eia_power_plants_missing_capacity_names_field(tmp_path):
     path = tmp_path / "plants.csv"
     pd.DataFrame({"Plant_Code": [1], "Plant_Name": ["x"], "Longitude": [-112.0],
                   "Latitude": [33.0]}).to_csv(path, index=False)
-    with pytest.raises(DataError, match="plants.csv.*'Total_MW'"):
+    with pytest.raises(DataError, match=r"plants\.csv.*'Total_MW'"):
         read_layer(layer_source("eia_power_plants", path))
 
 
@@ -301,7 +299,7 @@ def test_eia860_single_space_cells_are_empty(tmp_path):
 def test_eia860_missing_plant_code_names_field(tmp_path):
     path = tmp_path / "plant.csv"
     path.write_text("Plant Name,State,Latitude,Longitude\nx,AZ,33,-112\n")
-    with pytest.raises(DataError, match="plant.csv.*'Plant Code'"):
+    with pytest.raises(DataError, match=r"plant\.csv.*'Plant Code'"):
         read_layer(layer_source("eia860_plants", path))
 
 

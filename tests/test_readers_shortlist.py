@@ -31,7 +31,7 @@ def test_csv_points_become_circles_of_their_radius(tmp_path):
     assert list(gdf.columns) == ["geometry", "candidate_id", "name"]
     assert gdf["candidate_id"].tolist() == ["A-1", "A-2", "A-3"]
     assert gdf["name"].tolist() == ["Buckeye West", "Casa Grande North", "Kingman Airport"]
-    for area_m2, radius_km in zip(gdf.area, [3.0, 2.5, 1.5]):      # blank radius -> option
+    for area_m2, radius_km in zip(gdf.area, [3.0, 2.5, 1.5], strict=True):      # blank radius -> option
         assert area_m2 == pytest.approx(math.pi * (radius_km * 1000) ** 2, rel=0.01)
     # centred on the given points
     centre = gpd.GeoSeries([Point(-112.70, 33.40)], crs=4326).to_crs(5070).iloc[0]

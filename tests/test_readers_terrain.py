@@ -11,12 +11,11 @@ import rasterio
 from pyproj import Geod, Transformer
 from rasterio.transform import from_origin
 
+from helpers import layer_source, shared_file
 from sitescore.errors import ConfigError, DataError
 from sitescore.readers import read_layer
 from sitescore.readers.terrain import Raster
 from sitescore.study_area import bbox_area
-
-from helpers import layer_source, shared_file
 
 GEOD = Geod(ellps="WGS84")
 
@@ -204,7 +203,8 @@ def test_dem_tiles_are_mosaicked_over_the_study_area(tmp_path):
         path = tmp_path / f"USGS_1_n36w{int(-west):03d}.tif"
         data = np.full((100, 100), 1000.0 + 100 * i, dtype="float32")
         with rasterio.open(path, "w", driver="GTiff", width=100, height=100, count=1, dtype="float32",
-                           crs="EPSG:4269", transform=from_origin(west, 36.0, 0.01, 0.01), nodata=-9999) as dst:
+                           crs="EPSG:4269", transform=from_origin(west, 36.0, 0.01, 0.01),
+                           nodata=-9999) as dst:
             dst.write(data, 1)
         paths.append(path)
     src = layer_source("dem", paths[0], name="terrain")

@@ -13,14 +13,13 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import LineString
 
+from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
 from sitescore.errors import ConfigError, DataError
 from sitescore.readers import READERS, read_layer
 from sitescore.readers.base import read_table
 from sitescore.readers.transport import airport_rows
 from sitescore.schema import CRS
 from sitescore.study_area import bbox_area
-
-from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
 
 
 def segment(lon: float, lat: float) -> LineString:
@@ -50,7 +49,7 @@ def test_tiger_roads_default_primary_and_secondary(tmp_path):
     out = read_layer(layer_source("tiger_roads", path))
     assert out.crs == CRS
     assert out.attrs["excluded_by_mtfcc"] == 1
-    classes = dict(zip(out["name"], out["road_class"]))
+    classes = dict(zip(out["name"], out["road_class"], strict=True))
     assert classes == {"I- 10": "interstate", "US Hwy 60": "primary", "State Rte 87": "secondary"}
     assert set(out["mtfcc"]) == {"S1100", "S1200"}
     assert out["road_id"].tolist()[0] == "1105089436890"
@@ -67,7 +66,7 @@ def test_tiger_roads_mtfcc_option(tmp_path):
 
 def test_tiger_roads_missing_mtfcc_names_file_and_field(tmp_path):
     path = tiger_roads(tmp_path / "roads.shp", drop="MTFCC")
-    with pytest.raises(DataError, match="roads.shp.*'MTFCC'"):
+    with pytest.raises(DataError, match=r"roads\.shp.*'MTFCC'"):
         read_layer(layer_source("tiger_roads", path))
 
 
@@ -128,7 +127,7 @@ def test_fra_narn_keep_abandoned_and_owner_list(tmp_path):
 
 def test_fra_narn_missing_net_names_field(tmp_path):
     path = narn_lines(tmp_path / "narn.geojson", drop="NET")
-    with pytest.raises(DataError, match="narn.geojson.*'NET'"):
+    with pytest.raises(DataError, match=r"narn\.geojson.*'NET'"):
         read_layer(layer_source("fra_narn", path))
 
 
@@ -226,7 +225,7 @@ def test_ourairports_types_state_and_service(tmp_path):
 def test_ourairports_missing_type_names_field(tmp_path):
     path = tmp_path / "airports.csv"
     path.write_text(AIRPORTS_CSV.replace('"type"', '"kind"', 1))
-    with pytest.raises(DataError, match="airports.csv.*'type'"):
+    with pytest.raises(DataError, match=r"airports\.csv.*'type'"):
         read_layer(layer_source("ourairports", path))
 
 

@@ -14,13 +14,11 @@ import pyogrio
 import pytest
 from shapely.geometry import LineString, box
 
+from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
 from sitescore.errors import ConfigError, DataError
 from sitescore.readers import READERS, read_layer
 from sitescore.schema import CRS
 from sitescore.study_area import bbox_area
-
-from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file, write_frame
-
 
 # --- Natural Earth --------------------------------------------------------------------------
 
@@ -51,7 +49,7 @@ def test_natural_earth_arizona_geojson():
     path = shared_file("water/ne_50m_rivers_lake_centerlines_az.geojson")
     out = read_layer(layer_source("natural_earth_rivers", path, name="rivers",
                                   data_dir=SHARED_DATA))
-    assert sorted(zip(out["name"], out["feature_class"])) == [
+    assert sorted(zip(out["name"], out["feature_class"], strict=True)) == [
         ("Colorado", "Lake Centerline"), ("Colorado", "River"), ("Gila", "River")]
 
 
@@ -149,7 +147,7 @@ def test_nhd_unknown_ftype_option_is_config_error(tmp_path):
 
 def test_nhd_missing_ftype_names_file_and_field(tmp_path):
     path = nhdplus_v2(tmp_path / "NHDFlowline.shp", drop="FTYPE")
-    with pytest.raises(DataError, match="NHDFlowline.shp.*'FType'"):
+    with pytest.raises(DataError, match=r"NHDFlowline\.shp.*'FType'"):
         read_layer(layer_source("nhd_flowlines", path))
 
 
@@ -220,7 +218,7 @@ def test_aqueduct_any_vector_with_fields(tmp_path):
 
 def test_aqueduct_missing_score_names_file_and_field(tmp_path):
     path = aqueduct(tmp_path / "aq.geojson", driver="GeoJSON", drop="bws_score")
-    with pytest.raises(DataError, match="aq.geojson.*'bws_score'"):
+    with pytest.raises(DataError, match=r"aq\.geojson.*'bws_score'"):
         read_layer(layer_source("aqueduct_baseline", path))
 
 

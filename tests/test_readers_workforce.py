@@ -16,12 +16,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
+from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file
 from sitescore.errors import ConfigError, DataError
 from sitescore.readers import READERS, LayerSource, read_layer
 from sitescore.readers.workforce import geoid5, read_acs, read_bls_laus
 from sitescore.study_area import bbox_area
-
-from helpers import ARIZONA, SHARED_DATA, layer_source, shared_file
 
 
 def counties_source(path: Path, data_dir: Path, tables: list | None = None) -> LayerSource:
@@ -145,7 +144,7 @@ def test_acs_field_missing_names_file_and_field(tmp_path):
 def test_laus_missing_fips_names_file_and_field(tmp_path):
     path = tmp_path / "laus.csv"
     path.write_text(LAUS.replace("County FIPS Code", "County Code"))
-    with pytest.raises(DataError, match="laus.csv.*'County FIPS Code'"):
+    with pytest.raises(DataError, match=r"laus\.csv.*'County FIPS Code'"):
         read_bls_laus(path, None)
 
 
@@ -167,7 +166,7 @@ def test_table_config_errors(tmp_path):
 def test_counties_missing_geoid_names_field(tmp_path):
     path = tmp_path / "c.geojson"
     gpd.GeoDataFrame({"NAME": ["x"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326").to_file(path)
-    with pytest.raises(DataError, match="c.geojson.*'STATEFP'"):
+    with pytest.raises(DataError, match=r"c\.geojson.*'STATEFP'"):
         read_layer(counties_source(path, tmp_path))
 
 
@@ -224,14 +223,15 @@ def test_acs_variables_in_the_example_configs_mean_what_the_configs_say():
     variable dictionary published with the table."""
     import yaml
     labels = pd.read_csv(shared_file("workforce/acs5_2018_county_selected_variables.csv"))
-    label = dict(zip(labels["variable"], labels["label_as_in_source_readme"]))
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs/new_mexico.yaml").read_text())
-    acs = [t for t in config["layers"]["counties"]["options"]["tables"] if t["reader"] == "acs"][0]
+    label = dict(zip(labels["variable"], labels["label_as_in_source_readme"], strict=True))
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs/new_mexico.yaml")
+                            .read_text())
+    acs = next(t for t in config["layers"]["counties"]["options"]["tables"] if t["reader"] == "acs")
     expected_words = {"population": ["total_estimate"],
                       "bachelors_or_higher": ["bachelor_s_degree", "graduate_or_professional_degree"]}
     for canonical, variables in acs["fields"].items():
         variables = variables if isinstance(variables, list) else [variables]
-        for var, word in zip(variables, expected_words[canonical]):
+        for var, word in zip(variables, expected_words[canonical], strict=True):
             assert word in label[var], (canonical, var, label[var])
     # B03002_001E (Hispanic or Latino origin by race: total) is the total population
     assert label["B03002_001E"].startswith("B03002_001___total")
@@ -260,10 +260,11 @@ def test_bls_laus_xlsx_with_title_rows_and_a_two_row_header(tmp_path):
     # the same with the header split over two rows
     ws.delete_rows(3)
     ws.insert_rows(3, 2)
-    for j, (top, bottom) in enumerate([("LAUS", "LAUS Code"), ("State", "State FIPS Code"),
-                                       ("County", "County FIPS Code"), (None, "County Name/State Abbreviation"),
-                                       (None, "Year"), (None, None), ("Labor", "Labor Force"),
-                                       (None, "Employed"), (None, "Unemployed"), (None, "Unemployment Rate (%)")]):
+    header = [("LAUS", "LAUS Code"), ("State", "State FIPS Code"), ("County", "County FIPS Code"),
+              (None, "County Name/State Abbreviation"), (None, "Year"), (None, None),
+              ("Labor", "Labor Force"), (None, "Employed"), (None, "Unemployed"),
+              (None, "Unemployment Rate (%)")]
+    for j, (top, bottom) in enumerate(header):
         ws.cell(row=3, column=j + 1, value=top)
         ws.cell(row=4, column=j + 1, value=bottom)
     wb.save(tmp_path / "laucnty24b.xlsx")

@@ -11,12 +11,11 @@ import pytest
 import shapely
 from pyproj import Geod
 
+from helpers import SHARED_DATA, SHARED_IMPORTS
 from sitescore.catalog import load_catalog
 from sitescore.config import load_config, parse_config
 from sitescore.pipeline import run
 from sitescore.readers import LayerSource, read_layer
-
-from helpers import SHARED_DATA, SHARED_IMPORTS
 
 pytestmark = pytest.mark.shared_data
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -205,7 +204,7 @@ def test_a_run_on_imported_files_equals_a_run_on_the_files_named_by_path(data_di
     import yaml
     doc = yaml.safe_load((CONFIGS / "new_mexico.yaml").read_text())
     files = dict(SHARED_IMPORTS)
-    for name, layer in doc["layers"].items():
+    for layer in doc["layers"].values():
         ds = layer.pop("dataset")
         layer["reader"] = load_catalog().get(ds).reader
         layer["path"] = files.get(ds, f"absent/{ds}")
@@ -275,7 +274,6 @@ def test_new_mexico_map_opens_in_chromium(nm_run):
     import time
 
     from browser_support import TEST_OUTPUT, launch_chromium, open_page
-
     from sitescore.webmap import PAGE_BUDGET_BYTES
 
     size = nm_run.map_path.stat().st_size

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from helpers import layer_source
 from shapely.geometry import box
 
+from helpers import layer_source
 from sitescore.catalog import load_catalog
 from sitescore.config import load_config
 from sitescore.datastore import import_file
@@ -195,7 +195,7 @@ def test_laus_joined_to_tracts_is_a_config_error_that_says_why(tmp_path):
     message = str(err.value)
     assert "layers.tracts.options.tables[0].reader" in message
     assert "LAUS" in message and "never census tracts" in message and "B23025_003E" in message
-    with pytest.raises(DataError, match="laucnty23.csv.*never census tracts"):
+    with pytest.raises(DataError, match=r"laucnty23\.csv.*never census tracts"):
         read_bls_laus(tmp_path / "laucnty23.csv", None, "tract")
 
 

@@ -90,7 +90,7 @@ def make_scene() -> dict:
     cells["site_id"] = cells["site_id"].astype("Int64")
 
     site_rows = []
-    for sid, (rank, cs) in SITE_CELLS.items():
+    for sid, (rank, _) in SITE_CELLS.items():
         member = cells[cells["site_id"] == sid]
         geom = shapely.union_all(member.geometry.values)
         centre = gpd.GeoSeries([geom.centroid], crs=CRS).to_crs("EPSG:4326").iloc[0]
@@ -286,7 +286,7 @@ def test_geometry_is_web_light(page):
                 blm_land.append(f["geometry"])
     assert all(len(repr(float(x)).split(".")[1]) <= 5 for x in coords)
     lons, lats = coords[0::2], coords[1::2]
-    assert -110 < min(lons) and max(lons) < -107 and 31 < min(lats) and max(lats) < 34
+    assert min(lons) > -110 and max(lons) < -107 and min(lats) > 31 and max(lats) < 34
     # The 2,000-vertex circle is simplified (and clipped to the study's surroundings).
     assert len(blm_land) == 1 and blm_land[0]["type"] == "Polygon"
     assert len(blm_land[0]["coordinates"][0]) < 400
@@ -466,7 +466,7 @@ def ranked_page(ranked_scene, tmp_path_factory) -> str:
 def test_a_slider_per_criterion_at_the_configured_weight(ranked_page, ranked_scene):
     sliders = re.findall(r'<input type="range" class="ss-slider"[^>]*>', ranked_page)
     assert len(sliders) == len(RANKED_WEIGHTS)
-    for tag, c in zip(sliders, ranked_scene["criteria"]):
+    for tag, c in zip(sliders, ranked_scene["criteria"], strict=True):
         assert f'data-name="{c.name}"' in tag
         assert f'value="{round(100 * c.weight)}"' in tag and 'min="0"' in tag
     for label in ("Reset", "Export weights as YAML", "Combined by weighted sum"):

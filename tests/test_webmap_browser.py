@@ -317,7 +317,7 @@ def assert_ranking(got: dict, sites, order: list, scores: np.ndarray, *, exact: 
         assert browser.tolist() == scores.tolist()  # bit for bit
     else:
         np.testing.assert_allclose(browser, scores, rtol=1e-12, atol=1e-15)
-    by_id = dict(zip(ids, browser))
+    by_id = dict(zip(ids, browser, strict=True))
     assert [row[2] for row in got["panel"]] == [f"{by_id[sid]:.3f}" for sid in order]
 
 

@@ -57,9 +57,9 @@ def _exclusion_reasons(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Seri
         hit = (gap == code) & reasons.isna()
         reasons[hit] = f"GAP status {code}"
     des = land["designation"].fillna("").str.upper()
-    for code in cfg.exclude.designations:
-        hit = (des == code.upper()) & reasons.isna()
-        reasons[hit] = f"designation {code} ({DESIGNATION_NAMES.get(code.upper(), code)})"
+    for des_code in cfg.exclude.designations:
+        hit = (des == des_code.upper()) & reasons.isna()
+        reasons[hit] = f"designation {des_code} ({DESIGNATION_NAMES.get(des_code.upper(), des_code)})"
     return reasons
 
 
@@ -222,7 +222,7 @@ def _square_cover(geometry: shapely.Geometry, size: float) -> _SquareCover:
 
 
 def _square_ids(size: float, cols: np.ndarray, rows: np.ndarray) -> list[str]:
-    return [f"sq{int(size)}_{c}_{r}" for c, r in zip(cols.tolist(), rows.tolist())]
+    return [f"sq{int(size)}_{c}_{r}" for c, r in zip(cols.tolist(), rows.tolist(), strict=True)]
 
 
 def square_grid(geometry: shapely.Geometry, size_km: float) -> gpd.GeoDataFrame:

@@ -10,6 +10,7 @@ Imports nothing from sitescore, so any module may use it without an import cycle
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
@@ -137,8 +138,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise

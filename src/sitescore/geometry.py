@@ -16,7 +16,8 @@ def clip_to_boxes(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     try:
         return shapely.lib.clip_by_rect(geoms, bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
     except (AttributeError, TypeError):  # a shapely whose ufunc wants scalars
-        return np.array([shapely.clip_by_rect(g, *b) for g, b in zip(geoms, bounds)], dtype=object)
+        return np.array([shapely.clip_by_rect(g, *b) for g, b in zip(geoms, bounds, strict=True)],
+                        dtype=object)
 
 
 def are_boxes(geoms: np.ndarray) -> bool:

@@ -9,8 +9,8 @@ is deterministic.
 from __future__ import annotations
 
 import heapq
-from typing import Any
 from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,8 +18,8 @@ import pandas as pd
 import shapely
 
 from .config import SitesConfig
-from .scoring import aggregate_scores
 from .schema import CRS, M_PER_KM, WEB_CRS
+from .scoring import aggregate_scores
 
 
 def grow_sites(cells: gpd.GeoDataFrame, adjacency: Sequence[np.ndarray],
@@ -139,8 +139,9 @@ def shortlist_sites(cells: gpd.GeoDataFrame, criteria: Sequence[str],
     """Each shortlist candidate is a site of its own; excluded ones rank after all others."""
     site_of = np.arange(1, len(cells) + 1)
     sites = site_table(cells, site_of, criteria, method=method)
-    excluded = dict(zip(range(1, len(cells) + 1), cells["excluded"].to_numpy(dtype=bool)))
-    reasons = dict(zip(range(1, len(cells) + 1), cells["exclusion_reason"].to_numpy(dtype=object)))
+    excluded = dict(zip(range(1, len(cells) + 1), cells["excluded"].to_numpy(dtype=bool), strict=True))
+    reasons = dict(zip(range(1, len(cells) + 1), cells["exclusion_reason"].to_numpy(dtype=object),
+                       strict=True))
     sites["excluded"] = sites["site_id"].map(excluded).astype(bool)
     sites["exclusion_reason"] = sites["site_id"].map(reasons)
     sites = sites.sort_values(["excluded", "score", "site_id"], ascending=[True, False, True],

@@ -23,7 +23,6 @@ from .errors import DataError
 from .geometry import are_boxes, clip_to_boxes, geojson_shapes, short_pieces
 from .schema import M_PER_KM
 
-
 #: Longest search radius or decay distance, km (as config.MAX_DISTANCE_KM); a gravity cut-off may
 #: reach three decay lengths.
 MAX_RADIUS_KM = 1000.0
@@ -306,14 +305,15 @@ def zonal(cells: gpd.GeoDataFrame, raster: Any, p: ZonalParams) -> np.ndarray:
     x0, y0, x1, y1 = array_bounds(grid.shape[0], grid.shape[1], raster.transform)
     footprint = transform_bounds(raster.crs, cells.crs, min(x0, x1), min(y0, y1), max(x0, x1),
                                  max(y0, y1), densify_pts=101)
-    west, south, east, north = np.array(footprint) + [-M_PER_KM, -M_PER_KM, M_PER_KM, M_PER_KM]
+    margin = np.array([-M_PER_KM, -M_PER_KM, M_PER_KM, M_PER_KM])  # an array sum, not list concatenation
+    west, south, east, north = np.array(footprint) + margin
     b = shapely.bounds(cells.geometry.values)
     over = np.flatnonzero((b[:, 0] <= east) & (b[:, 2] >= west) & (b[:, 1] <= north) & (b[:, 3] >= south))
     if len(over) == 0:
         return out
     geoms = np.empty(n, dtype=object)
     geoms[over] = cells.iloc[over].to_crs(raster.crs).geometry.values
-    ids = rasterize(zip(geojson_shapes(geoms[over]), over + 1), out_shape=grid.shape,
+    ids = rasterize(zip(geojson_shapes(geoms[over]), over + 1, strict=True), out_shape=grid.shape,
                     transform=raster.transform, fill=0, dtype="int32", all_touched=False)
     flat_ids = ids.ravel()
     flat = grid.ravel()

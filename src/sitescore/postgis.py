@@ -302,7 +302,7 @@ def read_postgis_layer(src: PostgisSource, area: StudyArea | None = None) -> gpd
         bounds = area.bounds_in(crs) if (area is not None and crs is not None) else None
         if bounds is not None and srid is not None:
             query += f" WHERE ST_Intersects(_layer.{geom}, ST_MakeEnvelope(:w, :s, :e, :n, :srid))"
-            params = dict(zip(("w", "s", "e", "n"), map(float, bounds)), srid=int(srid))
+            params = dict(zip(("w", "s", "e", "n"), map(float, bounds), strict=True), srid=int(srid))
         try:
             gdf = gpd.read_postgis(text(query), conn, geom_col=src.geometry_column, crs=crs,
                                    params=params)
@@ -338,7 +338,6 @@ def _srid(conn: Connection, src: PostgisSource, inner: str, geom: str, where: st
     from sqlalchemy.exc import SQLAlchemyError
 
     if src.table is not None:
-        schema, name = _table_parts(src.table)
         try:
             with conn.begin_nested():  # a failed lookup must not abort the transaction
                 srid = conn.execute(

@@ -10,7 +10,8 @@ Parquet, JSON) keep the true text; only these two places get the safe form.
 from __future__ import annotations
 
 import re
-from typing import Any
+from os import PathLike
+from typing import Any, overload
 
 import pandas as pd
 
@@ -69,7 +70,15 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Any = None, **kwargs: Any) -> str | None:
+@overload
+def write_csv(frame: pd.DataFrame, path: None = None, **kwargs: Any) -> str: ...
+
+
+@overload
+def write_csv(frame: pd.DataFrame, path: str | PathLike[str], **kwargs: Any) -> None: ...
+
+
+def write_csv(frame: pd.DataFrame, path: str | PathLike[str] | None = None, **kwargs: Any) -> str | None:
     """`frame.to_csv` after `csv_safe`: the one way sitescore writes a CSV. With no `path` the
     CSV text is returned (for writers that put it in place atomically themselves)."""
     return csv_safe(frame).to_csv(path, **kwargs)

@@ -24,10 +24,10 @@ class StudyArea:
         if self.geometry is None:
             return None
         target = ProjCRS.from_user_input(crs)
-        if target.equals(ProjCRS.from_user_input(CRS)):
-            return tuple(self.geometry.bounds)  # type: ignore[return-value]
-        transformer = Transformer.from_crs(CRS, target, always_xy=True)
         w, s, e, n = self.geometry.bounds
+        if target.equals(ProjCRS.from_user_input(CRS)):
+            return w, s, e, n
+        transformer = Transformer.from_crs(CRS, target, always_xy=True)
         return transformer.transform_bounds(w, s, e, n, densify_pts=21)
 
     def clip_mask(self, gdf):
@@ -48,5 +48,5 @@ def bbox_area(bbox: list[float], label: str | None = None) -> StudyArea:
     # densify so the Albers outline follows the box's parallels
     dense = shapely.segmentize(shapely.Polygon(ring), 0.05)
     xs, ys = transformer.transform(*shapely.get_coordinates(dense).T)
-    polygon = shapely.Polygon(list(zip(xs, ys)))
+    polygon = shapely.Polygon(list(zip(xs, ys, strict=True)))
     return StudyArea(label or f"bbox {west},{south},{east},{north}", polygon)

@@ -15,6 +15,13 @@ from ..formatting import to_float
 MIN_OVERLAP_SHARE_OF_SMALLER = 1e-6
 
 
+def _valid_only(geoms: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """The geometries with the missing and empty ones as None, which STRtree leaves out."""
+    out = geoms.copy()
+    out[~ok] = None
+    return out
+
+
 def match_sites(geoms_a: Sequence[Any], geoms_b: Sequence[Any]
                 ) -> list[tuple[int, int, float]]:
     """One-to-one matching of outlines by overlap: (index in A, index in B, overlap share).
@@ -30,8 +37,8 @@ def match_sites(geoms_a: Sequence[Any], geoms_b: Sequence[Any]
         return []
     ok_a = ~(shapely.is_missing(a) | shapely.is_empty(a))
     ok_b = ~(shapely.is_missing(b) | shapely.is_empty(b))
-    tree = shapely.STRtree(np.where(ok_b, b, None))
-    ia, ib = tree.query(np.where(ok_a, a, None), predicate="intersects")
+    tree = shapely.STRtree(_valid_only(b, ok_b))
+    ia, ib = tree.query(_valid_only(a, ok_a), predicate="intersects")
     if not len(ia):
         return []
     inter = shapely.area(shapely.intersection(a[ia], b[ib]))

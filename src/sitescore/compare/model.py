@@ -181,8 +181,8 @@ class Comparison:
                 "acres_a": to_float(a.get("acres")) if a is not None else None,
                 "acres_b": to_float(b.get("acres")) if b is not None else None,
                 "overlap": ch.overlap,
-                "lon": to_float(here.get("lon")),
-                "lat": to_float(here.get("lat")),
+                "lon": to_float(here.get("lon")) if here is not None else None,
+                "lat": to_float(here.get("lat")) if here is not None else None,
                 "top_drivers": ch.drivers_text(),
             }
             deltas = dict(ch.drivers)

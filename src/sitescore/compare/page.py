@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import Figure
 from folium.utilities import JsCode
 
 from ..formatting import esc, js_json, to_float, write_atomic
@@ -260,7 +261,7 @@ def _build_map(comp: Comparison) -> str:
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     if bounds:
         m.fit_bounds(bounds, padding_top_left=(390, 30), padding_bottom_right=(30, 30), max_zoom=14)
-    figure = m.get_root()
+    figure = _figure(m)
     figure.header.add_child(Raw(_CSS), name="compare_css")
     figure.html.add_child(Raw(_box_html(comp)), name="compare_box")
     return figure.render()
@@ -277,6 +278,13 @@ def _outlines(comp: Comparison) -> tuple[dict[int, Any], dict[int, Any]]:
     return web_a, web_b
 
 
+def _figure(m: folium.Map) -> Figure:
+    """The page a map is drawn on (folium makes a map's root a Figure)."""
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    return root
+
+
 def _base_map(comp: Comparison, shown: list[Any]) -> tuple[folium.Map, list | None]:
     """The map with its base layers, centred on the shown outlines (the US when none)."""
     bounds = None
@@ -291,7 +299,7 @@ def _base_map(comp: Comparison, shown: list[Any]) -> tuple[folium.Map, list | No
                    control_scale=True)
     m.default_js = list(MAP_JS)   # Leaflet and jQuery only, as the run maps
     m.default_css = list(MAP_CSS)
-    m.get_root().title = esc(f"Compare: {comp.study_a} vs {comp.study_b}")
+    _figure(m).title = esc(f"Compare: {comp.study_a} vs {comp.study_b}")
     folium.TileLayer("Esri.WorldGrayCanvas", name="Light grey (Esri)", overlay=False,
                      show=True).add_to(m)
     folium.TileLayer("OpenStreetMap.Mapnik", name="OpenStreetMap", overlay=False,
@@ -333,10 +341,12 @@ def _add_rank_marks(comp: Comparison, web_a: dict[int, Any], web_b: dict[int, An
                     groups: dict[str, folium.FeatureGroup]) -> None:
     """A mark per site with its rank in A and in B, and the popup of its drivers."""
     for ch in comp.changes:
-        a = comp.sites_a.iloc[ch.index_a] if ch.index_a is not None else None
-        b = comp.sites_b.iloc[ch.index_b] if ch.index_b is not None else None
-        loc = _location(b, web_b.get(ch.index_b)) if b is not None else \
-            _location(a, web_a.get(ch.index_a))
+        if ch.index_b is not None:  # where it is in B, else where it was in A
+            loc = _location(comp.sites_b.iloc[ch.index_b], web_b.get(ch.index_b))
+        elif ch.index_a is not None:
+            loc = _location(comp.sites_a.iloc[ch.index_a], web_a.get(ch.index_a))
+        else:
+            loc = None
         if loc is None:
             continue
         label = _marker_label(ch)

@@ -32,11 +32,12 @@ def layer_schema(cfg: Config, layer: str) -> Any:
     reader is not known yet."""
     from ..readers import READERS
 
-    reader = cfg.layers[layer].reader
-    if reader is None and cfg.layers[layer].dataset is not None:
+    lc = cfg.layers[layer]
+    reader = lc.reader
+    if reader is None and lc.dataset is not None:
         try:
             from ..catalog import load_catalog
-            reader = load_catalog().datasets[cfg.layers[layer].dataset].reader
+            reader = load_catalog().datasets[lc.dataset].reader
         except Exception:  # an unknown dataset is reported when the layer is read
             return None
     spec = READERS.get(reader) if reader else None
@@ -79,7 +80,7 @@ def check_readers(cfg: Config, doc: Any, source: Path | str) -> None:
             try:
                 check_options(READERS[reader], name, layer.options)
             except ConfigError as exc:
-                line = line_of(doc, tuple(exc.key.split(".")))
+                line = line_of(doc, tuple(exc.key.split("."))) if exc.key else None
                 raise ConfigError(str(exc).split(": ", 1)[-1],
                                   file=f"{source}, line {line}" if line else f"{source}",
                                   key=exc.key) from None
@@ -142,6 +143,8 @@ def check_where(cfg: Config, name: str, doc: Any, source: Path | str) -> None:
     from ..filters import parse_where
 
     crit = cfg.criteria[name]
+    if crit.where is None:
+        return
     line = line_of(doc, ("criteria", name, "where"))
     where = f"{source}, line {line}" if line else f"{source}"
     key = f"criteria.{name}.where"

@@ -177,9 +177,9 @@ def _unwrap(tp: Any) -> tuple[Any, dict[str, Any]]:
             tp = typing.get_args(tp)[0]
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
-            members = {_tag(a): a for a in args}
-            if len(args) > 1 and None not in members:
-                return None, members
+            tagged = {_tag(a): a for a in args}
+            if len(args) > 1 and None not in tagged:
+                return None, {t: a for t, a in tagged.items() if t is not None}
             tp = args[0] if args else None
         else:
             return tp, {}

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import SitescoreError
+from ..errors import ConfigError, SitescoreError
 from ..mcda import AGGREGATION_METHODS, rescale_weights
 from ..postgis import PostgisOutput, PostgisSource
 from ..schema import STATE_FIPS
@@ -29,6 +29,9 @@ MAX_DISTANCE_KM = 1000.0
 MIN_CELL_KM = 0.01
 #: Default limit of candidate cells a run may make (a national 2 km run makes about 1 million).
 MAX_CELLS = 5_000_000
+#: The table formats a run can write its cells and sites in (`outputs.formats`; all by default).
+OutputFormat = Literal["gpkg", "parquet", "csv"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("gpkg", "parquet", "csv")
 #: Windows device names that cannot be folder or file names, with or without an extension.
 _RESERVED = re.compile(r"(?:CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])(?:\..*)?",
                        re.IGNORECASE | re.DOTALL)
@@ -64,18 +67,19 @@ class _Strict(BaseModel):
 
 
 class LayerConfig(_Strict):
-    reader: str | None = Field(None, description="Registered reader, e.g. padus, "
-                                                 "hifld_transmission_lines (default: the dataset's).")
-    dataset: str | None = Field(None, description="Catalog dataset id: its file(s) in the data "
-                                                  "folder, as fetched or imported.")
-    path: str | None = Field(None, description="File path, relative to data_dir unless absolute.")
-    postgis: PostgisSource | None = Field(None, description="A PostGIS table or query instead of "
-                                                            "a file: {url, table | sql, geometry_column}.")
+    reader: str | None = Field(default=None, description="Registered reader, e.g. padus, "
+                                                         "hifld_transmission_lines (default: the dataset's).")
+    dataset: str | None = Field(default=None, description="Catalog dataset id: its file(s) in the data "
+                                                          "folder, as fetched or imported.")
+    path: str | None = Field(default=None, description="File path, relative to data_dir unless absolute.")
+    postgis: PostgisSource | None = Field(
+        default=None,
+        description="A PostGIS table or query instead of a file: {url, table | sql, geometry_column}.")
     relative_to: Literal["data_dir", "config"] = Field(
-        "data_dir", description="Whether a relative path starts at data_dir or at the config file.")
-    layer: str | None = Field(None, description="Layer inside a GDB / GeoPackage.")
-    optional: bool = Field(False, description="If the file is missing, drop the criteria that "
-                                              "use it (and say so) instead of failing.")
+        default="data_dir", description="Whether a relative path starts at data_dir or at the config file.")
+    layer: str | None = Field(default=None, description="Layer inside a GDB / GeoPackage.")
+    optional: bool = Field(default=False, description="If the file is missing, drop the criteria that "
+                                                      "use it (and say so) instead of failing.")
     options: dict[str, Any] = Field(default_factory=dict, description="Reader options.")
 
     @model_validator(mode="after")
@@ -89,8 +93,9 @@ class LayerConfig(_Strict):
 
 
 class AreaConfig(_Strict):
-    states: list[str] | None = Field(None, description="Two-letter state codes; needs a 'states' layer.")
-    bbox: list[float] | None = Field(None, description="[west, south, east, north] in degrees.")
+    states: list[str] | None = Field(default=None,
+                                     description="Two-letter state codes; needs a 'states' layer.")
+    bbox: list[float] | None = Field(default=None, description="[west, south, east, north] in degrees.")
 
     @field_validator("states")
     @classmethod
@@ -110,7 +115,7 @@ class AreaConfig(_Strict):
             return v
         if len(v) != 4:
             raise ValueError("bbox needs 4 numbers: west, south, east, north")
-        for side, value in zip(("west", "south", "east", "north"), v):
+        for side, value in zip(("west", "south", "east", "north"), v, strict=True):
             lon = side in ("west", "east")
             limit = 180 if lon else 90
             if not -limit <= value <= limit:
@@ -134,15 +139,15 @@ class ExcludeConfig(_Strict):
                                  description="Owner types removed (tribal and non-federal land).")
     layers: list[str] = Field(default_factory=list,
                               description="Extra polygon layers whose area is excluded.")
-    buffer_km: float = Field(1.0, ge=0, le=MAX_DISTANCE_KM,
+    buffer_km: float = Field(default=1.0, ge=0, le=MAX_DISTANCE_KM,
                              description="Buffer around every excluded area.")
 
 
 class GridConfig(_Strict):
     kind: Literal["square", "h3"] = "square"
-    size_km: float = Field(2.0, gt=0, description="Square cell edge (square grid), at least "
-                                                  f"{MIN_CELL_KM:g} km.")
-    resolution: int = Field(7, ge=0, le=12, description="H3 resolution (h3 grid).")
+    size_km: float = Field(default=2.0, gt=0, description="Square cell edge (square grid), at least "
+                                                          f"{MIN_CELL_KM:g} km.")
+    resolution: int = Field(default=7, ge=0, le=12, description="H3 resolution (h3 grid).")
 
     @field_validator("size_km")
     @classmethod
@@ -154,14 +159,14 @@ class GridConfig(_Strict):
 
 
 class CandidatesConfig(_Strict):
-    source: str = Field("federal_land", description="Federal-land layer, or a shortlist layer.")
+    source: str = Field(default="federal_land", description="Federal-land layer, or a shortlist layer.")
     agencies: list[str] = Field(default_factory=lambda: ["BLM"],
                                 description="Managing agencies (PAD-US Mang_Name codes).")
     exclude: ExcludeConfig = Field(default_factory=ExcludeConfig)
     grid: GridConfig = Field(default_factory=GridConfig)
-    min_eligible_share: float = Field(0.5, gt=0, le=1,
+    min_eligible_share: float = Field(default=0.5, gt=0, le=1,
                                       description="A cell is kept if this share is eligible.")
-    max_cells: int = Field(MAX_CELLS, ge=1, description="Most candidate cells a run may make; "
+    max_cells: int = Field(default=MAX_CELLS, ge=1, description="Most candidate cells a run may make; "
                            "the land's area over the cell area is checked before gridding.")
 
 
@@ -175,10 +180,10 @@ class CriterionConfig(BaseModel):
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     metric: str
     layer: str
-    where: str | None = Field(None, description="Filter on the layer, e.g. 'voltage_kv >= 345'.")
+    where: str | None = Field(default=None, description="Filter on the layer, e.g. 'voltage_kv >= 345'.")
     value: AnyValueFunction
-    weight: float | None = Field(None, ge=0, description="Weight (direct weights); with "
-                                                          "weights.method: ahp it comes from the matrix.")
+    weight: float | None = Field(default=None, ge=0, description="Weight (direct weights); with "
+                                 "weights.method: ahp it comes from the matrix.")
     label: str | None = None
     unit: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -195,7 +200,7 @@ class ConstraintConfig(_Strict):
     criterion: str
     min: float | None = None
     max: float | None = None
-    exclude_values: list[str] | None = Field(None, description="Raw values that exclude a cell.")
+    exclude_values: list[str] | None = Field(default=None, description="Raw values that exclude a cell.")
 
     @model_validator(mode="after")
     def _some_rule(self) -> ConstraintConfig:
@@ -205,20 +210,19 @@ class ConstraintConfig(_Strict):
 
 
 class SitesConfig(_Strict):
-    min_site_acres: float = Field(1000, gt=0)
-    min_spacing_km: float = Field(10, ge=0, le=MAX_DISTANCE_KM)
-    max_sites: int = Field(25, ge=1)
-    min_cell_score: float = Field(0.0, ge=0, le=1, description="Cells below this never join a site.")
+    min_site_acres: float = Field(default=1000, gt=0)
+    min_spacing_km: float = Field(default=10, ge=0, le=MAX_DISTANCE_KM)
+    max_sites: int = Field(default=25, ge=1)
+    min_cell_score: float = Field(default=0.0, ge=0, le=1, description="Cells below this never join a site.")
 
 
 class OutputsConfig(_Strict):
     maps_dir: str = "maps"
     runs_dir: str = "runs"
-    formats: list[Literal["gpkg", "parquet", "csv"]] = Field(
-        default_factory=lambda: ["gpkg", "parquet", "csv"])
-    map_layers: bool = Field(True, description="Add every input layer to the map as a toggle.")
-    postgis: PostgisOutput | None = Field(None, description="Also write sites, cells and excluded "
-                                                            "land to PostGIS: {url, schema, prefix}.")
+    formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
+    map_layers: bool = Field(default=True, description="Add every input layer to the map as a toggle.")
+    postgis: PostgisOutput | None = Field(default=None, description="Also write sites, cells and excluded "
+                                                                    "land to PostGIS: {url, schema, prefix}.")
 
 
 class WeightsConfig(_Strict):
@@ -229,23 +233,24 @@ class WeightsConfig(_Strict):
         default_factory=dict,
         description="AHP judgements: pairwise[a][b] = how much more a matters than b (Saaty 1-9; "
                     "fractions for less). Each unordered pair once; the rest follows by reciprocity.")
-    max_consistency_ratio: float = Field(0.10, gt=0, le=1)
+    max_consistency_ratio: float = Field(default=0.10, gt=0, le=1)
 
 
 class SensitivityConfig(_Strict):
     """How sure is the ranking: Monte Carlo over weights (and optionally value-function
     thresholds), and one-at-a-time weight sweeps."""
 
-    draws: int = Field(1000, ge=10, le=1_000_000)
+    draws: int = Field(default=1000, ge=10, le=1_000_000)
     weights: Literal["dirichlet", "uniform"] = Field(
-        "dirichlet", description="Dirichlet around the configured weights, or uniform on the simplex.")
-    spread: float = Field(0.2, gt=0, le=2, description="Coefficient of variation of each weight "
-                                                       "(Dirichlet draws).")
-    thresholds: float = Field(0.0, ge=0, le=1, description="Relative jitter of value-function "
-                                                          "parameters (0 = weights only).")
-    top_k: int = Field(10, ge=1)
+        default="dirichlet",
+        description="Dirichlet around the configured weights, or uniform on the simplex.")
+    spread: float = Field(default=0.2, gt=0, le=2, description="Coefficient of variation of each weight "
+                                                               "(Dirichlet draws).")
+    thresholds: float = Field(default=0.0, ge=0, le=1, description="Relative jitter of value-function "
+                                                                  "parameters (0 = weights only).")
+    top_k: int = Field(default=10, ge=1)
     seed: int = 0
-    sweep_max: float = Field(2.0, gt=1, description="Weight sweeps run from 0 to this multiple.")
+    sweep_max: float = Field(default=2.0, gt=1, description="Weight sweeps run from 0 to this multiple.")
 
 
 #: Module -> package name of what the Dask engine needs (the `dask` extra).
@@ -265,17 +270,17 @@ _SCHEDULER = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[
 class EngineConfig(_Strict):
     """Where candidates and metrics run: here, or on a Dask cluster (the `dask` extra)."""
 
-    kind: Literal["local", "dask"] = Field("local", description="local, or dask (pip install "
-                                                                "'sitescore[dask]').")
-    scheduler: str | None = Field(None, description="Address of a running Dask scheduler, e.g. "
-                                                    "tcp://host:8786; none starts a local cluster "
-                                                    "for the run.")
-    workers: int | None = Field(None, ge=1, description="Worker processes of the local cluster "
-                                                        "(default: one per CPU).")
-    partitions: int | None = Field(None, ge=1, description="Strips and partitions the cells are "
-                                                           "split into (default: one per worker thread).")
-    threads: int | None = Field(None, ge=1, description="Local engine: metrics computed at once on "
-                                                        "threads (default: one per CPU, at most 4).")
+    kind: Literal["local", "dask"] = Field(default="local", description="local, or dask (pip install "
+                                                                        "'sitescore[dask]').")
+    scheduler: str | None = Field(default=None, description="Address of a running Dask scheduler, e.g. "
+                                                            "tcp://host:8786; none starts a local cluster "
+                                                            "for the run.")
+    workers: int | None = Field(default=None, ge=1, description="Worker processes of the local cluster "
+                                                                "(default: one per CPU).")
+    partitions: int | None = Field(default=None, ge=1, description="Strips and partitions the cells "
+                                   "are split into (default: one per worker thread).")
+    threads: int | None = Field(default=None, ge=1, description="Local engine: metrics computed at once on "
+                                                                "threads (default: one per CPU, at most 4).")
 
     @field_validator("kind")
     @classmethod
@@ -313,8 +318,9 @@ class Config(_Strict):
     study: str = Field(description="Short name; folders maps/<study>, runs/<study>. Letters "
                                    "(any script), digits, '_', '.', '-'; at most 100 characters.")
     title: str | None = None
-    synthetic: bool = Field(False, description="Inputs are generated demo data (said on the map).")
-    data_dir: str = Field("data/raw", description="Where layer paths start; relative to the config file.")
+    synthetic: bool = Field(default=False, description="Inputs are generated demo data (said on the map).")
+    data_dir: str = Field(default="data/raw",
+                          description="Where layer paths start; relative to the config file.")
     area: AreaConfig = Field(default_factory=AreaConfig)
     layers: dict[str, LayerConfig]
     candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
@@ -322,21 +328,21 @@ class Config(_Strict):
     constraints: list[ConstraintConfig] = Field(default_factory=list)
     weights: WeightsConfig = Field(default_factory=WeightsConfig)
     aggregation: str = Field(
-        "weighted_sum", json_schema_extra={"enum": list(AGGREGATION_METHODS)},
+        default="weighted_sum", json_schema_extra={"enum": list(AGGREGATION_METHODS)},
         description="How criterion scores combine (sitescore.mcda); constraints stay vetoes.")
-    sensitivity: SensitivityConfig | None = Field(None, description="Rank uncertainty, if wanted.")
+    sensitivity: SensitivityConfig | None = Field(default=None, description="Rank uncertainty, if wanted.")
     sites: SitesConfig = Field(default_factory=SitesConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig,
                                  description="Where the work runs: local, or a Dask cluster.")
-    preset: str | None = Field(None, description="A scenario preset (criteria, weights, sites) "
-                                                 "applied on top of this study's data.")
+    preset: str | None = Field(default=None, description="A scenario preset (criteria, weights, sites) "
+                                                         "applied on top of this study's data.")
     description: str | None = None
 
     # set by load_config, not by the user
-    source_path: Path | None = Field(None, exclude=True)
+    source_path: Path | None = Field(default=None, exclude=True)
     notes: list[str] = Field(default_factory=list, exclude=True)
-    ahp: dict[str, Any] | None = Field(None, exclude=True)
+    ahp: dict[str, Any] | None = Field(default=None, exclude=True)
     key_lines: dict[str, int] = Field(default_factory=dict, exclude=True)
 
     @field_validator("study")
@@ -381,6 +387,7 @@ class Config(_Strict):
         if self.area.states and "states" not in self.layers:
             raise KeyedError("area.states", "a study area by state needs a 'states' layer")
         if self.weights.method == "direct":
+            weights: list[float] = []
             for name, c in self.criteria.items():
                 typo = difflib.get_close_matches("weight", [str(k) for k in c.model_extra or {}],
                                                  n=1, cutoff=0.6)
@@ -390,10 +397,10 @@ class Config(_Strict):
                 if c.weight is None:
                     raise KeyedError(f"criteria.{name}.weight",
                                      "a weight is needed (or set weights.method: ahp)")
-            weights = [c.weight for c in self.criteria.values()]
+                weights.append(c.weight)
             if not any(w > 0 for w in weights) or not all(math.isfinite(w) for w in weights):
                 raise KeyedError("criteria", "weights must be finite and at least one must be > 0")
-            for c, w in zip(self.criteria.values(), rescale_weights(weights)):
+            for c, w in zip(self.criteria.values(), rescale_weights(weights), strict=True):
                 c.weight = w  # only changed when their sum overflows; the ratios stay
         return self
 
@@ -428,9 +435,16 @@ class Config(_Strict):
         return type(exc)(message, file=self.where(exc.key), key=exc.key, field=exc.field)
 
     def normalized_weights(self) -> dict[str, float]:
-        weights = rescale_weights([c.weight for c in self.criteria.values()])
+        """Each criterion's share of the summed weights (AHP weights are set by the loader)."""
+        given: list[float] = []
+        for name, c in self.criteria.items():
+            if c.weight is None:
+                raise ConfigError("no weight yet (weights.method: ahp derives them when the config "
+                                  "is loaded)", key=f"criteria.{name}.weight")
+            given.append(c.weight)
+        weights = rescale_weights(given)
         total = sum(weights)
-        return {n: w / total for n, w in zip(self.criteria, weights)}
+        return {n: w / total for n, w in zip(self.criteria, weights, strict=True)}
 
 
 def json_schema() -> dict[str, Any]:

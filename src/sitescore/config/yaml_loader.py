@@ -40,7 +40,7 @@ class LineLoader(yaml.SafeLoader):
             if event.anchor in self._open_anchors:
                 raise AliasError(None, None, f"alias *{event.anchor} refers to the value it is "
                                   "part of (an endless value)", event.start_mark)
-            node = super().compose_node(parent, index)
+            node = self._compose(parent, index)
             self._alias_nodes += self._size(node)
             if self._alias_nodes > MAX_ALIAS_NODES:
                 raise AliasError(None, None, f"YAML aliases expand to more than "
@@ -49,12 +49,19 @@ class LineLoader(yaml.SafeLoader):
             return node
         anchor = self.peek_event().anchor
         if anchor is None:
-            return super().compose_node(parent, index)
+            return self._compose(parent, index)
         self._open_anchors.add(anchor)
         try:
-            return super().compose_node(parent, index)
+            return self._compose(parent, index)
         finally:
             self._open_anchors.discard(anchor)
+
+    def _compose(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        """PyYAML's own compose_node, typed as it behaves: a mapping value's `index` is its key
+        node (not an int), and it returns a node or raises (never None)."""
+        node = super().compose_node(parent, index)  # type: ignore[arg-type]  # stub says int
+        assert node is not None  # PyYAML returns a node or raises
+        return node
 
     def _size(self, root: yaml.Node) -> int:
         """Nodes in `root` with every alias inside it expanded (memoised; no recursion)."""
@@ -142,8 +149,9 @@ def read_yaml(path: Path, what: str = "config") -> Any:
         line = text[:exc.position].count("\n") + 1
         raise ConfigError(f"not valid YAML (character {exc.character!r} is not allowed)",
                           file=f"{path}, line {line}") from None
-    except AliasError as exc:
-        raise ConfigError(exc.problem, file=f"{path}, line {exc.problem_mark.line + 1}") from None
+    except AliasError as exc:  # raised by LineLoader, always with its problem and mark
+        where = f"{path}, line {exc.problem_mark.line + 1}" if exc.problem_mark else str(path)
+        raise ConfigError(exc.problem or str(exc), file=where) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark else str(path)

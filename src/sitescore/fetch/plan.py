@@ -294,7 +294,8 @@ def _make(ds: Dataset, src: Source, query: dict | None, label: str, name: str | 
 
 
 def _target_name(ds: Dataset, src: Source, label: str, area_query: bool) -> str:
-    suffix = "" if label == "national" else "_" + re.sub(r"[^A-Za-z0-9.-]+", "_", label.replace("bbox ", "bbox_"))
+    suffix = "" if label == "national" else \
+        "_" + re.sub(r"[^A-Za-z0-9.-]+", "_", label.replace("bbox ", "bbox_"))
     if src.filename:
         name = src.filename
         if area_query and suffix:           # the same service queried for several areas

@@ -86,7 +86,8 @@ class FetchReport:
                                  + (f" ({_human(size)})" if size else ""))
             failed = [r for r in rs if r.status == "failed"]
             if failed:
-                more = f" (and {len(failed) - 1} more file{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+                more = f" (and {len(failed) - 1} more file{'s' if len(failed) > 2 else ''})" \
+                    if len(failed) > 1 else ""
                 parts.append(f"FAILED {failed[0].reason}{more}; download it by hand and run "
                              f"`sitescore data import {ds_id} <file>`")
             out.append(f"{ds_id}: " + "; ".join(parts))

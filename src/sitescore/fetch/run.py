@@ -7,7 +7,7 @@ import fcntl
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import requests
@@ -125,10 +125,8 @@ def _fetch_one(ctx: _Ctx, d: Download) -> FetchResult:
 
 def _drop_if_empty(folder: Path) -> None:
     """A dataset folder a failed fetch made and left empty goes again."""
-    try:
+    with suppress(OSError):  # not empty, or already gone: leave it
         folder.rmdir()
-    except OSError:
-        pass
 
 
 @contextmanager

@@ -22,7 +22,7 @@ def _fips(values: pd.Series) -> pd.Series:
     text = clean_text(values.astype(object).where(values.notna(), None))
     numbers = parse_number(text)
     ok = numbers.notna() & (numbers == numbers.round()) & numbers.between(1, 99)
-    return pd.Series([f"{int(n):02d}" if good else None for n, good in zip(numbers, ok)],
+    return pd.Series([f"{int(n):02d}" if good else None for n, good in zip(numbers, ok, strict=True)],
                      index=values.index, dtype=object)
 
 

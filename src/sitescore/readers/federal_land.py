@@ -275,7 +275,7 @@ def read_blm_sma(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFram
     dept = clean_text(_optional(gdf, ["ADMIN_DEPT_CODE"])).str.upper()
     agency_code = agency.map(lambda a: SMA_TO_PADUS_AGENCY.get(a, a) if isinstance(a, str)
                              else None)
-    kind = pd.Series([_sma_type(a, d) for a, d in zip(agency, dept)], index=gdf.index,
+    kind = pd.Series([_sma_type(a, d) for a, d in zip(agency, dept, strict=True)], index=gdf.index,
                      dtype=object)
     unit_type = clean_text(_optional(gdf, ["ADMIN_UNIT_TYPE"]))
     columns = {

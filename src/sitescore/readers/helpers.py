@@ -115,7 +115,7 @@ def code_number(values: pd.Series) -> pd.Series:
 
 def _whole_numbers(numbers: pd.Series) -> pd.Series:
     whole = numbers.notna() & (numbers == np.round(numbers))
-    return pd.Series([str(int(v)) if ok else None for v, ok in zip(numbers, whole)],
+    return pd.Series([str(int(v)) if ok else None for v, ok in zip(numbers, whole, strict=True)],
                      index=numbers.index, dtype=object)
 
 

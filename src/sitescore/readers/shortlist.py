@@ -7,6 +7,8 @@ clipped to the study area.
 
 from __future__ import annotations
 
+from typing import cast
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -51,7 +53,7 @@ def read_shortlist(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFr
     ids = _ids(gdf[id_field]) if id_field is not None else \
         pd.Series([str(i + 1) for i in gdf.index], index=gdf.index, dtype=object)
     blank = ids.isna()
-    ids[blank] = [str(i + 1) for i in gdf.index[blank]]
+    ids[blank] = np.array([str(i + 1) for i in gdf.index[blank]], dtype=object)
     dupes = sorted(set(ids[ids.duplicated()]))
     if dupes:
         raise DataError(f"duplicate candidate ids: {', '.join(dupes[:5])}", file=path,
@@ -69,7 +71,8 @@ def read_shortlist(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFr
         written = clean_text(gdf[radius_field].astype(object).where(gdf[radius_field].notna(), None))
         bad = (given.notna() & ~(given > 0)) | (given.isna() & written.notna())
         if bad.any():
-            raise DataError(f"must be a positive number of km (row {int(bad.idxmax()) + 1})",
+            row = cast(int, bad.idxmax())  # the rows keep their integer labels from the file
+            raise DataError(f"must be a positive number of km (row {row + 1})",
                             file=path, field=radius_field)
         radius_km = given.fillna(default_km)
     geoms = gdf.geometry.values

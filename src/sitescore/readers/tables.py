@@ -118,7 +118,7 @@ def parse_number(values: pd.Series, sentinels: Iterable[float] = ()) -> pd.Serie
     is kept in `attrs['not_numbers']`, which `to_canonical` reports per column."""
     text = values.astype("string").str.replace(",", "", regex=False).str.strip()
     given = text.notna() & (text != "")
-    numbers = pd.to_numeric(text.where(given, pd.NA), errors="coerce").astype(float)
+    numbers = pd.to_numeric(text.where(given), errors="coerce").astype(float)  # blanks: <NA>
     numbers = numbers.where(np.isfinite(numbers))
     not_numbers = int((given.fillna(False) & numbers.isna()).sum())
     for s in sentinels:
@@ -143,7 +143,8 @@ def points_from_lonlat(df: pd.DataFrame, lon: str, lat: str, path: Path,
 
 def clip_points_to_area(gdf: gpd.GeoDataFrame, area: StudyArea | None) -> gpd.GeoDataFrame:
     """Points read from CSV cannot be bbox-filtered by GDAL: filter them here, before reprojection."""
-    if area is None or area.geometry is None or len(gdf) == 0:
+    bounds = area.bounds_in(gdf.crs) if area is not None and len(gdf) else None
+    if bounds is None:  # no area, one without a geometry, or no points
         return gdf
-    w, s, e, n = area.bounds_in(gdf.crs)
+    w, s, e, n = bounds
     return gdf.cx[w:e, s:n]

@@ -50,7 +50,7 @@ class Raster:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.values.shape  # type: ignore[return-value]
+        return self.values.shape
 
     def pixel_size_m(self) -> tuple[np.ndarray, np.ndarray]:
         """Ground size of a pixel in metres for each row: (east-west, north-south).
@@ -70,6 +70,9 @@ class Raster:
         if crs.is_geographic:
             to_rad = crs.axis_info[0].unit_conversion_factor  # radians per axis unit
             ellipsoid = crs.ellipsoid
+            if ellipsoid is None:
+                raise DataError("the raster's geographic CRS names no ellipsoid, so its pixel size in "
+                                "metres is unknown", file=self.path)
             a = ellipsoid.semi_major_metre
             inv_f = ellipsoid.inverse_flattening
             flat = 1.0 / inv_f if inv_f else 0.0
@@ -128,9 +131,10 @@ def _area_window(src: rasterio.io.DatasetReader, area: StudyArea | None,
                  path: Path) -> rasterio.windows.Window:
     """The pixels under the study area's bounding box, one pixel of margin, within the raster."""
     full = rasterio.windows.Window(0, 0, src.width, src.height)
-    if area is None or area.geometry is None:
+    bounds = area.bounds_in(src.crs) if area is not None else None
+    if area is None or bounds is None:  # no area, or one without a geometry
         return full
-    west, south, east, north = area.bounds_in(src.crs)
+    west, south, east, north = bounds
     win = rasterio.windows.from_bounds(west, south, east, north, transform=src.transform)
     col0 = max(math.floor(min(win.col_off, win.col_off + win.width)) - 1, 0)
     row0 = max(math.floor(min(win.row_off, win.row_off + win.height)) - 1, 0)
@@ -227,7 +231,7 @@ def _read_tiles(paths: list[Path], source: LayerSource, area: StudyArea | None, 
                   z_factor=Z_UNITS[z_units])
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     if "see previous exception" in str(exc).lower() and exc.__cause__ is not None:
         exc = exc.__cause__  # rasterio: the GDAL error that says what failed
     text = str(exc).strip()

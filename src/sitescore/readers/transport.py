@@ -7,6 +7,8 @@ ownership and airport type in canonical columns.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -70,7 +72,8 @@ def read_tiger_roads(source: LayerSource, area: StudyArea | None) -> gpd.GeoData
     rttyp = _upper(optional_field(gdf, "RTTYP"))
     road_class = np.select(
         [(mtfcc == "S1100") & (rttyp == TIGER_INTERSTATE), mtfcc == "S1100", mtfcc == "S1200"],
-        ["interstate", "primary", "secondary"], default=None)
+        ["interstate", "primary", "secondary"],
+        default=np.array(None, dtype=object))  # None as an array: numpy's stubs take no bare None
     return finish(gdf, "roads", {
         "road_id": ident(field(gdf, "LINEARID", path)),
         "name": text(optional_field(gdf, "FULLNAME")),
@@ -156,7 +159,7 @@ def read_ourairports(source: LayerSource, area: StudyArea | None) -> gpd.GeoData
         "iata_code": text(optional_field(gdf, "iata_code")),
         "state": state,
         "longest_runway_ft": longest,
-    }, source, area, **rows.attrs)
+    }, source, area, **{str(k): v for k, v in rows.attrs.items()})
 
 
 def longest_runways_ft(path, airport_ids: pd.Series) -> pd.Series:
@@ -176,7 +179,7 @@ def airport_rows(source: LayerSource) -> pd.DataFrame:
     continent 'NA' is North America, not a missing value). Filter counts travel in attrs."""
     path = source.path
     table = read_table(path)
-    counts: dict[str, int] = {}
+    counts: dict[Hashable, int] = {}  # pandas' attrs take any hashable key
     country = option_str(source, "country", "US")
     if country:
         in_country = _upper(field(table, "iso_country", path)) == country.upper()

@@ -44,8 +44,8 @@ def open_vector(path: Path, area: StudyArea | None = None, layer: str | None = N
             raise DataError(f"cannot read GeoParquet: {exc}", file=path) from exc
         if gdf.crs is None and require_crs:
             raise DataError("has no CRS; set one in the file", file=path)
-        if area is not None and area.geometry is not None and len(gdf):
-            bounds = area.bounds_in(gdf.crs)
+        bounds = area.bounds_in(gdf.crs) if area is not None and len(gdf) else None
+        if bounds is not None:
             gdf = gdf.cx[bounds[0]:bounds[2], bounds[1]:bounds[3]]
         return gdf
     _check_parts(path)
@@ -104,7 +104,7 @@ def _read_vector(path: Path, src: str, area: StudyArea | None, layer: str | None
     except Exception as exc:
         raise DataError(f"cannot read features ({first_line(exc)})", file=path) from exc
     _valid_text(gdf, path)
-    if len(gdf) == 0 and bbox is not None:
+    if len(gdf) == 0 and area is not None and bbox is not None:
         wrong = _wrong_crs(src, layer, crs)
         if wrong:
             raise DataError(f"no feature lies in the study area ({area.label}), and {wrong}",
@@ -145,9 +145,9 @@ def _check_parts(path: Path) -> None:
             if f"{path.stem.lower()}{part}" not in here:
                 raise DataError(f"its {part} file (the {what}) is missing beside it; copy all "
                                 "the shapefile's files (.shp, .shx, .dbf, .prj)", file=path)
-        for part in siblings:  # GDAL opens them all: a named pipe among them would hang it
-            if part != path and not (part.is_file() or part.is_dir()):
-                raise DataError(f"its {part.suffix} file is not a regular file (a named pipe, "
+        for sibling in siblings:  # GDAL opens them all: a named pipe among them would hang it
+            if sibling != path and not (sibling.is_file() or sibling.is_dir()):
+                raise DataError(f"its {sibling.suffix} file is not a regular file (a named pipe, "
                                 "device or socket?); reading it could wait forever", file=path)
     elif suffix == ".zip" and path.is_file() and not zipfile.is_zipfile(path):
         raise DataError("is not a readable zip archive (cut short or damaged?); download it "

@@ -71,7 +71,7 @@ def read_nhd_flowlines(source: LayerSource, area: StudyArea | None) -> gpd.GeoDa
     else:
         wanted_codes = _ftype_codes(pd.Series(wanted, dtype=object))
         if wanted_codes.isna().any():
-            bad = [w for w, c in zip(wanted, wanted_codes) if pd.isna(c)]
+            bad = [w for w, c in zip(wanted, wanted_codes, strict=True) if pd.isna(c)]
             raise ConfigError(f"unknown NHD feature type(s) {bad}; known: "
                               f"{', '.join(f'{c} {n}' for c, n in NHD_FTYPES.items())}",
                               key=f"layers.{source.name}.options.ftypes")

@@ -81,6 +81,10 @@ def _is_digits(value: Any) -> bool:
     return isinstance(value, str) and value.isdigit()
 
 
+def _digits_within(value: Any, width: int) -> bool:
+    return _is_digits(value) and len(value) <= width
+
+
 def _fips_pair(state: pd.Series, county: pd.Series) -> pd.Series:
     """GEOID from separate state (2) and county (3) FIPS codes, both zero-padded."""
     return _fips_parts([(state, 2), (county, 3)])
@@ -92,7 +96,7 @@ def _fips_parts(parts: list[tuple[pd.Series, int]]) -> pd.Series:
     cleaned = [(text(values), width) for values, width in parts]
     ok = pd.Series(True, index=cleaned[0][0].index)
     for values, width in cleaned:
-        ok &= each(values, lambda v, w=width: _is_digits(v) and len(v) <= w).astype(bool)
+        ok &= each(values, functools.partial(_digits_within, width=width)).astype(bool)
     joined = pd.Series("", index=ok.index, dtype=object)
     for values, width in cleaned:
         joined = joined + values.where(ok, "0").astype(str).str.zfill(width)

@@ -79,7 +79,7 @@ def _criteria_html(criteria: Sequence[CriterionInfo], weights: Sequence[float],
     """'Criteria and weights': each criterion with its weight, and a slider when the page can
     re-rank."""
     rows = []
-    for j, (c, w) in enumerate(zip(criteria, weights)):
+    for j, (c, w) in enumerate(zip(criteria, weights, strict=True)):
         desc = f'<div class="ss-desc">{esc(c.value_description)}</div>' \
             if c.value_description else ""
         rows.append(f'<tr data-name="{esc(c.name)}"><td>{esc(c.label)}{desc}</td>'

@@ -79,7 +79,7 @@ def collection(geoms: np.ndarray, props: Sequence[dict]) -> dict:
         "features": [
             {"type": "Feature", "id": i, "properties": p,
              "geometry": shapely.geometry.mapping(g)}
-            for i, (g, p) in enumerate(zip(geoms, props))
+            for i, (g, p) in enumerate(zip(geoms, props, strict=True))
         ],
     }
 
@@ -123,7 +123,7 @@ def input_layer(name: str, gdf: gpd.GeoDataFrame, clip) -> tuple[folium.GeoJson,
     props = []
     columns = [str(c) for c in rows.columns]
     geom_types = shapely.get_type_id(geoms)
-    for row, tid in zip(rows.to_dict("records"), geom_types):
+    for row, tid in zip(rows.to_dict("records"), geom_types, strict=True):
         style = feature_style(name, row, _TYPE_NAMES.get(int(tid), "Polygon"))
         key = js_json(style)
         if key not in index:
@@ -316,7 +316,7 @@ def _block_reasons(rows: pd.DataFrame, blk: np.ndarray, n_blk: int, excluded: np
             if "exclusion_reason" in rows.columns else np.full(len(rows), None, dtype=object)
         where = np.flatnonzero(excluded)
         blocks_hit, first = np.unique(blk[where], return_index=True)  # each block's first
-        for b, i in zip(blocks_hit, where[first]):
+        for b, i in zip(blocks_hit, where[first], strict=True):
             text = esc(cell_text({"r": why[i]}, "r") or "excluded")
             first_reason[b] = reasons.setdefault(text, len(reasons))
     return reasons, first_reason
@@ -387,7 +387,7 @@ def stability_layer(records: list[dict], geoms) -> folium.FeatureGroup | None:
     key = next(str(k) for k in records[0] if str(k).startswith("p_top_"))
     group = folium.FeatureGroup(name=f"Rank stability (share of draws in the top "
                                      f"{esc(key.removeprefix('p_top_'))})", show=False)
-    for record, geom in zip(records, geoms):
+    for record, geom in zip(records, geoms, strict=True):
         p = to_float(record.get(key))
         location = site_location(record, geom)
         if p is None or location is None:

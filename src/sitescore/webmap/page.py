@@ -126,7 +126,7 @@ def _view(cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
     without an animation and without first loading tiles for the whole country)."""
     box = extent([cells, sites])
     if box is None:
-        box = extent(list(layers.values()) + [excluded])
+        box = extent([*layers.values(), excluded])
     view = _View(extent=box)
     if box is None:
         return view
@@ -174,7 +174,7 @@ def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, criteria: Sequence[Criter
     """The scored cells (or blocks of them, noted); returns their lookup tables and counts."""
     rank_of_site = {}
     if {"site_id", "rank"} <= set(sites.columns):
-        rank_of_site = {sid: int(r) for sid, r in zip(sites["site_id"], sites["rank"])}
+        rank_of_site = {sid: int(r) for sid, r in zip(sites["site_id"], sites["rank"], strict=True)}
     layer, tables, counts, blocks = cells_layer(cells, criteria, rank_of_site)
     if layer is not None:
         label = "Cells: suitability score (grey = excluded)" if blocks is None else \
@@ -214,7 +214,8 @@ class _Sites:
 
     @property
     def geoms(self) -> Sequence[Any]:
-        return self.frame.geometry if self.frame is not None else []
+        """One geometry per record (None each without geometries), so zips with records align."""
+        return self.frame.geometry if self.frame is not None else [None] * len(self.records)
 
 
 def _site_outlines(sites_5070: gpd.GeoDataFrame, group: folium.FeatureGroup) -> None:
@@ -258,7 +259,7 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame, criteria: Sequence[Criter
             else sites
         _site_outlines(frame, group)
     drawn = _Sites(records, markers, frame)
-    for i, (record, geom) in enumerate(zip(records, drawn.geoms)):
+    for i, (record, geom) in enumerate(zip(records, drawn.geoms, strict=True)):
         location = site_location(record, geom)
         if location is not None:
             marker = _site_marker(record, location, criteria, colormap)
@@ -298,7 +299,7 @@ def _site_boxes(records: list[dict], sites_5070: gpd.GeoDataFrame | None) -> lis
         ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         if ok.any():
             web = gpd.GeoSeries(shapely.envelope(geoms[ok]), crs=CRS).to_crs(WEB_CRS).bounds
-            for i, b in zip(np.flatnonzero(ok), web.to_numpy()):
+            for i, b in zip(np.flatnonzero(ok), web.to_numpy(), strict=True):
                 boxes[i] = [[round(float(b[1]), 5), round(float(b[0]), 5)],
                             [round(float(b[3]), 5), round(float(b[2]), 5)]]
     return boxes
@@ -372,7 +373,7 @@ def _registry_js(m: folium.Map, registry: Mapping[str, Any], drawn: _Sites,
     name = m.get_name()
     layer_refs = ",".join(f"{js_json(k)}:{v.get_name()}" for k, v in registry.items())
     marker_refs = ",".join(f"{int(r['rank'])}:{mk.get_name()}"
-                           for r, mk in zip(drawn.records, drawn.markers) if mk is not None)
+                           for r, mk in zip(drawn.records, drawn.markers, strict=True) if mk is not None)
     site_refs = ",".join(mk.get_name() if mk is not None else "null" for mk in drawn.markers)
     return (
         f"var ssBox = document.getElementById('sitescore-title');"

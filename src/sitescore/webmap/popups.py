@@ -84,7 +84,7 @@ def _breakdown_rows(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
     w_max = max([w for w in weights if w is not None] + [1e-9])
     rows = []
     total = 0.0
-    for c, w in zip(criteria, weights):
+    for c, w in zip(criteria, weights, strict=True):
         raw = site.get(f"raw__{c.name}")
         value = to_float(site.get(f"value__{c.name}"))
         contrib = to_float(site.get(f"contribution__{c.name}"))
