@@ -284,4 +284,121 @@ def test_a_bare_preset_name_works_from_an_installed_wheel(tmp_path):
     where = venv.resolve()
     assert Path(out[0]).resolve().is_relative_to(where), out
     assert Path(out[1]).resolve().is_relative_to(where) and out[1].endswith("data_center.yaml"), out
-    assert out[2] == "wheel-data_center ['contiguous_land', 'power_line']", out
+    assert out[2] == ("wheel-data_center ['contiguous_land', 'power_line_161', 'power_line_230', "
+                      "'power_line_345']"), out
+
+
+# --- voltage by class, generation by fuel class (issue 12, items 2 and 3) ------------------------
+
+#: The US transmission classes (AEP, "Transmission Facts"), and 69 kV sub-transmission.
+US_CLASSES_KV = [69, 115, 138, 161, 230, 345, 500]
+VOLTAGE_COLUMNS = {"voltage_kv", "max_volt_kv", "grid_voltage_kv"}
+
+
+def _voltage_column(where: str) -> str | None:
+    """The voltage column a filter tests (whole words: 'voltage_kv' is not 'grid_voltage_kv')."""
+    return next((c for c in sorted(VOLTAGE_COLUMNS) if re.search(rf"\b{c}\b", where)), None)
+
+
+def _voltage_families(name: str) -> dict[str, dict[str, dict]]:
+    """layer -> its distance_to criteria whose filter tests a voltage (the class tiers)."""
+    out: dict[str, dict[str, dict]] = {}
+    for cname, crit in load(name)["criteria"].items():
+        if crit["metric"] == "distance_to" and _voltage_column(crit.get("where", "")):
+            out.setdefault(crit["layer"], {})[cname] = crit
+    return out
+
+
+def _one_cell_at(x: float, y: float):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from sitescore.schema import CRS
+    return gpd.GeoDataFrame({"cell_id": ["c"]}, geometry=[box(x - 500, y - 500, x + 500, y + 500)],
+                            crs=CRS)
+
+
+def _family_score(family: dict[str, dict], layer, cells) -> float:
+    """The family's weighted score (0..1) for the cells, through the preset's own filters, the
+    registered metric and its value function, as the scorer computes each criterion."""
+    from sitescore.metrics import compute_metric
+
+    total = sum(c["weight"] for c in family.values())
+    score = 0.0
+    for crit in family.values():
+        matching = layer.loc[parse_where(crit["where"])(layer)]
+        raw = compute_metric("distance_to", cells, matching, {})
+        score += crit["weight"] * float(ValueFunction.model_validate(crit["value"]).apply(raw)[0])
+    return score / total
+
+
+def test_a_large_plant_tied_in_at_161_kv_scores_by_class_not_as_absent(tmp_path):
+    """Before: data_center's single `grid_voltage_kv >= 230` floor scored a cell beside a
+    1,100 MW plant tied in at 161 kV (TVA's Southeast) as if the plant were not there. Now the
+    plant goes through the EIA-860 reader (its 161 kV in column 2, GPPD capacity joined) and the
+    preset's grid_plant tiers give it a class score well short of 345 kV but far above nothing."""
+    from helpers import layer_source
+    from sitescore.readers import read_layer
+
+    def plant(volts: tuple[str, str, str], mw: str) -> float:
+        folder = tmp_path / f"{'-'.join(v.strip() or '_' for v in volts)}-{mw}"
+        folder.mkdir()
+        (folder / "plant.csv").write_text(
+            "Utility ID,Utility Name,Plant Code,Plant Name,State,Latitude,Longitude,"
+            "Grid Voltage (kV),Grid Voltage 2 (kV),Grid Voltage 3 (kV)\n"
+            f"18642,Tennessee Valley Authority,3396,Kingston,TN,35.8992,-84.5194,{','.join(volts)}\n")
+        (folder / "gppd.csv").write_text(
+            "name,gppd_idnr,capacity_mw,latitude,longitude,primary_fuel\n"
+            f"Kingston,USA0003396,{mw},35.8992,-84.5194,Coal\n")
+        layer = read_layer(layer_source("eia860_plants", folder / "plant.csv",
+                                        capacity_table="gppd.csv"))
+        point = layer.geometry.iloc[0]
+        family = _voltage_families("data_center")["grid_connected_plants"]
+        return _family_score(family, layer, _one_cell_at(point.x, point.y))
+
+    at_161 = plant(("115", "161", " "), "1100")
+    at_345 = plant(("345", " ", " "), "1100")
+    assert at_345 == pytest.approx(1.0)
+    assert at_161 == pytest.approx(0.25)  # 0.015 of the family's 0.06
+    assert plant(("230", " ", " "), "1100") == pytest.approx(0.5)
+    assert plant(("115", " ", " "), "1100") == 0.0
+    # a 2 MW unit whose "grid voltage" is a 480 V service written as 480 kV is no EHV tie
+    assert plant(("480", " ", " "), "2") == 0.0
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_voltage_criterion_scores_by_us_class(name):
+    """Every preset's voltage thresholds are tiers at US classes whose scores rise with the
+    class, reach 1 at the preset's full class, and give a lower class part of the credit."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from sitescore.schema import CRS
+    families = _voltage_families(name)
+    assert families, f"{name}: no voltage criterion"
+    for layer_name, family in families.items():
+        assert len(family) >= 2, f"{name}.{layer_name}: one floor, not classes: {list(family)}"
+        column = _voltage_column(next(iter(family.values()))["where"])
+        scores = []
+        for kv in US_CLASSES_KV:
+            layer = gpd.GeoDataFrame({column: [float(kv)], "capacity_mw": [1000.0]},
+                                     geometry=[Point(0, 0)], crs=CRS)
+            scores.append(_family_score(family, layer, _one_cell_at(0, 0)))
+        assert scores == sorted(scores), (name, layer_name, scores)
+        assert scores[-1] == pytest.approx(1.0), (name, layer_name, scores)
+        partial = [s for s in scores if 0 < s < 1]
+        assert partial, f"{name}.{layer_name}: no class gets part of the credit: {scores}"
+        if scores[US_CLASSES_KV.index(161)] < 1:  # a 161 kV tie: short of the top, above nothing
+            assert 0.2 <= scores[US_CLASSES_KV.index(161)] <= 0.5, (name, layer_name, scores)
+
+
+def test_data_center_scores_firm_and_variable_capacity_apart():
+    crits = load("data_center")["criteria"]
+    by_where = {c.get("where"): c for c in crits.values() if c["layer"] == "power_plants"}
+    assert set(by_where) == {"fuel_class == 'firm'", "fuel_class == 'variable'"}
+    firm, variable = by_where["fuel_class == 'firm'"], by_where["fuel_class == 'variable'"]
+    assert firm["metric"] == variable["metric"] == "sum_within"
+    assert firm["weight"] > variable["weight"] > 0
+    semi = load("semiconductor_fab")["criteria"]
+    assert {c.get("where") for c in semi.values() if c["layer"] == "power_plants"} == \
+        {"fuel_class == 'firm'", "fuel_class == 'variable'"}

@@ -340,3 +340,77 @@ def test_eia860_plant_sheet_as_published_xlsx_and_extracted_zip(tmp_path):
         pd.testing.assert_frame_equal(got.drop(columns="geometry"), from_csv.drop(columns="geometry"))
     palo = from_csv.set_index("plant_code").loc["6008"]
     assert palo["grid_voltage_kv"] == 500
+
+
+# --- EIA-860: all three grid voltages -------------------------------------------------------
+# Schema: EIA-860 2019 Schedule 2 'Plant' sheet, columns 'Grid Voltage (kV)', 'Grid Voltage 2
+# (kV)', 'Grid Voltage 3 (kV)' (one per interconnection, in no set order; EIA writes a single
+# space in an empty cell). GPPD capacity joined by plant code.
+
+def _eia860_three_voltages(tmp_path: Path) -> Path:
+    path = tmp_path / "2___Plant_Y2019.csv"
+    path.write_text(
+        "Utility ID,Utility Name,Plant Code,Plant Name,State,Latitude,Longitude,"
+        "Grid Voltage (kV),Grid Voltage 2 (kV),Grid Voltage 3 (kV)\n"
+        "1,TVA,3,Three Ties,TN,35.9,-84.3,115,345,161\n"        # highest in column 2
+        "1,TVA,4,Tied At 161,TN,35.8,-84.2,161, , \n"           # one voltage
+        "1,TVA,5,Second Only,TN,35.7,-84.1, ,230, \n"           # column 1 empty
+        "1,TVA,6,No Voltage,TN,35.6,-84.0, , , \n")
+    return path
+
+
+def test_eia860_keeps_all_three_grid_voltages_and_the_highest(tmp_path):
+    out = read_layer(layer_source("eia860_plants", _eia860_three_voltages(tmp_path)))
+    by_code = out.set_index("plant_code")
+    three = by_code.loc["3"]
+    assert (three["grid_voltage_1_kv"], three["grid_voltage_2_kv"], three["grid_voltage_3_kv"]) \
+        == (115.0, 345.0, 161.0)
+    assert three["grid_voltage_kv"] == 345.0  # the highest, not column 1's 115
+    assert by_code.loc["4", "grid_voltage_kv"] == 161.0
+    assert math.isnan(by_code.loc["4", "grid_voltage_2_kv"])
+    assert by_code.loc["5", "grid_voltage_kv"] == 230.0
+    assert math.isnan(by_code.loc["6", "grid_voltage_kv"])
+    # two plants had their highest voltage outside column 1: counted for the manifest
+    assert out.attrs["grid_voltage_from_2_or_3"] == 2
+
+
+def test_eia860_fuel_class_comes_from_the_joined_gppd_fuel(tmp_path):
+    plants = _eia860_three_voltages(tmp_path)
+    gppd = tmp_path / "gppd.csv"
+    pd.DataFrame({
+        "name": ["Three Ties", "Tied At 161", "Second Only"],
+        "gppd_idnr": ["USA0000003", "USA0000004", "USA0000005"],
+        "capacity_mw": ["1200", "900", "80"],
+        "latitude": ["35.9", "35.8", "35.7"], "longitude": ["-84.3", "-84.2", "-84.1"],
+        "primary_fuel": ["Nuclear", "Wind", "Fusion"],
+    }).to_csv(gppd, index=False)
+    out = read_layer(layer_source("eia860_plants", plants, capacity_table="gppd.csv"))
+    by_code = out.set_index("plant_code")
+    assert by_code["fuel_class"].to_dict() == {"3": "firm", "4": "variable", "5": "unknown",
+                                                "6": "unknown"}
+    assert out.attrs["fuel_unknown"] == {"Fusion": 1}   # a fuel the table lacks: never guessed
+    assert out.attrs["fuel_missing"] == 1                # plant 6: no GPPD row, no fuel
+    assert out.attrs["capacity_unmatched"] == 1
+
+
+def test_eia860_without_capacity_table_has_unknown_fuel_class(tmp_path):
+    out = read_layer(layer_source("eia860_plants", _eia860_three_voltages(tmp_path)))
+    assert (out["fuel_class"] == "unknown").all()
+    assert "fuel_unknown" not in out.attrs and "fuel_missing" not in out.attrs
+
+
+@pytest.mark.shared_data
+def test_eia860_real_plants_with_a_higher_voltage_in_columns_2_or_3():
+    """On the real 2019 sheet 116 plants nationally (1 in Arizona: Sulphur Springs, 60381, 69 kV
+    in column 2) tie in higher than their first grid voltage says."""
+    national = read_layer(layer_source(
+        "eia860_plants", shared_file("power_plants/eia860_2019_schedule2_plant.csv")))
+    assert national.attrs["grid_voltage_from_2_or_3"] == 116
+    raised = national["grid_voltage_kv"] > national["grid_voltage_1_kv"]
+    assert int(raised.sum()) == 116
+    assert (national["grid_voltage_kv"].round() == 161).sum() == 230
+    arizona = read_layer(layer_source(
+        "eia860_plants", shared_file("power_plants/eia860_2019_schedule2_plant_AZ.csv")))
+    assert arizona.attrs["grid_voltage_from_2_or_3"] == 1
+    row = arizona.loc[arizona["grid_voltage_kv"] > arizona["grid_voltage_1_kv"].fillna(-1)].iloc[0]
+    assert (row["plant_code"], row["grid_voltage_kv"]) == ("60381", 69.0)

@@ -50,9 +50,12 @@ LAYERS: dict[str, LayerSchema] = {
             "status": "str",
         }, "Electric substations."),
         LayerSchema("power_plants", "point", {
-            "plant_code": "str", "plant_name": "str", "primary_fuel": "str",
-            "capacity_mw": "float", "grid_voltage_kv": "float", "state": "str",
-        }, "Generating plants with nameplate capacity."),
+            "plant_code": "str", "plant_name": "str", "primary_fuel": "str", "fuel_class": "str",
+            "capacity_mw": "float", "grid_voltage_kv": "float", "grid_voltage_1_kv": "float",
+            "grid_voltage_2_kv": "float", "grid_voltage_3_kv": "float", "state": "str",
+        }, "Generating plants with nameplate capacity; fuel_class is 'firm', 'variable', "
+           "'storage', 'other' or 'unknown' (data/fuel_classes.yaml); grid_voltage_kv is the "
+           "highest of the plant's grid voltages 1-3 (EIA-860)."),
         LayerSchema("roads", "line", {
             "road_id": "str", "name": "str", "road_class": "str", "mtfcc": "str",
         }, "Major roads; road_class is 'interstate', 'primary', 'secondary' or 'freeway'."),
