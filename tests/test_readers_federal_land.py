@@ -257,6 +257,13 @@ def test_padus_potamap_aliases(tmp_path):
     ("Lake Mead National Recreation Area", "NRA"),
     ("Pecos National Historical Park", "HCA"),
     ("White Sands National Park", "NP"),
+    # PAD-US has no preserve code: NPS preserves and reserves are park units (the real NM, CO
+    # and NV subsets name Valles Caldera, Great Sand Dunes and Mojave National Preserve)
+    ("Valles Caldera National Preserve", "NP"),
+    ("Great Sand Dunes National Park and Preserve", "NP"),
+    ("City of Rocks National Reserve", "NP"),
+    ("Ebey's Landing National Historical Reserve", "HCA"),
+    ("Belmont Courthouse State Historical Site", "SHCA"),
     ("Blue Ridge National Parkway", None),     # 'park' only as a whole word
     ("Bonny Lake State Park", "SP"),
     ("Lake Pueblo State Park", "SP"),

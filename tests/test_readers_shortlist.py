@@ -28,7 +28,10 @@ def test_csv_points_become_circles_of_their_radius(tmp_path):
         "A-3,Kingman Airport,-113.95,35.25,1.5\n")
     gdf = shortlist(path, options={"radius_km": 2.5})
     assert gdf.crs.to_epsg() == 5070
-    assert list(gdf.columns) == ["geometry", "candidate_id", "name"]
+    assert list(gdf.columns) == ["geometry", "candidate_id", "name", "acres", "area_acres", "lon", "lat"]
+    assert gdf["acres"].isna().all()  # no area stated
+    assert gdf["lon"].tolist() == [-112.70, -111.75, -113.95]  # the given points, untouched
+    assert gdf["lat"].tolist() == [33.40, 32.95, 35.25]
     assert gdf["candidate_id"].tolist() == ["A-1", "A-2", "A-3"]
     assert gdf["name"].tolist() == ["Buckeye West", "Casa Grande North", "Kingman Airport"]
     for area_m2, radius_km in zip(gdf.area, [3.0, 2.5, 1.5], strict=True):      # blank radius -> option
@@ -107,3 +110,57 @@ def test_geopackage_points_with_radius_field(tmp_path):
     gdf = shortlist(path, options={"radius_km": 4})
     assert gdf["candidate_id"].tolist() == ["N", "S"]
     assert gdf.area.tolist() == pytest.approx([math.pi * 1e6, math.pi * 16e6], rel=0.01)
+
+
+def test_csv_acres_and_hectares_columns(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text("id,lon,lat,Site_Acres\nA,-112.7,33.4,\"5,000\"\nB,-111.7,33.0,\n")
+    gdf = shortlist(path)
+    assert gdf["acres"].iloc[0] == 5000.0 and math.isnan(gdf["acres"].iloc[1])
+    assert gdf["area_acres"].tolist() == pytest.approx([math.pi * 2000.0 ** 2 / 4046.8564224] * 2,
+                                                       rel=1e-3)
+    assert gdf.attrs["stated_acres"] == 1
+    hectares = tmp_path / "ha.csv"
+    hectares.write_text("lon,lat,area_ha\n-112.7,33.4,100\n")
+    # 100 ha = 1,000,000 m^2 over 4,046.8564224 m^2 per international acre
+    assert shortlist(hectares)["acres"].iloc[0] == 1_000_000 / 4046.8564224
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "abc"])
+def test_bad_acres_name_field_and_row(tmp_path, value):
+    path = tmp_path / "sites.csv"
+    path.write_text(f"lon,lat,acres\n-112.7,33.4,100\n-111.7,33.0,{value}\n")
+    with pytest.raises(DataError) as err:
+        shortlist(path)
+    assert "field 'acres'" in str(err.value) and "positive number of acres (row 2)" in str(err.value)
+
+
+def test_acres_and_hectares_both_given_is_refused(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text("lon,lat,acres,hectares\n-112.7,33.4,100,40\n")
+    with pytest.raises(DataError, match="states the area twice"):
+        shortlist(path)
+
+
+def test_polygon_acres_override_the_drawn_area_with_a_note(tmp_path):
+    path = tmp_path / "sites.geojson"
+    polys = gpd.GeoDataFrame({"id": ["near", "far", "none"], "acres": [None, None, None]},
+                             geometry=[box(-111.70, 33.28, -111.65, 33.32)] * 3, crs=4326)
+    drawn = float(polys.to_crs(5070).area.iloc[0]) / 4046.8564224
+    polys["acres"] = [drawn * 1.05, drawn * 2, None]  # within 10 %, twice, not stated
+    polys.to_file(path, driver="GeoJSON")
+    gdf = shortlist(path)
+    assert gdf["area_acres"].tolist() == pytest.approx([drawn] * 3, rel=1e-9)
+    assert gdf["acres"].iloc[:2].tolist() == pytest.approx([drawn * 1.05, drawn * 2])
+    assert gdf["lon"].isna().all() and gdf["lat"].isna().all()  # polygons: no given point
+    notes = gdf.attrs["notes"]
+    assert len(notes) == 1 and "'far'" in notes[0] and "+100%" in notes[0]
+
+
+def test_projected_point_file_gives_its_points_lon_lat(tmp_path):
+    path = tmp_path / "sites.gpkg"
+    pts = gpd.GeoSeries([Point(-106.3031, 35.844)], crs=4326).to_crs(5070)
+    gpd.GeoDataFrame({"id": ["P"]}, geometry=pts).to_file(path, driver="GPKG")
+    gdf = shortlist(path)
+    assert gdf["lon"].iloc[0] == pytest.approx(-106.3031, abs=1e-9)
+    assert gdf["lat"].iloc[0] == pytest.approx(35.844, abs=1e-9)

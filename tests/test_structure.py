@@ -46,6 +46,7 @@ STAGES: list[tuple[str, ...]] = [
     ("sitescore.publish",),            # a scored study's files: tables, charts, map, report
     ("sitescore.compare",),
     ("sitescore.pipeline",),
+    ("sitescore.validate",),           # past decisions as one shortlist run (pipeline.score)
     ("sitescore.cli", "sitescore.demo", "sitescore"),
 ]
 

@@ -1,15 +1,16 @@
 """Candidates: federal parcels -> eligible land -> candidate cells (square grid or H3).
 
 Eligible land is the managing agencies' land minus protected areas (by GAP status, designation
-and extra exclusion layers, each buffered) and minus tribal and non-federal land. The excluded
-areas keep their reason so the map and the report can say why land is out.
+and extra exclusion layers, each buffered) and minus tribal and non-federal land. Designations,
+their classes and default buffers come from the shipped table data/designations.yaml. The
+excluded areas keep their reason so the map and the report can say why land is out.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import h3
@@ -19,20 +20,13 @@ import shapely
 from pyproj import Transformer
 
 from .config import CandidatesConfig
+from .config.models import designation_table
 from .errors import SitescoreError
 from .geometry import are_boxes, clip_to_boxes
 from .schema import CRS, M_PER_KM, SQM_PER_ACRE, WEB_CRS
 from .study_area import StudyArea
 
 log = logging.getLogger(__name__)
-
-DESIGNATION_NAMES = {
-    "WA": "Wilderness Area", "WSA": "Wilderness Study Area", "NP": "National Park",
-    "NM": "National Monument", "NWR": "National Wildlife Refuge",
-    "NCA": "National Conservation Area", "WSR": "Wild and Scenic River",
-    "RNA": "Research Natural Area", "ACEC": "Area of Critical Environmental Concern",
-    "NRA": "National Recreation Area", "NF": "National Forest", "IRA": "Inventoried Roadless Area",
-}
 
 
 #: GEOS draws buffer arcs with chords and simplifies the input by up to 1 % of the distance;
@@ -47,20 +41,37 @@ class EligibleLand:
     geometry: shapely.Geometry       # eligible area, one (multi)polygon
     excluded: gpd.GeoDataFrame       # excluded areas with a `reason`, buffered
     summary: dict[str, float]        # acres removed by each rule
+    notes: list[str] = field(default_factory=list)  # rules that could not apply, for the run's notes
 
 
-def _exclusion_reasons(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Series:
-    """Why each parcel is a protected area (None where it is not)."""
+def _exclusion_reasons(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> tuple[pd.Series, np.ndarray]:
+    """Why each parcel is a protected area (None where it is not), GAP status first, and the
+    buffer each one keeps in metres: its designation's (by class, config or table), else the
+    general buffer."""
     reasons = pd.Series([None] * len(land), index=land.index, dtype=object)
     gap = pd.to_numeric(land["gap_status"], errors="coerce")
     for code in cfg.exclude.gap_status:
         hit = (gap == code) & reasons.isna()
         reasons[hit] = f"GAP status {code}"
     des = land["designation"].fillna("").str.upper()
-    for des_code in cfg.exclude.designations:
-        hit = (des == des_code.upper()) & reasons.isna()
-        reasons[hit] = f"designation {des_code} ({DESIGNATION_NAMES.get(des_code.upper(), des_code)})"
-    return reasons
+    buffers = cfg.exclude.designation_buffers_km()
+    table = designation_table()
+    for des_code in buffers:
+        hit = (des == des_code) & reasons.isna()
+        reasons[hit] = f"designation {des_code} ({table[des_code].label})"
+    km = des.map(buffers).fillna(cfg.exclude.general_buffer_km()).to_numpy(dtype=float)
+    return reasons, km * M_PER_KM
+
+
+def _gap_notes(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> list[str]:
+    """A configured GAP-status rule that cannot apply because the layer has no GAP status (BLM
+    SMA, the re-published PAD-US subsets): said once, never silently skipped."""
+    if not cfg.exclude.gap_status or pd.to_numeric(land["gap_status"], errors="coerce").notna().any():
+        return []
+    codes = ", ".join(str(c) for c in cfg.exclude.gap_status)
+    return [f"candidates.exclude.gap_status [{codes}] could not apply: the land layer "
+            f"'{cfg.source}' has no GAP status on any parcel; only designations, owner types "
+            "and exclusion layers removed land"]
 
 
 def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: StudyArea,
@@ -73,7 +84,7 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
     agencies = {a.upper() for a in cfg.agencies}
     mang = federal_land["mang_name"].fillna("").str.upper()
     by_agency = mang.isin(agencies)
-    reasons = _exclusion_reasons(federal_land, cfg)
+    reasons, buffer_m = _exclusion_reasons(federal_land, cfg)
     blocked_owner = _blocked_owners(federal_land, cfg)
     selected = federal_land[by_agency & reasons.isna() & ~blocked_owner]
     if len(selected) == 0:
@@ -87,9 +98,10 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
     if area.geometry is not None:
         eligible = shapely.intersection(eligible, area.geometry)
     excluded_frames = []
-    protected = _protected_areas(federal_land, reasons, extra_exclusions)
+    protected = _protected_areas(federal_land, reasons, buffer_m, extra_exclusions,
+                                 cfg.exclude.general_buffer_km() * M_PER_KM)
     if protected is not None:
-        protected = _buffered(protected, cfg.exclude.buffer_km * M_PER_KM)
+        protected = _buffered(protected)
         for reason, group in protected.groupby("reason", sort=True):
             eligible = _remove(eligible, shapely.union_all(group.geometry.values), reason, summary)
         excluded_frames.append(protected)
@@ -101,7 +113,8 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
     excluded = (pd.concat(excluded_frames, ignore_index=True) if excluded_frames
                 else gpd.GeoDataFrame({"reason": []}, geometry=[], crs=CRS))
     excluded = gpd.GeoDataFrame(excluded, geometry="geometry", crs=CRS)
-    return EligibleLand(selected.reset_index(drop=True), eligible, excluded, summary)
+    return EligibleLand(selected.reset_index(drop=True), eligible, excluded, summary,
+                        _gap_notes(federal_land, cfg))
 
 
 def _blocked_owners(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Series:
@@ -114,29 +127,35 @@ def _blocked_owners(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Series:
     return blocked
 
 
-def _protected_areas(land: gpd.GeoDataFrame, reasons: pd.Series,
-                     extra_exclusions: dict[str, gpd.GeoDataFrame] | None) -> gpd.GeoDataFrame | None:
-    """The protected parcels and the extra exclusion layers' areas, each with its `reason`
-    (an extra layer's feature named by its `name`, else by the layer); None when there is none."""
+def _protected_areas(land: gpd.GeoDataFrame, reasons: pd.Series, buffer_m: np.ndarray,
+                     extra_exclusions: dict[str, gpd.GeoDataFrame] | None,
+                     layer_buffer_m: float) -> gpd.GeoDataFrame | None:
+    """The protected parcels and the extra exclusion layers' areas, each with its `reason` (an
+    extra layer's feature named by its `name`, else by the layer) and the `buffer_m` it keeps;
+    None when there is none."""
     pieces = []
-    protected = land[reasons.notna()]
-    if len(protected):
-        pieces.append(gpd.GeoDataFrame({"reason": reasons[reasons.notna()].values},
-                                       geometry=protected.geometry.values, crs=CRS))
+    hit = reasons.notna().to_numpy()
+    if hit.any():
+        pieces.append(gpd.GeoDataFrame({"reason": reasons[hit].values, "buffer_m": buffer_m[hit]},
+                                       geometry=land.geometry.values[hit], crs=CRS))
     for name, layer in (extra_exclusions or {}).items():
         if len(layer):
             label = layer["name"].fillna(name) if "name" in layer.columns else name
-            pieces.append(gpd.GeoDataFrame({"reason": [f"{name}: {v}" for v in label]},
+            pieces.append(gpd.GeoDataFrame({"reason": [f"{name}: {v}" for v in label],
+                                            "buffer_m": np.full(len(layer), layer_buffer_m)},
                                            geometry=layer.geometry.values, crs=CRS))
     return pd.concat(pieces, ignore_index=True) if pieces else None
 
 
-def _buffered(areas: gpd.GeoDataFrame, buffer_m: float) -> gpd.GeoDataFrame:
-    """Excluded areas widened by the configured distance (`BUFFER_WIDENING` keeps every
-    eligible point at least that far away)."""
-    geoms = areas.geometry.values
-    if buffer_m > 0:
-        geoms = shapely.buffer(geoms, buffer_m * BUFFER_WIDENING, quad_segs=BUFFER_QUAD_SEGS)
+def _buffered(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Excluded areas widened by each one's `buffer_m` (`BUFFER_WIDENING` keeps every eligible
+    point at least that far away)."""
+    geoms = np.array(areas.geometry.values, dtype=object)
+    dist = areas["buffer_m"].to_numpy(dtype=float)
+    wide = dist > 0
+    if wide.any():
+        geoms[wide] = shapely.buffer(geoms[wide], dist[wide] * BUFFER_WIDENING,
+                                     quad_segs=BUFFER_QUAD_SEGS)
     return areas.set_geometry(gpd.GeoSeries(geoms, crs=CRS))
 
 
@@ -144,7 +163,8 @@ def _owner_reasons(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Tribal and non-federal parcels with the reason the map shows for each."""
     return gpd.GeoDataFrame(
         {"reason": ["tribal land" if d == "TRIBL" else f"owner type {t}"
-                    for t, d in zip(parcels["own_type"], parcels["designation"], strict=True)]},
+                    for t, d in zip(parcels["own_type"], parcels["designation"], strict=True)],
+         "buffer_m": np.zeros(len(parcels))},  # removed as it is: no buffer
         geometry=parcels.geometry.values, crs=CRS)
 
 
@@ -366,21 +386,40 @@ def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
 
 
 def shortlist_cells(shortlist: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A planner's own sites as candidates: scored as they are, whatever land they lie on."""
+    """A planner's own sites as candidates: scored as they are, whatever land they lie on.
+
+    A site's acres are its stated acres where the shortlist gives them (a land-size criterion
+    counts the park's real size, not the circle drawn around a point), else its drawn area;
+    `area_source` says which. The lon/lat a point site was given travel on as columns."""
     if len(shortlist) == 0:
         raise SitescoreError("the shortlist has no usable sites", file=shortlist.attrs.get("path"))
-    area = shapely.area(shortlist.geometry.values) / SQM_PER_ACRE
+    n = len(shortlist)
+    drawn = shapely.area(shortlist.geometry.values) / SQM_PER_ACRE
+    stated = _shortlist_column(shortlist, "acres", n)
+    area = np.where(np.isfinite(stated), stated, drawn)
+    points = ~np.isnan(_shortlist_column(shortlist, "lon", n))
+    source = np.where(np.isfinite(stated), "stated", np.where(points, "circle", "polygon"))
     cells = gpd.GeoDataFrame({
         "cell_id": shortlist["candidate_id"].astype(str).to_numpy(),
         "name": shortlist["name"].to_numpy(dtype=object),
-        "eligible_acres": area, "cell_acres": area, "eligible_share": np.ones(len(shortlist)),
+        "eligible_acres": area, "cell_acres": area, "eligible_share": np.ones(n),
+        "area_source": source.astype(object),
         "agency": None, "unit_name": shortlist["name"].to_numpy(dtype=object), "state": None,
+        "lon": _shortlist_column(shortlist, "lon", n), "lat": _shortlist_column(shortlist, "lat", n),
     }, geometry=shortlist.geometry.values, crs=CRS)
     if cells["cell_id"].duplicated().any():
         dup = cells.loc[cells["cell_id"].duplicated(), "cell_id"].iloc[0]
         raise SitescoreError(f"candidate id '{dup}' appears twice", file=shortlist.attrs.get("path"),
                              field="id")
     return cells
+
+
+def _shortlist_column(shortlist: gpd.GeoDataFrame, col: str, n: int) -> np.ndarray:
+    """A numeric column of the shortlist layer, NaN throughout where it has none (an older
+    cache or a caller's own frame)."""
+    if col not in shortlist.columns:
+        return np.full(n, np.nan)
+    return pd.to_numeric(shortlist[col], errors="coerce").to_numpy(dtype=float)
 
 
 def cell_adjacency(cells: gpd.GeoDataFrame) -> list[np.ndarray]:

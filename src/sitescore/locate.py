@@ -136,9 +136,18 @@ def _site_name(agency: object, unit: object, members: gpd.GeoDataFrame) -> str:
 
 def shortlist_sites(cells: gpd.GeoDataFrame, criteria: Sequence[str],
                     method: str = "weighted_sum") -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """Each shortlist candidate is a site of its own; excluded ones rank after all others."""
+    """Each shortlist candidate is a site of its own; excluded ones rank after all others.
+
+    A point site's lon/lat are the ones it was given, to the last digit (its outline is a
+    circle, whose representative point lies some 70 m off); a polygon keeps a point inside it.
+    `area_source` says whether its acres were stated, or are its circle's or polygon's."""
     site_of = np.arange(1, len(cells) + 1)
     sites = site_table(cells, site_of, criteria, method=method)
+    for col in ("lon", "lat", "area_source"):
+        if col in cells.columns:
+            given = dict(zip(range(1, len(cells) + 1), cells[col].to_numpy(), strict=True))
+            value = sites["site_id"].map(given)
+            sites[col] = value.where(value.notna(), sites[col]) if col in sites.columns else value
     excluded = dict(zip(range(1, len(cells) + 1), cells["excluded"].to_numpy(dtype=bool), strict=True))
     reasons = dict(zip(range(1, len(cells) + 1), cells["exclusion_reason"].to_numpy(dtype=object),
                        strict=True))

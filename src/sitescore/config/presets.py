@@ -15,6 +15,9 @@ from .yaml_loader import LineDict
 #: What a preset may set: the scenario, never the study's data or area.
 PRESET_KEYS = {"title", "description", "criteria", "constraints", "sites", "candidates", "weights",
                "aggregation", "sensitivity"}
+#: Metrics of the candidate land itself (its layer is never read): a preset's criterion on the
+#: land it selects measures a study's own candidates, such as a shortlist, instead.
+CANDIDATE_METRICS = {"contiguous_acres"}
 
 
 def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[dict, list[str]]:
@@ -42,8 +45,14 @@ def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[
             out[key] = value
     layers = set(doc["layers"]) if isinstance(doc.get("layers"), dict) else set()
     criteria = dict(out["criteria"]) if isinstance(out.get("criteria"), dict) else {}
+    source = out["candidates"].get("source") if isinstance(out.get("candidates"), dict) else None
     for name, crit in list(criteria.items()):
         layer = crit.get("layer") if isinstance(crit, dict) else None
+        if isinstance(crit, dict) and crit.get("metric") in CANDIDATE_METRICS \
+                and layer not in layers and source in layers:
+            # it measures the candidates themselves: a shortlist's sites count by their acres
+            criteria[name] = crit = LineDict({**crit, "layer": source}, getattr(crit, "lines", {}))
+            layer = source
         if isinstance(layer, str) and layer not in layers:
             notes.append(f"criterion '{name}' of preset {preset_name} left out: this study has no "
                          f"layer '{layer}'")

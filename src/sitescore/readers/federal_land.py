@@ -28,6 +28,8 @@ from .vector import open_source, vector_file
 log = logging.getLogger(__name__)
 
 # --- designations ------------------------------------------------------------------------
+# What each code means for the exclusions (class, default, buffer, source) is the shipped table
+# data/designations.yaml; every code derived here is one of its codes (tested).
 
 #: Keyword -> PAD-US `Des_Tp` code, matched case-insensitively on whole words, most specific
 #: first (the first hit wins). Codes are PAD-US's own designation-type domain (PAD-US 3.0/4.0:
@@ -56,7 +58,11 @@ DESIGNATION_KEYWORDS: tuple[tuple[str, str], ...] = (
     ("national battlefield", "HCA"),
     ("national military park", "HCA"),
     ("national memorial", "HCA"),
+    ("national historical reserve", "HCA"),
     ("national park", "NP"),
+    # PAD-US has no code of its own for NPS preserves and reserves: they are park units (NP)
+    ("national preserve", "NP"),
+    ("national reserve", "NP"),
     ("national lakeshore", "NLS"),
     ("national seashore", "NLS"),
     ("national scenic trail", "NT"),
@@ -84,6 +90,7 @@ DESIGNATION_KEYWORDS: tuple[tuple[str, str], ...] = (
     ("state historical park", "SHCA"),
     ("state historic park", "SHCA"),
     ("state historic site", "SHCA"),
+    ("state historical site", "SHCA"),
     ("state park", "SP"),
     ("state conservation area", "SCA"),
     ("state wildlife area", "SRMA"),
