@@ -58,12 +58,14 @@ def _config(config: str | Path | Config, preset: str | None) -> Config:
 
 
 def score(config: str | Path | Config, preset: str | None = None,
-          data_dir: str | Path | None = None) -> StudyResult:
+          data_dir: str | Path | None = None, allow_partial: bool = False) -> StudyResult:
     """Score a study in memory and write nothing: its cells, ranked sites, excluded land, notes,
-    timings and manifest record. `config` is a YAML file (with `preset` applied) or a Config."""
+    timings and manifest record. `config` is a YAML file (with `preset` applied) or a Config;
+    `allow_partial` scores even when less than `min_weight_kept` of the weight can be scored
+    (the result's `left_out` and `weight_kept` say what was missing)."""
     from .pipeline import score as score_study
 
-    return score_study(_config(config, preset), data_dir=data_dir)
+    return score_study(_config(config, preset), data_dir=data_dir, allow_partial=allow_partial)
 
 
 def run(config: str | Path | Config, preset: str | None = None,

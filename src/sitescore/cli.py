@@ -89,6 +89,10 @@ _cache_dir = click.option("--cache-dir", type=click.Path(file_okay=False, path_t
                           help="Prepared layer cache (default: data/cache or SITESCORE_CACHE_DIR).")
 _runs_dir = click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path),
                          help="Folder for tables and manifest (default: runs).")
+_allow_partial = click.option("--allow-partial", is_flag=True,
+                              help="Run even when the criteria scored carry less than the "
+                                   "config's min_weight_kept of its weight (said on stderr and in "
+                                   "the manifest, map and report).")
 
 
 def _engine_options(func: Callable) -> Callable:
@@ -135,6 +139,19 @@ def _with_engine(cfg: Any, kind: str | None, scheduler: str | None, workers: int
         raise SitescoreError(err["msg"].removeprefix("Value error, "), file=option, key=key) from None
 
 
+def _say_left_out(result: Any) -> None:
+    """The criteria a run left out and the weight it kept, on the terminal; a partial run
+    (--allow-partial below min_weight_kept) says so on stderr too."""
+    from .safe_text import terminal_text
+
+    summary = result.left_out_summary()
+    if summary:
+        click.echo(f"criteria: {terminal_text(summary)}")
+    if result.partial:
+        click.echo(f"sitescore: warning: partial run (--allow-partial): {terminal_text(summary)}",
+                   err=True)
+
+
 def print_sites(result: Any, top: int = 10) -> None:
     """The ranked sites as a table on the terminal; names and notes come from the data, so their
     control characters and escape sequences are stripped first."""
@@ -152,6 +169,7 @@ def print_sites(result: Any, top: int = 10) -> None:
         best = sites.iloc[0]
         parts = ", ".join(f"{n} {best[f'contribution__{n}']:.3f}" for n in names)
         click.echo(f"site 1 breakdown (contribution): {terminal_text(parts)}")
+    _say_left_out(result)
     for note in result.notes:
         click.echo(f"note: {terminal_text(note)}")
     click.echo(f"\ntables: {result.run_dir}")
@@ -182,12 +200,13 @@ def print_sites(result: Any, top: int = 10) -> None:
                    "it for several, each its own study <study>-<preset>, run side by side on "
                    "the engine.")
 @_cache_dir
+@_allow_partial
 @_engine_options
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
         no_map: bool, no_report: bool, offline: bool, top: int, verify: bool,
         presets: tuple[str, ...],
-        cache_dir: Path | None, engine_kind: str | None, scheduler: str | None,
-        workers: int | None, partitions: int | None) -> None:
+        cache_dir: Path | None, allow_partial: bool, engine_kind: str | None,
+        scheduler: str | None, workers: int | None, partitions: int | None) -> None:
     """Score and rank candidate sites for a study config."""
     from .config import load_config
     from .pipeline import run as run_pipeline
@@ -206,12 +225,12 @@ def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Pa
     if len(cfgs) == 1:
         result = run_pipeline(cfgs[0], data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
                               write_map=not no_map, write_report=not no_report,
-                              cache_dir=cache_dir, offline=offline)
+                              cache_dir=cache_dir, offline=offline, allow_partial=allow_partial)
         print_sites(result, top)
         return
     results = run_many(cfgs, keep_cells=False, data_dir=data_dir, maps_dir=maps_dir,
                        runs_dir=runs_dir, write_map=not no_map, write_report=not no_report,
-                       cache_dir=cache_dir, offline=offline)
+                       cache_dir=cache_dir, offline=offline, allow_partial=allow_partial)
     for cfg, outcome in zip(cfgs, results, strict=True):
         click.echo(f"\n== {cfg.study} ==")
         if isinstance(outcome, SitescoreError):
@@ -279,12 +298,14 @@ def demo(out: Path, maps_dir: Path | None, runs_dir: Path | None, seed: int) -> 
 @_runs_dir
 @_preset
 @_cache_dir
+@_allow_partial
 @_engine_options
 def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: float | None,
                 weight_mode: str | None, thresholds: float | None, top_k: int | None,
                 data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
-                preset: str | None, cache_dir: Path | None, engine_kind: str | None,
-                scheduler: str | None, workers: int | None, partitions: int | None) -> None:
+                preset: str | None, cache_dir: Path | None, allow_partial: bool,
+                engine_kind: str | None, scheduler: str | None, workers: int | None,
+                partitions: int | None) -> None:
     """How stable is the ranking under weight (and threshold) doubt: a run with Monte Carlo
     draws, one-at-a-time weight sweeps and the smallest weight changes that move sites."""
     from pydantic import ValidationError
@@ -304,7 +325,7 @@ def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: 
         raise SitescoreError(err["msg"], key="--" + str(err["loc"][0]).replace("_", "-")) from None
     _with_engine(cfg, engine_kind, scheduler, workers, partitions)
     result = run_pipeline(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
-                          cache_dir=cache_dir)
+                          cache_dir=cache_dir, allow_partial=allow_partial)
     from .safe_text import terminal_text
 
     sc = cfg.sensitivity
@@ -318,6 +339,7 @@ def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: 
             continue
         click.echo(f"{int(s['rank']):>4}  {s['score']:.3f}  {s[col]:>9.2f}  {s['median_rank']:>6.0f}  "
                    f"{int(s['rank_p05']):>6}–{int(s['rank_p95']):<6}  {terminal_text(s['name'])}")
+    _say_left_out(result)
     click.echo(f"\ntables: {result.run_dir} (sensitivity.csv, weight_sweeps.csv, weight_changes.csv)")
     if result.map_path:
         click.echo(f"map:    {result.map_path} (charts in {result.map_path.parent / 'sensitivity'})")
@@ -566,6 +588,42 @@ def compare(run_a: Path, run_b: Path, out: Path | None, top: int | None) -> None
     for line in format_report(comparison, limit=None if top else PRINT_ROWS):
         click.echo(terminal_text(line))  # site names and notes come from the data
     click.echo(f"\ntable: {csv_path}\nmap:   {html_path}")
+
+
+@main.command()
+@click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@_preset
+@click.option("--random-per-state", metavar="N", help="Random comparison points drawn in each "
+              "state the cases lie in (default 50).")
+@click.option("--seed", metavar="N", help="Seed of the comparison points: the same seed, the same "
+              "points (default 1).")
+@click.option("--radius-km", metavar="KM", help="Each case and point is scored as a circle of this "
+              "radius (default 1).")
+@click.option("--allow-partial", is_flag=True, help="Go on when the criteria scored keep less of the "
+              "configured weight than the study's min_weight_kept (said in the output).")
+@_data_dir
+@_runs_dir
+@_cache_dir
+def validate(cases: Path, config_file: Path, preset: str | None, random_per_state: str | None,
+             seed: str | None, radius_km: str | None, allow_partial: bool, data_dir: Path | None,
+             runs_dir: Path | None, cache_dir: Path | None) -> None:
+    """Score your own past decisions (CASES.csv: lon, lat, chosen yes/no, optional group, id,
+    name) against random points per state: how a preset would have ranked what you chose."""
+    from . import validate as v
+    from .config import load_config
+    from .safe_text import terminal_text
+
+    per_state = v.parse_count(random_per_state, "--random-per-state", v.DEFAULT_RANDOM_PER_STATE, least=1)
+    seed_n = v.parse_count(seed, "--seed", v.DEFAULT_SEED)
+    radius = v.parse_km(radius_km, "--radius-km", v.DEFAULT_RADIUS_KM)
+    cfg = load_config(config_file, preset=preset)
+    _writing(f"{cfg.study}-validate")
+    result = v.validate(cases, cfg, random_per_state=per_state, seed=seed_n, radius_km=radius,
+                        data_dir=data_dir, cache_dir=cache_dir, runs_dir=runs_dir,
+                        allow_partial=allow_partial)
+    for line in v.report_lines(result):
+        click.echo(terminal_text(line))  # case names, groups and notes come from the data
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import DataError
+from .formatting import fmt_pct
 from .safe_text import terminal_text
 
 BAR_WIDTH = 24
@@ -75,7 +76,9 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
     method = tables.manifest.get("config", {}).get("aggregation", "weighted_sum")
     out = [f"Site {int(s['rank'])} of {len(sites)}: {terminal_text(s['name'])}",
            f"  score {s['score']:.3f} ({method}), "
-           f"{s['acres']:,.0f} acres in {int(s['n_cells'])} cells, at {s['lon']:.4f}, {s['lat']:.4f}",
+           f"{s['acres']:,.0f} acres in {int(s['n_cells'])} cells, "
+           f"at {float(s['lon'])!r}, {float(s['lat'])!r}",  # every digit of the given point
+           *left_out_paragraph(tables.manifest),
            "", f"  {'criterion':<44} {'raw value':>16} {'score':>6} {'weight':>7} {'contribution':>12}"]
     max_c = max(float(s[f"contribution__{n}"]) for n in names) or 1.0
     for n in sorted(names, key=lambda n: -float(s[f"contribution__{n}"])):
@@ -103,6 +106,31 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
     if excl:
         out += ["", "  What excluded land and cells in this study:", *["  " + e for e in excl]]
     return "\n".join(out)
+
+
+def left_out_paragraph(manifest: dict) -> list[str]:
+    """What the run's scores stand for, from its manifest: the criteria left out (layer or
+    field missing, values all missing or constant), each with its share of the configured
+    weight, and the share kept; nothing when every criterion was scored."""
+    left_out = [x for x in manifest.get("left_out") or [] if isinstance(x, dict)]
+    if not left_out:
+        return []
+    kept = float(manifest.get("weight_kept", 1.0))
+    n = int(manifest.get("criteria_configured") or 0)
+    counted = f" ({n - len(left_out)} of {n} criteria)" if n else ""
+    out = ["", f"  These scores stand for {fmt_pct(kept)} of the configured weight{counted}; "
+               "left out of this run:"]
+    for x in left_out:
+        out.append(f"    {terminal_text(str(x.get('criterion')))}: "
+                   f"{terminal_text(str(x.get('reason')))} "
+                   f"({fmt_pct(float(x.get('weight_share') or 0.0))} of the weight)")
+    if manifest.get("partial"):
+        floor = (manifest.get("config") or {}).get("min_weight_kept")
+        below = f" min_weight_kept {fmt_pct(float(floor))}" if floor is not None else \
+            " min_weight_kept"
+        out.append(f"  The run went on below{below} (--allow-partial): read the ranking with "
+                   "that in mind.")
+    return out
 
 
 def _raw_text(raw: object, unit: str) -> str:

@@ -90,8 +90,11 @@ def write_tables(folder: Path, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
         from .safe_text import write_csv
 
         path = folder / "sites.csv"
-        write_csv(pd.DataFrame(sites_out.drop(columns="geometry")), path, index=False,
-                  float_format="%.6g")
+        table = pd.DataFrame(sites_out.drop(columns="geometry"))
+        for col in ("lon", "lat"):  # every digit: '%.6g' would move -106.3031 by 10 m
+            if col in table.columns:
+                table[col] = [repr(float(v)) if pd.notna(v) else None for v in table[col]]
+        write_csv(table, path, index=False, float_format="%.6g")
         written.append(path)
     return written
 

@@ -32,6 +32,7 @@ from .engine import Engine, LocalEngine, MetricJob, open_engine
 from .errors import ConfigError, DataError, SitescoreError
 from .filters import parse_where
 from .folders import atomic_dirs, study_lock
+from .formatting import fmt_pct
 from .locate import grow_sites, shortlist_sites, site_table
 from .metrics import METRICS
 from .outputs import file_digest, package_versions
@@ -61,6 +62,15 @@ class RunResult:
     manifest: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     report_path: Path | None = None
+    left_out: list[LeftOut] = field(default_factory=list)
+    weight_kept: float = 1.0
+    partial: bool = False
+    n_configured: int = 0
+
+    def left_out_summary(self) -> str:
+        """The terminal's line on what the scores stand for (empty when nothing was left out)."""
+        return left_out_summary(self.n_configured, self.left_out, self.weight_kept) \
+            if self.left_out else ""
 
 
 class StageTimer:
@@ -104,6 +114,31 @@ class Stability:
         return self.per_site[keep]
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A configured criterion the run did not score, why, and its share of the configured
+    weight (the config's weights, its preset's criteria included), so a planner sees how much
+    of the scenario the scores stand for."""
+
+    name: str
+    label: str
+    reason: str
+    weight_share: float
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's entry (the map, the report and `explain` read these)."""
+        return {"criterion": self.name, "label": self.label, "reason": self.reason,
+                "weight_share": round(self.weight_share, 6)}
+
+
+def left_out_summary(n_configured: int, left_out: Sequence[LeftOut], weight_kept: float) -> str:
+    """'kept 4 of 10 criteria, 32% of the weight; left out: a (layer missing), ...'."""
+    kept = n_configured - len(left_out)
+    said = ", ".join(f"{x.name} ({x.reason})" for x in left_out)
+    return (f"kept {kept} of {n_configured} criteria, {fmt_pct(weight_kept)} of the weight"
+            + (f"; left out: {said}" if said else ""))
+
+
 @dataclass(repr=False)
 class StudyResult:
     """A study computed in memory, nothing written: the tables, what the map and the report
@@ -113,7 +148,11 @@ class StudyResult:
     is the land removed before the grid with its reason (None for a shortlist); `criteria` the
     criteria scored (the config's minus those left out) with `weights` normalised; `layers` the
     input layers as read; `manifest` the run's record (config, inputs with their sha256, counts,
-    notes, timings so far); `stability` the sensitivity tables when the config asks for them."""
+    notes, timings so far); `stability` the sensitivity tables when the config asks for them.
+    `left_out` names each configured criterion not scored (layer or field missing, values all
+    missing or constant over the cells) with its share of the configured weight; `weight_kept`
+    is the share scored; `partial` says the run went on below `min_weight_kept`
+    (`allow_partial`)."""
 
     cfg: Config
     cells: gpd.GeoDataFrame
@@ -127,6 +166,10 @@ class StudyResult:
     manifest: dict[str, Any]
     timer: StageTimer = field(repr=False)
     stability: Stability | None = None
+    left_out: list[LeftOut] = field(default_factory=list)
+    weight_kept: float = 1.0
+    partial: bool = False
+    n_configured: int = 0
     _on_map: tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame | None] | None = \
         field(default=None, init=False, repr=False)
 
@@ -235,10 +278,25 @@ class _Plan:
     constraints: list[Any]
     exclusion_layers: list[str]
     notes: list[str]
+    #: every configured criterion (its preset's left out at loading too): share of the weight
+    shares: dict[str, float] = field(default_factory=dict)
+    left_out: list[LeftOut] = field(default_factory=list)
+    #: criteria dropped once measured (all missing, constant): their constraints still apply
+    degenerate: dict[str, Any] = field(default_factory=dict)
 
     @property
     def weights(self) -> dict[str, float]:
         return {n: c.weight for n, c in self.criteria.items()}
+
+    @property
+    def weight_kept(self) -> float:
+        total = sum(self.shares.values())
+        return sum(self.shares.get(n, 0.0) for n in self.criteria) / total if total > 0 else 1.0
+
+    def leave_out(self, name: str, reason: str) -> None:
+        """Drop a criterion from the weighting (the rest renormalised), saying why."""
+        crit = self.criteria.pop(name)
+        self.left_out.append(LeftOut(name, crit.label or name, reason, self.shares.get(name, 0.0)))
 
 
 @dataclass
@@ -262,29 +320,35 @@ def _located_errors(cfg: Config) -> Iterator[None]:
 
 
 def score(cfg: Config, *, data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-          engine: Engine | None = None) -> StudyResult:
+          engine: Engine | None = None, allow_partial: bool = False) -> StudyResult:
     """Compute one study in memory and write nothing: no lock, no folder, no file (a notebook can
     look at the sites before deciding to write them). Layers prepared in the cache folder
     (`sitescore data prepare`) are read from there. Candidates, metrics and Monte Carlo draws
-    run on `engine`, else on the one `cfg.engine` names (a cluster started here is closed)."""
+    run on `engine`, else on the one `cfg.engine` names (a cluster started here is closed).
+    Criteria left out or degenerate taking the weight scored below `cfg.min_weight_kept` stop
+    the study with a ConfigError naming them, unless `allow_partial`."""
     with _located_errors(cfg), open_engine(cfg.engine, engine) as eng:
-        return _compute(cfg, data_dir=data_dir, cache_dir=cache_dir, engine=eng)
+        return _compute(cfg, data_dir=data_dir, cache_dir=cache_dir, engine=eng,
+                        allow_partial=allow_partial)
 
 
 def run(cfg: Config, *, data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
         runs_dir: str | Path | None = None, write_map: bool = True,
         cache_dir: str | Path | None = None, offline: bool = False,
-        engine: Engine | None = None, write_report: bool = True) -> RunResult:
+        engine: Engine | None = None, write_report: bool = True,
+        allow_partial: bool = False) -> RunResult:
     """Run one study end to end: `score` it, then write its outputs atomically. Two runs of one
     study never overlap: each output folder (runs, maps) has its own lock, and a second run
     sharing either folder is refused while the first holds it. A Dask cluster is reached, or
     started, before anything is written. Without `write_map` only the tables are written and
     the maps folder (map and report) is left as it was; without `write_report` the maps folder
-    gets the map but no report."""
+    gets the map but no report. Below `cfg.min_weight_kept` nothing is written unless
+    `allow_partial` (see `score`)."""
     run_dir = Path(runs_dir or cfg.outputs.runs_dir) / cfg.study
     map_dir = Path(maps_dir or cfg.outputs.maps_dir) / cfg.study if write_map else None
     with _located_errors(cfg), open_engine(cfg.engine, engine) as eng, study_lock(run_dir, map_dir):
-        result = _compute(cfg, data_dir=data_dir, cache_dir=cache_dir, engine=eng)
+        result = _compute(cfg, data_dir=data_dir, cache_dir=cache_dir, engine=eng,
+                          allow_partial=allow_partial)
         return _write(result, run_dir, map_dir, report=write_report, offline=offline)
 
 
@@ -301,14 +365,16 @@ def _write(result: StudyResult, run_dir: Path, map_dir: Path | None, *, report: 
         with result.timer.stage("postgis outputs"):
             write_results(cfg.outputs.postgis, result.cells, result.sites, result.excluded)
     return RunResult(result.cells, result.sites, run_dir, map_dir / "index.html" if map_dir else None,
-                     manifest, result.notes, map_dir / "report.html" if map_dir and report else None)
+                     manifest, result.notes, map_dir / "report.html" if map_dir and report else None,
+                     left_out=result.left_out, weight_kept=result.weight_kept,
+                     partial=result.partial, n_configured=result.n_configured)
 
 
 def run_many(cfgs: Sequence[Config], *, engine: Engine | None = None, keep_cells: bool = True,
              data_dir: str | Path | None = None, maps_dir: str | Path | None = None,
              runs_dir: str | Path | None = None, write_map: bool = True,
              cache_dir: str | Path | None = None, offline: bool = False,
-             write_report: bool = True) -> list[RunResult | SitescoreError]:
+             write_report: bool = True, allow_partial: bool = False) -> list[RunResult | SitescoreError]:
     """Several studies at once (one study under several presets): each whole run is one task on
     `engine`, else on the first config's engine. Paths are made absolute here, so workers find
     the same data and output folders. Each run writes its own outputs under its own lock, as
@@ -325,7 +391,8 @@ def run_many(cfgs: Sequence[Config], *, engine: Engine | None = None, keep_cells
             "maps_dir": Path(maps_dir or cfg.outputs.maps_dir).absolute(),
             "runs_dir": Path(runs_dir or cfg.outputs.runs_dir).absolute(),
             "cache_dir": Path(cache_dir).absolute() if cache_dir else default_cache_dir().absolute(),
-            "write_map": write_map, "write_report": write_report, "offline": offline}))
+            "write_map": write_map, "write_report": write_report, "offline": offline,
+            "allow_partial": allow_partial}))
     if not items:
         return []
     with _located_errors(cfgs[0]), open_engine(cfgs[0].engine, engine) as eng:  # could not be opened
@@ -345,12 +412,13 @@ def _scenario(item: tuple[Config, dict[str, Any]], *, keep_cells: bool,
 
 
 def _compute(cfg: Config, *, data_dir: str | Path | None, cache_dir: str | Path | None,
-             engine: Engine) -> StudyResult:
+             engine: Engine, allow_partial: bool = False) -> StudyResult:
     """Every stage, in order, timed; the study's tables and record in memory."""
     engine.new_run()
     timer = StageTimer()
     sources = layer_sources(cfg, data_dir)
     plan = _plan(cfg, sources)
+    _check_kept(cfg, plan, allow_partial)  # before any layer is read: missing layers alone
     layers: dict[str, Any] = {}
     with timer.stage("study area"):
         area = _study_area(cfg, sources, layers)
@@ -360,6 +428,12 @@ def _compute(cfg: Config, *, data_dir: str | Path | None, cache_dir: str | Path 
         cand = _candidates(cfg, plan, area, layers, engine)
     with timer.stage("metrics"):
         raw = _metrics(cfg, plan, cand.cells, layers, timer, engine)
+    _check_kept(cfg, plan, allow_partial)
+    partial = plan.weight_kept < cfg.min_weight_kept
+    if partial:
+        plan.notes.append(f"partial run (--allow-partial): {fmt_pct(plan.weight_kept)} of the "
+                          f"configured weight scored, below min_weight_kept "
+                          f"{fmt_pct(cfg.min_weight_kept)}")
     with timer.stage("scoring"):
         cells = _score_cells(plan, cand.cells, raw, cfg.aggregation,
                              veto_all_is_error=not _is_shortlist(cfg))
@@ -379,9 +453,13 @@ def _compute(cfg: Config, *, data_dir: str | Path | None, cache_dir: str | Path 
                                          for n in sources if n in layers],
                        cells, sites, cand, weights, engine, stability)
     manifest |= {"timings_s": timer.seconds, "peak_memory_mb": timer.peak_mb}
+    if partial:
+        manifest["partial"] = True
     return StudyResult(cfg=cfg, cells=cells, sites=sites, excluded=cand.excluded_land,
                        criteria=dict(plan.criteria), weights=weights, area=area, layers=layers,
-                       notes=plan.notes, manifest=manifest, timer=timer, stability=stability)
+                       notes=plan.notes, manifest=manifest, timer=timer, stability=stability,
+                       left_out=list(plan.left_out), weight_kept=plan.weight_kept,
+                       partial=partial, n_configured=len(plan.shares))
 
 
 def _record(cfg: Config, area: StudyArea, plan: _Plan, inputs: list[dict[str, Any]],
@@ -401,6 +479,9 @@ def _record(cfg: Config, area: StudyArea, plan: _Plan, inputs: list[dict[str, An
         "counts": {"cells": len(cells), "cells_excluded": int(cells["excluded"].sum()),
                    "sites": len(sites)},
         "excluded_acres_by_rule": cand.excluded_acres,
+        "criteria_configured": len(plan.shares),
+        "weight_kept": round(plan.weight_kept, 6),
+        "left_out": [x.record() for x in plan.left_out],
         "weights": {"method": cfg.weights.method, "normalised": weights,
                     **({"ahp": cfg.ahp} if cfg.ahp else {})},
         "versions": package_versions(),
@@ -426,15 +507,21 @@ def _sensitivity(cfg: Config, sc: SensitivityConfig, plan: _Plan, cells: gpd.Geo
 
 
 def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
-    """Leave out criteria, constraints and exclusion layers whose optional file is missing."""
+    """Leave out criteria, constraints and exclusion layers whose optional file is missing; the
+    criteria its preset left out at loading (no such layer in the study) are named with them."""
     notes: list[str] = list(cfg.notes)
     missing = {n for n, s in sources.items()
                if cfg.layers[n].optional and s.postgis is None and not s.path.exists()}
+    dropped = _preset_dropped(cfg)
+    shares = _configured_shares(cfg, dropped)
+    left_out = [LeftOut(name, str(crit.get("label") or name), "layer missing", shares[name])
+                for name, crit in dropped.items()]
     criteria = {}
     for name, crit in cfg.criteria.items():
         if crit.layer in missing:
             notes.append(f"criterion '{name}' left out: layer '{crit.layer}' not found at "
                          f"{sources[crit.layer].path} (marked optional)")
+            left_out.append(LeftOut(name, crit.label or name, "layer missing", shares[name]))
         else:
             criteria[name] = crit
     if not criteria:
@@ -455,7 +542,67 @@ def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
             notes.append(f"constraint on '{c.criterion}' left out with its criterion")
     for note in notes:
         log.info(note)
-    return _Plan(criteria, constraints, exclusion_layers, notes)
+    return _Plan(criteria, constraints, exclusion_layers, notes, shares, left_out)
+
+
+def _preset_dropped(cfg: Config) -> dict[str, dict[str, Any]]:
+    """The criteria of the config's preset that loading left out, the study having no layer of
+    theirs (`config.presets.apply_preset`): the preset file is read again for their weights."""
+    if not cfg.preset or not Path(cfg.preset).is_file():
+        return {}
+    from .config import read_yaml
+
+    doc = read_yaml(Path(cfg.preset), "preset")
+    criteria = doc.get("criteria") if isinstance(doc, dict) else None
+    if not isinstance(criteria, dict):
+        return {}
+    return {n: c for n, c in criteria.items() if isinstance(c, dict) and n not in cfg.criteria
+            and c.get("layer") not in cfg.layers}
+
+
+def _configured_shares(cfg: Config, dropped: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Each configured criterion's share of the configured weight (summing to 1), the preset's
+    dropped ones included: direct weights as written; AHP priorities of the preset's whole
+    matrix (those of the criteria kept were derived from the trimmed one)."""
+    weights = {n: float(c.weight or 0.0) for n, c in cfg.criteria.items()}
+    if dropped and cfg.weights.method == "ahp":
+        weights = _preset_ahp(cfg, [*cfg.criteria, *dropped])
+    else:
+        for name, crit in dropped.items():
+            w = crit.get("weight")
+            weights[name] = float(w) if isinstance(w, (int, float)) and w >= 0 else 0.0
+    total = sum(weights.values())
+    n = len(weights)
+    return {k: (w / total if total > 0 else 1.0 / n) for k, w in weights.items()}
+
+
+def _preset_ahp(cfg: Config, names: list[str]) -> dict[str, float]:
+    """AHP priorities over every criterion of the preset's pairwise matrix; equal shares where
+    that matrix does not rank them all (a preset with judgements missing)."""
+    from .config import read_yaml
+    from .mcda import ahp_weights
+
+    assert cfg.preset is not None  # only called with criteria the preset dropped
+    doc = read_yaml(Path(cfg.preset), "preset")
+    pairwise = ((doc.get("weights") or {}).get("pairwise") or {}) if isinstance(doc, dict) else {}
+    try:
+        result = ahp_weights(names, pairwise, max_cr=float("inf"))
+    except (ConfigError, ValueError, TypeError):
+        return dict.fromkeys(names, 1.0)
+    return {n: float(result.weights[n]) for n in names}
+
+
+def _check_kept(cfg: Config, plan: _Plan, allow_partial: bool) -> None:
+    """Stop a run whose scored criteria carry less than `min_weight_kept` of the configured
+    weight, naming what is missing (unless `allow_partial`: the run goes on and says so)."""
+    kept = plan.weight_kept
+    if allow_partial or kept >= cfg.min_weight_kept - 1e-9:
+        return
+    missing = "; ".join(f"{x.name} ({x.reason}, {fmt_pct(x.weight_share)})" for x in plan.left_out)
+    raise ConfigError(f"the criteria scored carry {fmt_pct(kept)} of the configured weight, "
+                      f"below {fmt_pct(cfg.min_weight_kept)}; missing: {missing}. Add their "
+                      "data, lower min_weight_kept, or run with --allow-partial",
+                      key="min_weight_kept")
 
 
 def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area: StudyArea,
@@ -481,10 +628,12 @@ def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area
 def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any],
                 engine: Engine | None = None) -> _Candidates:
     if _is_shortlist(cfg):
+        plan.notes.extend(layers[cfg.candidates.source].attrs.get("notes", []))  # stated acres
         return _Candidates(shortlist_cells(layers[cfg.candidates.source]))
     try:
         land = eligible_land(layers[cfg.candidates.source], cfg.candidates, area,
                              {n: layers[n] for n in plan.exclusion_layers})
+        plan.notes.extend(land.notes)  # a GAP-status rule that could not apply
     except SitescoreError as exc:
         if cfg.preset and exc.key and exc.key.startswith("candidates"):
             raise SitescoreError(f"{str(exc).split(': ', 1)[-1]} (the agencies come from preset "
@@ -502,9 +651,22 @@ def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any
 
 def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str, Any],
              timer: StageTimer, engine: Engine | None = None) -> dict[str, np.ndarray]:
+    """Each criterion's raw values per cell; a criterion whose field has no value in its layer,
+    or whose values come out all missing or constant over the cells, is left out (it would
+    score every cell alike)."""
     jobs = []
-    for name, crit in plan.criteria.items():
+    for name, crit in list(plan.criteria.items()):
         layer = layers[crit.layer]
+        field_name = crit.params.get("field")
+        if isinstance(layer, gpd.GeoDataFrame) and isinstance(field_name, str) and len(layer) \
+                and field_name in layer.columns and layer[field_name].isna().all():
+            plan.notes.append(f"criterion '{name}' left out: field '{field_name}' of layer "
+                              f"'{crit.layer}' has no value in the study area")
+            plan.leave_out(name, f"field missing: {field_name}")
+            if any(c.criterion == name for c in plan.constraints):
+                plan.constraints = [c for c in plan.constraints if c.criterion != name]
+                plan.notes.append(f"constraint on '{name}' left out with its criterion")
+            continue
         if crit.where:
             try:
                 layer = layer[parse_where(crit.where)(layer)]
@@ -520,13 +682,52 @@ def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str
     for name, (values, seconds) in done.items():
         raw[name] = values
         timer.seconds[f"metric {name}"] = round(seconds, 3)  # summed over partitions on Dask
+    for name in list(plan.criteria):
+        reason = _degenerate(raw[name], plan.criteria[name])
+        if reason is not None:
+            plan.notes.append(f"criterion '{name}' left out: {reason} over the "
+                              f"{len(cells):,} candidate cells (it would score every cell alike)")
+            plan.degenerate[name] = plan.criteria[name]
+            plan.leave_out(name, reason)
+    if not plan.criteria:
+        said = "; ".join(f"{x.name} ({x.reason})" for x in plan.left_out)
+        raise ConfigError(f"no criterion tells the candidate cells apart: {said}", key="criteria")
     return raw
+
+
+def _degenerate(values: np.ndarray, crit: CriterionConfig) -> str | None:
+    """Why a criterion's raw values cannot rank the cells ('all missing', 'constant: ...'), or
+    None. One cell is never constant: it has nothing to be told apart from."""
+    if values.dtype.kind in "OUS":  # categories
+        present = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+        distinct = {str(v) for v in present}
+    else:
+        numbers = values.astype(float)
+        finite = numbers[~np.isnan(numbers)]
+        present = list(finite)
+        # a sum's rounding is no difference between cells
+        spread = float(np.ptp(finite)) if len(finite) else 0.0
+        same = spread <= 1e-9 * max(1.0, float(np.abs(finite).max())) if len(finite) else True
+        distinct = {present[0]} if same and present else set(present)
+    if not present:
+        return "all missing"
+    if len(values) < 2 or len(present) < len(values) or len(distinct) > 1:
+        return None
+    value = present[0]
+    field_name = crit.params.get("field")
+    if isinstance(value, float):
+        shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+        unit = crit.unit or METRICS[crit.metric].unit
+        shown = f"{shown} {unit}".strip() if unit and not field_name else shown
+    else:
+        shown = str(value)
+    return f"constant: {field_name + ' ' if isinstance(field_name, str) else ''}{shown} everywhere"
 
 
 def _score_cells(plan: _Plan, cells: gpd.GeoDataFrame, raw: dict[str, np.ndarray],
            method: str, veto_all_is_error: bool = True) -> gpd.GeoDataFrame:
     table = score_table(raw, plan.criteria, plan.weights, method)
-    cons = apply_constraints(raw, plan.constraints, plan.criteria, len(cells))
+    cons = apply_constraints(raw, plan.constraints, {**plan.criteria, **plan.degenerate}, len(cells))
     if veto_all_is_error:  # a shortlist keeps its vetoed sites, ranked last with the reason
         cons.require_some_left()
     cells = gpd.GeoDataFrame(pd.concat([cells.reset_index(drop=True), table], axis=1),

@@ -59,7 +59,9 @@ def _write_pages(result: StudyResult, map_dir: Path, *, report: bool, offline: b
     write_map(map_dir / "index.html", title=cfg.title or cfg.study, cells=result.cells,
               sites=result.sites, criteria=result.criterion_infos(), layers=layers,
               excluded=excluded, synthetic=cfg.synthetic, notes=result.notes,
-              aggregation=cfg.aggregation, offline=offline)
+              aggregation=cfg.aggregation, offline=offline,
+              left_out=[x.record() for x in result.left_out], weight_kept=result.weight_kept,
+              partial=result.partial)
     pages = [map_dir / "index.html"]
     if report:
         from .report import write_report

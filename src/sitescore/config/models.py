@@ -7,13 +7,17 @@ YAML (lines, aliases), presets and the checks against the readers and metrics li
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.util
 import math
 import os
 import re
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ConfigError, SitescoreError
@@ -129,18 +133,122 @@ class AreaConfig(_Strict):
         return v
 
 
+#: The classes of data/designations.yaml: what a PAD-US designation means for an industrial park.
+DesignationClass = Literal["protected", "restricted", "multiple_use", "non_federal", "other"]
+#: Buffer around GAP-status areas, extra exclusion layers and listed designation codes when the
+#: config sets no `buffer_km`, km (the distance sitescore always kept).
+DEFAULT_BUFFER_KM = 1.0
+
+
+@dataclass(frozen=True)
+class Designation:
+    """One PAD-US `Des_Tp` code of the shipped table, with the document that creates it."""
+
+    code: str
+    label: str
+    klass: str
+    excluded: bool
+    buffer_km: float
+    source: str
+
+
+@functools.cache
+def designation_table() -> dict[str, Designation]:
+    """Every PAD-US 4.0 `Des_Tp` code -> its row of data/designations.yaml (package data, checked
+    against the real PAD-US domain by its own tests). Read once."""
+    text = resources.files("sitescore").joinpath("data", "designations.yaml").read_text(encoding="utf-8")
+    rows = yaml.safe_load(text)["designations"]
+    return {str(code).upper(): Designation(str(code).upper(), row["label"], row["class"],
+                                           bool(row["excluded"]), float(row["buffer_km"]),
+                                           row["source"])
+            for code, row in rows.items()}
+
+
 class ExcludeConfig(_Strict):
     gap_status: list[int] = Field(default_factory=lambda: [1, 2],
-                                  description="PAD-US GAP status codes to exclude.")
-    designations: list[str] = Field(
-        default_factory=lambda: ["WA", "WSA", "NP", "NM", "NWR", "NCA", "WSR", "RNA", "ACEC"],
-        description="PAD-US Des_Tp codes to exclude.")
+                                  description="PAD-US GAP status codes to exclude (a layer without "
+                                              "GAP status, such as BLM SMA, says so in the notes).")
+    designations: Literal["default"] | list[str] = Field(
+        default="default",
+        description="PAD-US Des_Tp codes to exclude, or `default`: every code data/designations.yaml "
+                    "excludes by default (its protected class, ACEC and RNA); [default, NRA] adds "
+                    "codes to those.")
+    classes: list[DesignationClass] = Field(
+        default_factory=list,
+        description="Classes of data/designations.yaml whose every code is excluded too, e.g. "
+                    "[restricted] for roadless areas, trails, military land.")
     own_types: list[str] = Field(default_factory=lambda: ["TRIB", "PVT", "LOC", "STAT", "JNT", "UNK"],
                                  description="Owner types removed (tribal and non-federal land).")
     layers: list[str] = Field(default_factory=list,
                               description="Extra polygon layers whose area is excluded.")
-    buffer_km: float = Field(default=1.0, ge=0, le=MAX_DISTANCE_KM,
-                             description="Buffer around every excluded area.")
+    buffer_km: float | None = Field(
+        default=None, ge=0, le=MAX_DISTANCE_KM,
+        description="Buffer around every excluded area. Unset: the table's buffer around codes the "
+                    f"table picks (`default`, `classes`), {DEFAULT_BUFFER_KM:g} km around listed "
+                    "codes, GAP-status areas and exclusion layers.")
+    class_buffers_km: dict[DesignationClass, float] = Field(
+        default_factory=dict,
+        description="Buffer around the excluded designations of a class, km, over buffer_km and "
+                    "the table, e.g. {protected: 2}.")
+
+    @field_validator("designations", mode="before")
+    @classmethod
+    def _list_or_default(cls, v: object) -> object:
+        if not isinstance(v, list) and v != "default":
+            raise ValueError(f"a list of PAD-US Des_Tp codes (e.g. [WA, NP]) or 'default' (the "
+                             f"table's defaults), not {v!r}")
+        if isinstance(v, list):
+            for item in v:
+                if not isinstance(item, str):
+                    raise ValueError(f"{item!r} is not a PAD-US Des_Tp code (codes are words, "
+                                     "e.g. WA, NP)")
+        return v
+
+    @field_validator("designations")
+    @classmethod
+    def _known_codes(cls, v: Literal["default"] | list[str]) -> Literal["default"] | list[str]:
+        if isinstance(v, str):
+            return v
+        table = designation_table()
+        for code in v:
+            if code.upper() not in table and code != "default":
+                near = difflib.get_close_matches(code.upper(), list(table), n=1)
+                hint = f"did you mean {near[0]} ({table[near[0]].label})? " if near else ""
+                raise ValueError(f"'{code}' is not a PAD-US 4.0 Des_Tp code; {hint}"
+                                 "sitescore's data/designations.yaml lists all 63 with their labels")
+        return v
+
+    @field_validator("class_buffers_km")
+    @classmethod
+    def _distances(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, km in v.items():
+            if not 0 <= km <= MAX_DISTANCE_KM:
+                raise ValueError(f"the {name} buffer must be 0 to {MAX_DISTANCE_KM:g} km, not {km:g}")
+        return v
+
+    def designation_buffers_km(self) -> dict[str, float]:
+        """Each excluded `Des_Tp` code -> its buffer in km: a class's `class_buffers_km`, else
+        `buffer_km`, else for codes the config lists the default 1 km (as before the table) and
+        for codes the table picks (`default`, `classes`) the table's buffer."""
+        table = designation_table()
+        chosen = [self.designations] if isinstance(self.designations, str) else self.designations
+        listed = {c.upper() for c in chosen if c != "default"}
+        picked = {c for c, row in table.items()
+                  if ("default" in chosen and row.excluded) or row.klass in self.classes}
+        out = {}
+        for code in sorted(listed | picked):
+            row = table[code]
+            if row.klass in self.class_buffers_km:
+                out[code] = self.class_buffers_km[row.klass]
+            elif self.buffer_km is not None:
+                out[code] = self.buffer_km
+            else:
+                out[code] = DEFAULT_BUFFER_KM if code in listed else row.buffer_km
+        return out
+
+    def general_buffer_km(self) -> float:
+        """The buffer around GAP-status areas and extra exclusion layers, km."""
+        return DEFAULT_BUFFER_KM if self.buffer_km is None else self.buffer_km
 
 
 class GridConfig(_Strict):
@@ -327,6 +435,11 @@ class Config(_Strict):
     criteria: dict[str, CriterionConfig]
     constraints: list[ConstraintConfig] = Field(default_factory=list)
     weights: WeightsConfig = Field(default_factory=WeightsConfig)
+    min_weight_kept: float = Field(
+        default=0.7, ge=0, le=1,
+        description="Share of the configured weight (0..1) whose criteria must be scored: criteria "
+                    "left out (layer missing) or degenerate (values all missing or constant) take "
+                    "theirs away, and below this share the run stops unless --allow-partial.")
     aggregation: str = Field(
         default="weighted_sum", json_schema_extra={"enum": list(AGGREGATION_METHODS)},
         description="How criterion scores combine (sitescore.mcda); constraints stay vetoes.")

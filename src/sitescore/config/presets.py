@@ -48,8 +48,10 @@ def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[
     source = out["candidates"].get("source") if isinstance(out.get("candidates"), dict) else None
     for name, crit in list(criteria.items()):
         layer = crit.get("layer") if isinstance(crit, dict) else None
-        if isinstance(crit, dict) and crit.get("metric") in CANDIDATE_METRICS \
-                and layer not in layers and source in layers:
+        metric = crit.get("metric") if isinstance(crit, dict) else None
+        # a mistyped value (a list, a mapping) is the config check's to report, not a crash here
+        if isinstance(metric, str) and metric in CANDIDATE_METRICS and isinstance(source, str) \
+                and isinstance(layer, str) and layer not in layers and source in layers:
             # it measures the candidates themselves: a shortlist's sites count by their acres
             criteria[name] = crit = LineDict({**crit, "layer": source}, getattr(crit, "lines", {}))
             layer = source

@@ -9,7 +9,7 @@ from typing import Any
 import geopandas as gpd
 
 from ..config import CriterionConfig
-from ..formatting import esc, fmt_number, to_float, write_atomic
+from ..formatting import esc, fmt_number, fmt_pct, to_float, write_atomic
 from .figures import OVERVIEW_PNG, draw_figures, local_chart
 from .sections import (
     CSS,
@@ -81,6 +81,12 @@ def _header(cfg: Any, manifest: Mapping[str, Any], criteria: Mapping[str, Criter
     banner = (f'<div class="banner" id="synthetic-banner" role="alert">{esc(SYNTHETIC_BANNER)}'
               '</div>') if synthetic else ""
     description = getattr(cfg, "description", None)
+    left_out = [x for x in manifest.get("left_out") or [] if isinstance(x, dict)]
+    kept = (f'<p class="sub" id="left-out-line"><b>{len(left_out)} criteri'
+            f'{"on" if len(left_out) == 1 else "a"} left out</b>: the scores stand for '
+            f'{esc(fmt_pct(manifest.get("weight_kept")))} of the configured weight'
+            f'{" (partial run, --allow-partial)" if manifest.get("partial") else ""}; see '
+            '<a href="#notes">Left-out criteria and notes</a>.</p>') if left_out else ""
     return (
         f'<header>{banner}<h1>{esc(_title(cfg, manifest))}</h1>'
         f'<p class="sub">Study area: <b>{esc(manifest.get("study_area") or "") or "n/a"}</b> · '
@@ -88,7 +94,7 @@ def _header(cfg: Any, manifest: Mapping[str, Any], criteria: Mapping[str, Criter
         f'<p class="sub">{esc(fmt_number(n_cells))} candidate cells ({esc(fmt_number(n_out))} '
         f'excluded by constraints) · {esc(fmt_number(n_sites))} sites · {len(criteria)} criteria · '
         f'{esc(aggregation_label(method))} · sitescore '
-        f'{esc(manifest.get("sitescore", ""))}</p>'
+        f'{esc(manifest.get("sitescore", ""))}</p>{kept}'
         + (f'<p class="small muted">{esc(description)}</p>' if description else "")
         + f'{nav}</header>')
 

@@ -465,11 +465,26 @@ def _sources_section(cfg: Any, manifest: Mapping[str, Any]) -> str:
 
 def _notes_section(cfg: Any, criteria: Mapping[str, CriterionConfig],
                    manifest: Mapping[str, Any]) -> str:
+    """The criteria left out, each with why and its share of the configured weight, and the
+    share the scores stand for (the manifest's `left_out`); then the run's notes."""
+    recorded = [x for x in manifest.get("left_out") or [] if isinstance(x, dict)]
     configured = list((getattr(cfg, "criteria", None) or {}).keys())
     left_out = [n for n in configured if n not in criteria]
     notes = [str(n) for n in (manifest.get("notes") or [])]
     parts = []
-    if left_out:
+    if recorded:
+        if manifest.get("partial"):
+            parts.append('<p class="banner" role="alert"><b>Partial run</b> (--allow-partial): '
+                         'the criteria scored carry less of the configured weight than the '
+                         "study's min_weight_kept.</p>")
+        items = "".join(f'<li><b>{esc(x.get("criterion"))}</b> ({esc(x.get("label"))}): '
+                        f'{esc(x.get("reason"))}, {esc(fmt_pct(x.get("weight_share")))} of the '
+                        'configured weight</li>' for x in recorded)
+        parts.append(f'<p>The scores stand for <b>{esc(fmt_pct(manifest.get("weight_kept")))}</b> '
+                     'of the configured weight. Criteria in the configuration left out of this '
+                     'run (their weight renormalised away):</p>'
+                     f'<ul class="left-out">{items}</ul>')
+    elif left_out:
         items = "".join(f"<li><b>{esc(n)}</b></li>" for n in left_out)
         parts.append(f'<p>Criteria in the configuration that were left out of this run:</p>'
                      f'<ul class="left-out">{items}</ul>')

@@ -101,13 +101,15 @@ def _criteria_html(criteria: Sequence[CriterionInfo], weights: Sequence[float],
 
 def title_box(title: str, *, criteria: Sequence[CriterionInfo], weights: Sequence[float],
               sliders: Sequence[int] | None, aggregation: str, counts: Mapping[str, int],
-              n_sites: int, notes: Sequence[str], synthetic: bool, key_html: str) -> str:
+              n_sites: int, notes: Sequence[str], synthetic: bool, key_html: str,
+              banner: str = "") -> str:
     """The title box: counts, criteria with their weights (a slider each when the page can
-    re-rank), the map key and the notes. ``weights`` are the normalised weights in use."""
+    re-rank), the map key and the notes. ``weights`` are the normalised weights in use;
+    ``banner`` (the criteria left out) goes under the title when no site panel shows it."""
     parts = ['<div id="sitescore-title" class="sitescore-box">']
     if synthetic:
         parts.append(f'<div class="ss-synthetic-line">{esc(SYNTHETIC_BANNER)}</div>')
-    parts.append(f'<div class="ss-title">{esc(title)}</div>')
+    parts.append(f'<div class="ss-title">{esc(title)}</div>{banner}')
     parts.append(
         f'<div class="ss-sub">{n_sites} ranked site{"s" if n_sites != 1 else ""} · '
         f'{counts.get("cells", 0) - counts.get("excluded", 0):,} cells scored · '
@@ -124,8 +126,33 @@ def title_box(title: str, *, criteria: Sequence[CriterionInfo], weights: Sequenc
     return "".join(parts)
 
 
-def site_panel(records: Sequence[Mapping[str, Any]]) -> str:
-    """The ranked sites, in the configured order (the page re-orders them with the sliders)."""
+#: A banner listing more criteria left out than this opens folded, so the sites stay in view.
+LEFT_OUT_OPEN_MAX = 3
+
+
+def left_out_banner(left_out: Sequence[Mapping[str, Any]], weight_kept: float,
+                    partial: bool = False) -> str:
+    """What the scores stand for, where the ranked sites are read: the share of the configured
+    weight kept and each criterion left out with why and its share ('' when none was)."""
+    if not left_out:
+        return ""
+    items = "".join(f'<li><b>{esc(x.get("label") or x.get("criterion"))}</b>: '
+                    f'{esc(x.get("reason"))} ({esc(fmt_pct(x.get("weight_share")))})</li>'
+                    for x in left_out)
+    warning = ('<div class="ss-left-out-partial"><b>Partial run</b> (--allow-partial): below '
+               'the study\'s min_weight_kept.</div>') if partial else ""
+    n = len(left_out)
+    return ('<div id="ss-left-out" class="ss-left-out" role="note" style="border-left:3px solid '
+            '#b00020;padding:2px 6px;margin-bottom:6px;background:#fff4f4">'
+            f'{warning}<details{" open" if n <= LEFT_OUT_OPEN_MAX else ""}><summary>Scores use '
+            f'<b>{esc(fmt_pct(weight_kept))}</b> of the configured weight: {n} '
+            f'criteri{"on" if n == 1 else "a"} left out</summary>'
+            f'<ul style="margin:2px 0 0 16px;padding:0">{items}</ul></details></div>')
+
+
+def site_panel(records: Sequence[Mapping[str, Any]], banner: str = "") -> str:
+    """The ranked sites, in the configured order (the page re-orders them with the sliders),
+    under ``banner`` (`left_out_banner`)."""
     items = []
     for i, r in enumerate(records):
         where = " · ".join(esc(x) for x in (cell_text(r, "agency"), cell_text(r, "unit_name"),
@@ -141,7 +168,7 @@ def site_panel(records: Sequence[Mapping[str, Any]]) -> str:
             f'{esc(fmt_number(r.get("acres")))} acres</span></span></li>')
     return (
         '<div id="sitescore-panel" class="sitescore-box ss-panel">'
-        f'<div class="ss-panel-title">Ranked sites ({len(records)})</div>'
+        f'<div class="ss-panel-title">Ranked sites ({len(records)})</div>{banner}'
         '<input id="ss-search" type="search" placeholder="Find a site or unit name" '
         'aria-label="Find a site or unit name" autocomplete="off">'
         '<div id="ss-search-note" role="status"></div>'

@@ -47,6 +47,7 @@ from .controls import (
     add_tile_basemaps,
     add_tools,
     key_html,
+    left_out_banner,
     offline_basemap,
     site_panel,
     title_box,
@@ -85,13 +86,16 @@ def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.Geo
               criteria: Sequence[CriterionInfo], layers: Mapping[str, gpd.GeoDataFrame],
               excluded: gpd.GeoDataFrame | None = None, synthetic: bool = False,
               notes: Sequence[str] = (), aggregation: str = "weighted_sum",
-              offline: bool = False) -> Path:
+              offline: bool = False, left_out: Sequence[Mapping[str, Any]] = (),
+              weight_kept: float = 1.0, partial: bool = False) -> Path:
     """Write the run's interactive map to ``path`` (atomically) and return ``path``.
 
     All frames are in EPSG:5070 (others are reprojected); see the package docstring for what
     the page shows. ``aggregation`` is the run's method (the page's sliders re-rank with it);
     ``offline`` makes a page that loads nothing from the network (scripts inlined, a ``states``
-    layer drawn instead of basemap tiles). Same inputs give the same bytes.
+    layer drawn instead of basemap tiles). ``left_out`` (the manifest's entries: criterion,
+    label, reason, weight_share), ``weight_kept`` and ``partial`` make the banner over the
+    ranked sites saying what the scores leave out. Same inputs give the same bytes.
     """
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation {aggregation!r}; known: {', '.join(AGGREGATIONS)}")
@@ -100,7 +104,8 @@ def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.Geo
         warnings.simplefilter("ignore", UserWarning)  # xyzservices/folium chatter
         page = _build(title=title, cells=cells, sites=sites, criteria=list(criteria),
                       layers=layers, excluded=excluded, synthetic=synthetic, notes=list(notes),
-                      aggregation=aggregation, offline=offline)
+                      aggregation=aggregation, offline=offline,
+                      banner=left_out_banner(list(left_out), weight_kept, partial))
     if offline:
         page = inline_assets(page)
     write_atomic(path, page.encode("utf-8"))
@@ -431,7 +436,7 @@ def _ranked(sites: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
 def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | None,
            criteria: list[CriterionInfo], layers: Mapping[str, gpd.GeoDataFrame],
            excluded: gpd.GeoDataFrame | None, synthetic: bool, notes: list[str],
-           aggregation: str, offline: bool) -> str:
+           aggregation: str, offline: bool, banner: str = "") -> str:
     """The page's HTML (folium elements are created here in a fixed order: see the module)."""
     sites = _ranked(sites)
     view = _view(cells, sites, layers, excluded)
@@ -478,9 +483,10 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | Non
     figure.html.add_child(Raw(title_box(title, criteria=criteria, weights=weights0,
                                         sliders=sliders0, aggregation=aggregation,
                                         counts=counts, n_sites=n_markers, notes=notes,
-                                        synthetic=synthetic, key_html=key_html(set(kinds)))),
+                                        synthetic=synthetic, key_html=key_html(set(kinds)),
+                                        banner="" if drawn.records else banner)),
                           name="sitescore_title")
     if drawn.records:
-        figure.html.add_child(Raw(site_panel(drawn.records)), name="sitescore_panel")
+        figure.html.add_child(Raw(site_panel(drawn.records, banner)), name="sitescore_panel")
     Script(lambda: _registry_js(m, registry, drawn, kinds, view.bounds)).add_to(m)
     return figure.render()
