@@ -74,3 +74,16 @@ SHARED_IMPORTS = [
     ("bls_laus", "workforce/bls_laus_county_2016.csv"),
     ("acs", "workforce/acs5_2018_county_selected.csv"),
 ]
+
+
+def one_line_error(result, *needles: str) -> str:
+    """A CLI result that is a user's mistake: exit 2 and exactly one `sitescore: error:` line
+    holding every needle, no traceback. Returns the line."""
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sitescore: error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    assert "Traceback" not in result.output
+    return lines[0]

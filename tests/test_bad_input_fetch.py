@@ -22,7 +22,7 @@ import yaml
 from click.testing import CliRunner
 
 from fake_portal import FakePortal
-from helpers import shared_file
+from helpers import one_line_error, shared_file
 from sitescore import catalog as catalog_module
 from sitescore.catalog import (
     DATASET_ID,
@@ -73,18 +73,6 @@ def line_of(path: Path, text: str) -> int:
 
 def cli(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def one_line(result, *needles: str) -> str:
-    """The result is exit 2 with exactly one `sitescore: error:` line holding every needle."""
-    assert result.exit_code == 2, (result.output, result.exception)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sitescore: error: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -200,7 +188,7 @@ def test_a_hostile_catalog_is_one_line_and_the_data_folder_is_untouched(
     use_catalog(monkeypatch, path)
     (tmp_path / "new.csv").write_text("id\n2\n")
     before = snapshot(raw)
-    one_line(cli(*COMMANDS[command](raw, tmp_path)), *needles(path))
+    one_line_error(cli(*COMMANDS[command](raw, tmp_path)), *needles(path))
     assert snapshot(raw) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "org_catalog.yaml",
                                                          "previous.csv", "raw"]
@@ -243,7 +231,7 @@ def test_importing_a_folder_that_holds_the_data_folder_is_refused(what, raw, tmp
     use_catalog(monkeypatch, path)
     monkeypatch.chdir(raw if what == "." else tmp_path if what == "raw" else raw / "previous")
     before = snapshot(raw)
-    one_line(cli("data", "import", "previous", what, "--data-dir", str(raw)),
+    one_line_error(cli("data", "import", "previous", what, "--data-dir", str(raw)),
              "holds the data folder itself")
     assert snapshot(raw) == before
 
@@ -295,7 +283,7 @@ def test_an_unreadable_catalog_is_one_line(name, command, raw, tmp_path, monkeyp
     use_catalog(monkeypatch, path)
     (tmp_path / "new.csv").write_text("id\n2\n")
     before = snapshot(raw)
-    one_line(cli(*COMMANDS[command](raw, tmp_path)), str(path), *needles)
+    one_line_error(cli(*COMMANDS[command](raw, tmp_path)), str(path), *needles)
     assert snapshot(raw) == before
 
 
@@ -354,7 +342,7 @@ def test_a_damaged_manifest_is_one_line_and_is_left_as_it_is(name, command, raw,
     use_catalog(monkeypatch, path)
     (tmp_path / "new.csv").write_text("id\n2\n")
     before = _damage(name, raw)
-    one_line(cli(*COMMANDS[command](raw, tmp_path)), str(raw / MANIFEST),
+    one_line_error(cli(*COMMANDS[command](raw, tmp_path)), str(raw / MANIFEST),
              DAMAGED_MANIFESTS[name][1])
     assert snapshot(raw) == before                       # not rewritten, nothing copied in
 
@@ -363,7 +351,7 @@ def test_a_manifest_that_is_a_folder_is_one_line(raw, tmp_path, monkeypatch):
     use_catalog(monkeypatch, write_catalog(tmp_path / "c.yaml", {"previous": dataset()}))
     (raw / MANIFEST).unlink()
     (raw / MANIFEST).mkdir()
-    one_line(cli("data", "status", "--data-dir", str(raw)), str(raw / MANIFEST),
+    one_line_error(cli("data", "status", "--data-dir", str(raw)), str(raw / MANIFEST),
              "cannot read the manifest (Is a directory)")
 
 
@@ -431,7 +419,7 @@ def test_a_zip_bomb_is_refused_with_nothing_extracted(name, portal, raw, tmp_pat
     make, why = BOMBS[name]
     before = snapshot(raw)
     result = fetch_archive(portal, tmp_path, monkeypatch, make())
-    one_line(result, "some datasets could not be fetched", str(raw))
+    one_line_error(result, "some datasets could not be fetched", str(raw))
     [report] = [ln for ln in result.stdout.splitlines() if ln.startswith("bomb: ")]
     assert why in report and "nothing was" in report and "download was deleted" in report, report
     assert "sitescore data import bomb <file>" in report
@@ -451,7 +439,7 @@ def test_without_free_space_nothing_is_extracted(portal, raw, tmp_path, monkeypa
     monkeypatch.setattr(shutil, "disk_usage", nearly_full)
     before = snapshot(raw)
     result = fetch_archive(portal, tmp_path, monkeypatch, data)
-    one_line(result, "some datasets could not be fetched")
+    one_line_error(result, "some datasets could not be fetched")
     assert "not enough free space to extract: it unpacks to 200,008 bytes" in result.stdout
     assert "only 1,048,576 are free" in result.stdout
     assert snapshot(raw) == before
@@ -509,7 +497,7 @@ def test_a_redirect_to_another_host_is_refused(portal, raw, tmp_path, monkeypatc
     redirect_catalog(tmp_path, monkeypatch, url)
     before = snapshot(raw)
     result = cli("fetch", "--only", "moved", "--data-dir", str(raw))
-    one_line(result, "some datasets could not be fetched")
+    one_line_error(result, "some datasets could not be fetched")
     [report] = [ln for ln in result.stdout.splitlines() if ln.startswith("moved: ")]
     assert "redirected to host 'localhost', which the catalog entry of 'moved' does not name" \
         in report, report
@@ -545,7 +533,7 @@ def test_redirect_loops_and_other_schemes_are_refused(location, why, portal, raw
                                                      monkeypatch):
     redirect_catalog(tmp_path, monkeypatch, portal.add_redirect("/loop/file.bin", location))
     result = cli("fetch", "--only", "moved", "--data-dir", str(raw))
-    one_line(result, "some datasets could not be fetched")
+    one_line_error(result, "some datasets could not be fetched")
     assert why in result.stdout
     assert len(portal.hits("/loop/file.bin")) <= 11
 
@@ -556,7 +544,7 @@ def test_a_service_redirected_to_another_host_is_refused(portal, raw, tmp_path, 
     use_catalog(monkeypatch, write_catalog(tmp_path / "c.yaml", {"acs": dataset(
         url=url, kind="census_api", filename="acs.csv")}))
     result = cli("fetch", "--only", "acs", "--data-dir", str(raw))
-    one_line(result, "some datasets could not be fetched")
+    one_line_error(result, "some datasets could not be fetched")
     assert "redirected to host 'localhost'" in result.stdout
     assert portal.hits("/data/acs5") == []
 
@@ -605,7 +593,7 @@ def test_a_trickle_ends_at_the_deadline_and_the_part_is_resumed(portal, raw, tmp
     started = time.monotonic()
     result = cli("fetch", "--only", "slow", "--data-dir", str(raw))
     assert time.monotonic() - started < 4
-    one_line(result, "some datasets could not be fetched")
+    one_line_error(result, "some datasets could not be fetched")
     [report] = [ln for ln in result.stdout.splitlines() if ln.startswith("slow: ")]
     assert "not finished within the 1 s deadline" in report and "SITESCORE_FETCH_DEADLINE" in report
     assert "kept slow.bin.part" in report and "fetch again to resume" in report
@@ -650,7 +638,7 @@ def test_a_trickle_under_the_minimum_rate_ends_in_one_line(portal, raw, tmp_path
     started = time.monotonic()
     result = cli("fetch", "--only", "slow", "--data-dir", str(raw))
     assert time.monotonic() - started < 4
-    one_line(result, "some datasets could not be fetched")
+    one_line_error(result, "some datasets could not be fetched")
     assert "under the minimum average of 1,000 bytes/s (SITESCORE_FETCH_MIN_RATE sets it)" \
         in result.stdout
     assert (raw / "slow" / "slow.bin.part").exists() and not (raw / "slow" / "slow.bin").exists()
@@ -663,7 +651,7 @@ def test_a_bad_limit_in_the_environment_is_one_line(var, value, raw, tmp_path, m
     use_catalog(monkeypatch, write_catalog(tmp_path / "c.yaml", {"previous": dataset()}))
     monkeypatch.setenv(var, value)
     before = snapshot(raw)
-    one_line(cli("fetch", "--data-dir", str(raw)), f"environment variable {var}: '{value}'")
+    one_line_error(cli("fetch", "--data-dir", str(raw)), f"environment variable {var}: '{value}'")
     assert snapshot(raw) == before
 
 

@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from badinput_support import land_study
+from helpers import one_line_error
 from sitescore import folders
 from sitescore.cli import main
 from sitescore.errors import SitescoreError
@@ -90,17 +91,6 @@ def _retitle(cfg: Path, title: str) -> None:
     if "\ntitle: " in text:
         text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("title: ")) + "\n"
     cfg.write_text(text.replace("study: land\n", f"study: land\ntitle: {title}\n"))
-
-
-def _one_line(result, *needles: str) -> str:
-    assert result.exit_code == 2, (result.output, result.exception)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sitescore: error: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def _snapshot(*folders: Path) -> dict[Path, bytes]:
@@ -182,10 +172,10 @@ def test_a_run_sharing_only_the_maps_folder_is_refused_and_the_first_run_complet
     temps = sorted(p.name for p in (here / "maps").iterdir() if ".tmp-" in p.name)
     assert len(temps) == 1
     second = CliRunner().invoke(main, _run_args(here, cfg, runs="other-runs"))
-    line = _one_line(second, str(here / "maps" / "land"), "another run of this study is in progress",
+    line = one_line_error(second, str(here / "maps" / "land"), "another run of this study is in progress",
                      f"pid {child.proc.pid}", "--maps-dir")
     same_runs = CliRunner().invoke(main, _run_args(here, cfg, maps="other-maps"))
-    _one_line(same_runs, str(here / "runs" / "land"), f"pid {child.proc.pid}", "--runs-dir")
+    one_line_error(same_runs, str(here / "runs" / "land"), f"pid {child.proc.pid}", "--runs-dir")
     assert sorted(p.name for p in (here / "maps").iterdir() if ".tmp-" in p.name) == temps
     # sharing no folder, a run goes ahead (tables only: the maps folder is not touched)
     alone = CliRunner().invoke(main, [*_run_args(here, cfg, runs="other-runs"), "--no-map"])
@@ -229,7 +219,7 @@ def test_leftovers_of_a_live_process_are_never_removed(tmp_path):
 def test_the_runs_and_maps_folders_must_differ(here):
     cfg = _study(here)
     result = CliRunner().invoke(main, ["run", str(cfg), "--runs-dir", "out", "--maps-dir", "out"])
-    _one_line(result, "out/land", "--runs-dir", "--maps-dir", "different folders")
+    one_line_error(result, "out/land", "--runs-dir", "--maps-dir", "different folders")
     assert not (here / "out").exists() or list((here / "out").iterdir()) == []
 
 
@@ -303,7 +293,7 @@ def test_a_rename_that_fails_puts_the_previous_outputs_back(here, monkeypatch):
 
     monkeypatch.setattr(os, "replace", replace)
     result, _ = run_cli(here, cfg)
-    _one_line(result, str(here / "maps" / "land"), "previous ones were kept",
+    one_line_error(result, str(here / "maps" / "land"), "previous ones were kept",
               os.strerror(errno.EBUSY))
     monkeypatch.setattr(os, "replace", real)
     assert _snapshot(here / "runs", here / "maps") == before
@@ -376,7 +366,7 @@ def test_read_only_output_folder(here, monkeypatch, kind):
 
     monkeypatch.setattr(folders.tempfile, "mkdtemp", mkdtemp)
     result, _ = run_cli(here, cfg)
-    _one_line(result, f"{here / kind}: cannot write the outputs", "Permission denied")
+    one_line_error(result, f"{here / kind}: cannot write the outputs", "Permission denied")
     assert _snapshot(here / "runs", here / "maps") == before
     _only_finals(here)
 
@@ -391,7 +381,7 @@ def test_read_only_output_folder_by_its_mode(here):
         result, _ = run_cli(here, cfg)
     finally:
         os.chmod(here / "maps", 0o755)
-    _one_line(result, str(here / "maps"), "Permission denied")
+    one_line_error(result, str(here / "maps"), "Permission denied")
     assert _snapshot(here / "runs", here / "maps") == before
 
 
@@ -427,7 +417,7 @@ def test_full_disk_during_a_run(here, monkeypatch, where):
         monkeypatch.setattr(folders, "_write_journal", write_journal)
         needles = (f"{here / 'maps'}: cannot write the outputs",)
     result, _ = run_cli(here, cfg)
-    line = _one_line(result, *needles, "No space left on device")
+    line = one_line_error(result, *needles, "No space left on device")
     assert ".tmp-" not in line
     assert _snapshot(here / "runs", here / "maps") == before
     _only_finals(here)
@@ -443,7 +433,7 @@ def test_full_disk_in_data_prepare(here, monkeypatch):
     os.utime(here / "lines.geojson", ns=(10**18, 10**18))  # a changed source: prepared again
     monkeypatch.setattr("geopandas.GeoDataFrame.to_parquet", _no_space)
     result = CliRunner().invoke(main, args)
-    _one_line(result, f"{cache}: cannot write the prepared layer 'transmission_lines'",
+    one_line_error(result, f"{cache}: cannot write the prepared layer 'transmission_lines'",
               "No space left on device")
     assert _snapshot(cache) == before
 
@@ -454,7 +444,7 @@ def test_output_folder_that_cannot_be_created(here, option):
     (here / "afile").write_text("a file, not a folder")
     args = ["run", str(cfg), "--runs-dir", str(here / "runs"), "--maps-dir", str(here / "maps"),
             option, str(here / "afile" / "out")]
-    _one_line(CliRunner().invoke(main, args), str(here / "afile" / "out"), "cannot write the outputs",
+    one_line_error(CliRunner().invoke(main, args), str(here / "afile" / "out"), "cannot write the outputs",
               "Not a directory")
     assert (here / "afile").read_text() == "a file, not a folder"
     _no_outputs(here)
@@ -463,7 +453,7 @@ def test_output_folder_that_cannot_be_created(here, option):
 def test_output_folder_name_too_long(here):
     cfg = _study(here)
     long = here / ("r" * 300)
-    _one_line(CliRunner().invoke(main, ["run", str(cfg), "--runs-dir", str(long)]),
+    one_line_error(CliRunner().invoke(main, ["run", str(cfg), "--runs-dir", str(long)]),
               str(long), "File name too long")
 
 
@@ -475,7 +465,7 @@ def test_names_too_long_for_the_file_system(here, what):
     cfg = land_study(here, dem=False, **({"study: land": f"study: {name}"} if what == "study"
                                          else {"  power_line:\n": f"  {name}:\n"}))
     result, _ = run_cli(here, cfg)
-    line = _one_line(result)
+    line = one_line_error(result)
     assert "File name too long" in line or "config key" in line, line
     _no_outputs(here)
 
@@ -495,20 +485,20 @@ def test_a_file_name_too_long_inside_the_outputs_names_its_final_place(tmp_path)
 def test_data_list_on_a_missing_catalog(here, monkeypatch):
     monkeypatch.setenv("SITESCORE_CATALOG", str(here / "no-such-catalog.yaml"))
     result = CliRunner().invoke(main, ["data", "list", "--data-dir", str(here)])
-    _one_line(result, "no-such-catalog.yaml")
+    one_line_error(result, "no-such-catalog.yaml")
     assert result.stdout == ""  # not even the table's header
 
 
 def test_data_list_on_a_damaged_manifest(here):
     (here / "MANIFEST.json").write_text('{"files": {"a": ')
-    _one_line(CliRunner().invoke(main, ["data", "list", "--data-dir", str(here)]),
+    one_line_error(CliRunner().invoke(main, ["data", "list", "--data-dir", str(here)]),
               str(here / "MANIFEST.json"))
 
 
 def test_an_os_error_in_any_command_is_one_line(here):
     (here / "MANIFEST.json").mkdir()  # a folder where the data folder's manifest should be
     for args in (["data", "list"], ["data", "status"]):
-        _one_line(CliRunner().invoke(main, [*args, "--data-dir", str(here)]),
+        one_line_error(CliRunner().invoke(main, [*args, "--data-dir", str(here)]),
                   str(here / "MANIFEST.json"))
 
 

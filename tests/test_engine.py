@@ -22,6 +22,7 @@ from rasterio.crs import CRS as RasterCRS
 pytest.importorskip("dask_geopandas")
 pytest.importorskip("distributed")
 
+from helpers import one_line_error
 from sitescore import engine as engine_module
 from sitescore.candidates import EligibleLand, make_cells
 from sitescore.cli import main
@@ -79,15 +80,6 @@ def demo_runs(demo, on_dask, tmp_path_factory):
 
 def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.stderr.strip().splitlines() if ln]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sitescore: error: ")
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
 
 
 # -- the demo end to end ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import shapely
 from click.testing import CliRunner
 
 from badinput_support import PARCEL, land_study
-from helpers import SHARED_DATA, SHARED_IMPORTS
+from helpers import SHARED_DATA, SHARED_IMPORTS, one_line_error
 from sitescore.cli import main
 from sitescore.validate import Region, auc, percentile_among, random_points
 
@@ -233,17 +233,6 @@ BAD_OPTIONS = {
 }
 
 
-def _one_line(result, needles) -> str:
-    assert result.exit_code == 2, (result.output, result.exception)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sitescore: error: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    assert "Traceback" not in result.output
-    return lines[0]
-
-
 def _outputs(folder: Path) -> list[str]:
     runs = folder / "runs"
     return sorted(p.name for p in runs.iterdir() if not p.name.endswith(".lock")) if runs.exists() else []
@@ -254,7 +243,7 @@ def test_bad_cases_end_in_one_line_and_write_nothing(name, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     cfg = line_study(tmp_path)
     make, needles = BAD_CASES[name]
-    line = _one_line(run_validate(tmp_path, make(tmp_path), cfg), needles)
+    line = one_line_error(run_validate(tmp_path, make(tmp_path), cfg), *needles)
     assert _outputs(tmp_path) == []
     print(f"{name:<32} {line}")
 
@@ -264,7 +253,7 @@ def test_bad_options_end_in_one_line(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = line_study(tmp_path)
     options, needles = BAD_OPTIONS[name]
-    line = _one_line(run_validate(tmp_path, line_cases(tmp_path), cfg, *options), needles)
+    line = one_line_error(run_validate(tmp_path, line_cases(tmp_path), cfg, *options), *needles)
     assert _outputs(tmp_path) == []
     print(f"{name:<32} {line}")
 
@@ -272,7 +261,7 @@ def test_bad_options_end_in_one_line(name, tmp_path, monkeypatch):
 def test_a_config_with_no_states_to_draw_in_says_so(tmp_path):
     cfg = line_study(tmp_path)
     cfg.write_text(cfg.read_text().replace("  states: {reader: census_states, path: states.geojson}\n", ""))
-    _one_line(run_validate(tmp_path, line_cases(tmp_path), cfg), ("'layers'", "states", "counties"))
+    one_line_error(run_validate(tmp_path, line_cases(tmp_path), cfg), "'layers'", "states", "counties")
     assert _outputs(tmp_path) == []
 
 
@@ -282,7 +271,7 @@ def test_a_failed_validation_leaves_the_previous_outputs_as_they_were(tmp_path):
     out = tmp_path / "runs" / "line-validate"
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     bad = _cases_text(tmp_path, HEADER + "1,a,yes,-106.5,35\n2,b,perhaps,-104,35\n")
-    _one_line(run_validate(tmp_path, bad, cfg), ("'perhaps'",))
+    one_line_error(run_validate(tmp_path, bad, cfg), "'perhaps'")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert _outputs(tmp_path) == ["line-validate"]  # no temporary folder left beside it
 
@@ -349,5 +338,5 @@ def test_a_preset_mostly_left_out_stops_the_validation_unless_allowed(national_d
     """Calibrating a preset on a fraction of its weight would say little about the preset."""
     result = run_validate(tmp_path, CASES_FILE, CONFIGS / "us_shortlist.yaml", "--data-dir",
                           str(national_data), "--preset", "data_center")
-    _one_line(result, ("min_weight_kept", "--allow-partial"))
+    one_line_error(result, "min_weight_kept", "--allow-partial")
     assert _outputs(tmp_path) == []
