@@ -17,7 +17,9 @@ from click.testing import CliRunner
 from badinput_support import gppd_table, land_study, write_dem
 from sitescore.cli import main
 from sitescore.config import CriterionConfig, load_config
-from sitescore.pipeline import LeftOut, _degenerate, left_out_summary, score
+from sitescore.left_out import LeftOut, left_out_summary
+from sitescore.left_out import degenerate as _degenerate
+from sitescore.pipeline import score
 from test_bad_input import _no_outputs, run_cli
 
 OPTIONAL_DEM = {"dem: {reader: dem, path: dem.tif}": "dem: {reader: dem, path: dem.tif, optional: true}"}

@@ -39,6 +39,7 @@ STAGES: list[tuple[str, ...]] = [
     ("sitescore.scoring", "sitescore.locate"),
     # loading a config checks it against the readers, metrics and filters above
     ("sitescore.config.checks", "sitescore.config.loader", "sitescore.config"),
+    ("sitescore.left_out",),           # criteria a run could not score, the weight kept
     ("sitescore.engine",),
     ("sitescore.report",),
     ("sitescore.sensitivity", "sitescore.explain"),
