@@ -53,6 +53,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/read_state_extract.py
 	$(BIN)/python benchmarks/sensitivity_demo.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python benchmarks/network.py
 
 clean:
 	rm -rf $(VENV) runs maps/*/ data/demo test-output .pytest_cache

@@ -222,6 +222,23 @@ def contiguous_acres_baseline(cells: gpd.GeoDataFrame, layer: Any, params: dict)
     return pd.Series(acres).groupby(label).transform("sum").to_numpy(dtype=float)
 
 
+def land_pathway_baseline(cells: gpd.GeoDataFrame, layer: Any, params: dict) -> np.ndarray:
+    """The pathway columns a planner's table would hold, read with pandas: the instrument as
+    text, the months as the mean of the range's ends (or one end), availability as 1/0."""
+    measure = params.get("measure", "pathway")
+    if measure == "pathway":
+        return cells["pathway"].to_numpy(dtype=object)
+    if measure == "available":
+        return cells["pathway_available"].map({True: 1.0, False: 0.0}).astype(float).to_numpy()
+    ends = cells[["pathway_months_low", "pathway_months_high"]].astype(float)
+    basis = params.get("months_basis", "typical")
+    if basis == "low":
+        return ends["pathway_months_low"].to_numpy()
+    if basis == "high":
+        return ends["pathway_months_high"].to_numpy()
+    return ends.mean(axis=1, skipna=False).to_numpy()
+
+
 BASELINES: dict[str, Baseline] = {
     "distance_to": distance_to_baseline,
     "sum_within": sum_within_baseline,
@@ -231,6 +248,7 @@ BASELINES: dict[str, Baseline] = {
     "overlap_share": overlap_share_baseline,
     "zonal": zonal_baseline,
     "contiguous_acres": contiguous_acres_baseline,
+    "land_pathway": land_pathway_baseline,
 }
 
 

@@ -34,8 +34,15 @@ def both(name, cells, lay, params):
     return compute_metric(name, cells, lay, params), baselines.BASELINES[name](cells, lay, params)
 
 
+#: Metrics timed against their plain formulation in a bench of their own: readiness_cost's
+#: least-cost routes against a plain scikit-image loop (one find_costs per site) in
+#: benchmarks/routing.py, which checks the costs agree.
+OWN_BENCH = {"readiness_cost"}
+
+
 def test_every_metric_has_a_baseline():
-    assert set(baselines.BASELINES) == set(METRICS)
+    assert set(baselines.BASELINES) | OWN_BENCH == set(METRICS)
+    assert not set(baselines.BASELINES) & OWN_BENCH
 
 
 def test_distance_to_keeps_one_row_per_cell_when_features_tie():
@@ -303,3 +310,18 @@ def test_compare_metric_explains_chord_band_differences_and_nothing_else():
     ours, theirs = both("sum_within", cells, plants, params)
     assert baselines.unexplained_cells("sum_within", cells, plants, params, ours, theirs - 5.0) == 1
     assert baselines.unexplained_cells("distance_to", cells, plants, {}, ours, ours + 1.0) == 1
+
+
+@pytest.mark.parametrize("params", [{}, {"measure": "months"}, {"measure": "available"},
+                                    {"measure": "months", "months_basis": "high"}])
+def test_land_pathway_reads_the_cells_columns_as_pandas_does(params):
+    cells = square_cells(3, 1).assign(
+        pathway=["sale", None, "exchange"], pathway_available=[True, None, False],
+        pathway_months_low=[24.0, np.nan, 36.0], pathway_months_high=[60.0, np.nan, 96.0])
+    ours, theirs = both("land_pathway", cells, None, params)
+    if params.get("measure", "pathway") == "pathway":
+        def text(values):
+            return [None if pd.isna(v) else v for v in values]
+        assert text(ours) == text(theirs) == ["sale", None, "exchange"]
+    else:
+        np.testing.assert_array_equal(ours, theirs)

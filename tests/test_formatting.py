@@ -26,8 +26,8 @@ from sitescore.formatting import (
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "sitescore"
 #: The map's parts, each allowed to import only those listed before it.
-WEBMAP_ORDER = [{"styles", "assets", "elements"}, {"popups"}, {"layers"}, {"controls"},
-                {"page"}, {"__init__"}]
+WEBMAP_ORDER = [{"styles", "assets", "elements"}, {"popups"}, {"layers"},
+                {"controls", "network", "routes"}, {"page"}, {"__init__"}]
 
 
 # --------------------------------------------------------------------------- values

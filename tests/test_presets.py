@@ -27,7 +27,7 @@ STUDIES = ["national", "new_mexico", "us_shortlist"]
 
 #: Keys a preset may set (the rest of a config is the study's data and area).
 PRESET_KEYS = {"title", "description", "criteria", "constraints", "sites", "candidates", "weights",
-               "aggregation", "sensitivity"}
+               "aggregation", "sensitivity", "costs"}
 #: Layer names every study config uses; presets refer to layers only by these.
 STUDY_LAYERS = {"federal_land", "transmission_lines", "substations", "power_plants",
                 "grid_connected_plants", "roads", "rail", "airports", "rivers", "water_stress",
@@ -284,8 +284,10 @@ def test_a_bare_preset_name_works_from_an_installed_wheel(tmp_path):
     where = venv.resolve()
     assert Path(out[0]).resolve().is_relative_to(where), out
     assert Path(out[1]).resolve().is_relative_to(where) and out[1].endswith("data_center.yaml"), out
-    assert out[2] == ("wheel-data_center ['contiguous_land', 'power_line_161', 'power_line_230', "
-                      "'power_line_345']"), out
+    # contiguous_land and land_time measure the candidate land itself (no layer of their own);
+    # land_time's table, data/land_pathways.yaml, comes with the wheel
+    assert out[2] == ("wheel-data_center ['contiguous_land', 'land_time', 'power_line_161', "
+                      "'power_line_230', 'power_line_345', 'readiness_cost']"), out
 
 
 # --- voltage by class, generation by fuel class (issue 12, items 2 and 3) ------------------------

@@ -65,7 +65,8 @@ def test_padus_nm_subset_blm_units_and_repairs():
     assert set(gdf.geom_type) <= {"Polygon", "MultiPolygon"}
     # no provider field names leak
     assert list(gdf.columns) == ["geometry", "unit_name", "own_type", "own_name", "mang_type",
-                                 "mang_name", "designation", "gap_status", "state", "gis_acres"]
+                                 "mang_name", "designation", "gap_status", "state", "gis_acres",
+                                 "agency_label", "designation_label"]
 
     blm = gdf[gdf["mang_name"] == "BLM"].set_index("unit_name")
     assert dict(blm["designation"]) == {

@@ -28,12 +28,15 @@ STAGES: list[tuple[str, ...]] = [
     ("sitescore.outputs", "sitescore.folders"),  # single files; the folders' locks and swap
     ("sitescore.postgis",),            # a layer or output may be a PostGIS table (config models)
     ("sitescore.config.value_functions", "sitescore.config.yaml_loader", "sitescore.config.models",
-     "sitescore.config.presets"),      # the config as models: what every stage above reads
+     "sitescore.config.presets", "sitescore.config.costs",
+     "sitescore.config.network"),      # the config as models
     ("sitescore.catalog",),            # reads its YAML with the config's loader
     ("sitescore.datastore",),
     ("sitescore.readers",),
     ("sitescore.cache", "sitescore.fetch"),
     ("sitescore.filters",),
+    ("sitescore.costs",),              # unit costs, friction, routes: below the metrics that use them
+    ("sitescore.pathways",),           # land pathways of the parcels: the candidates use them
     ("sitescore.candidates",),
     ("sitescore.metrics",),
     ("sitescore.scoring", "sitescore.locate"),
@@ -48,6 +51,8 @@ STAGES: list[tuple[str, ...]] = [
     ("sitescore.compare",),
     ("sitescore.pipeline",),
     ("sitescore.validate",),           # past decisions as one shortlist run (pipeline.score)
+    ("sitescore.network",),            # parks of several roles chosen together: one measuring
+                                       # study (pipeline.score), each role's pass, the MILP
     ("sitescore.cli", "sitescore.demo", "sitescore"),
 ]
 

@@ -23,6 +23,7 @@ from .config import CandidatesConfig
 from .config.models import designation_table
 from .errors import SitescoreError
 from .geometry import are_boxes, clip_to_boxes
+from .pathways import PATHWAY_COLUMNS, LandPathways, UnknownCodes, split_land
 from .schema import CRS, M_PER_KM, SQM_PER_ACRE, WEB_CRS
 from .study_area import StudyArea
 
@@ -42,6 +43,8 @@ class EligibleLand:
     excluded: gpd.GeoDataFrame       # excluded areas with a `reason`, buffered
     summary: dict[str, float]        # acres removed by each rule
     notes: list[str] = field(default_factory=list)  # rules that could not apply, for the run's notes
+    pathway_unknown: UnknownCodes | None = None     # codes the land-pathway table could not judge
+    pathway_area_acres: dict[str, float] = field(default_factory=dict)  # acres each area layer set
 
 
 def _exclusion_reasons(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> tuple[pd.Series, np.ndarray]:
@@ -75,8 +78,11 @@ def _gap_notes(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> list[str]:
 
 
 def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: StudyArea,
-                  extra_exclusions: dict[str, gpd.GeoDataFrame] | None = None) -> EligibleLand:
-    """Agency land that may host a park, and everything excluded with its reason."""
+                  extra_exclusions: dict[str, gpd.GeoDataFrame] | None = None,
+                  pathways: LandPathways | None = None) -> EligibleLand:
+    """Agency land that may host a park, and everything excluded with its reason. With
+    `pathways`, the selected parcels are split by the user's pathway areas, carry their land
+    pathway, and land the pathway limits rule out is removed with its reason."""
     if len(federal_land) == 0:
         raise SitescoreError(f"no land parcel lies in the study area ({area.label}); check the "
                              "area, and that this file covers it",
@@ -94,12 +100,22 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
             f"in the study area (managing agencies present: {found})", key="candidates.agencies")
 
     summary: dict[str, float] = {}
+    excluded_frames = []
+    unknown, area_acres = None, {}
+    if pathways is not None:
+        # the land the pathway limits rule out leaves before the union: no slivers of a difference
+        split = split_land(selected, pathways)
+        selected, unknown, area_acres = split.kept, split.unknown, split.area_acres
+        for reason, group in split.removed.groupby("reason", sort=True):
+            taken = shapely.union_all(group.geometry.values)
+            if area.geometry is not None:
+                taken = shapely.intersection(taken, area.geometry)
+            summary[str(reason)] = shapely.area(taken) / SQM_PER_ACRE
+        excluded_frames.append(split.removed)
     eligible = shapely.union_all(selected.geometry.values)
     if area.geometry is not None:
         eligible = shapely.intersection(eligible, area.geometry)
-    excluded_frames = []
-    protected = _protected_areas(federal_land, reasons, buffer_m, extra_exclusions,
-                                 cfg.exclude.general_buffer_km() * M_PER_KM)
+    protected = _protected_areas(federal_land, reasons, buffer_m, extra_exclusions, cfg)
     if protected is not None:
         protected = _buffered(protected)
         for reason, group in protected.groupby("reason", sort=True):
@@ -114,7 +130,7 @@ def eligible_land(federal_land: gpd.GeoDataFrame, cfg: CandidatesConfig, area: S
                 else gpd.GeoDataFrame({"reason": []}, geometry=[], crs=CRS))
     excluded = gpd.GeoDataFrame(excluded, geometry="geometry", crs=CRS)
     return EligibleLand(selected.reset_index(drop=True), eligible, excluded, summary,
-                        _gap_notes(federal_land, cfg))
+                        _gap_notes(federal_land, cfg), unknown, area_acres)
 
 
 def _blocked_owners(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Series:
@@ -129,21 +145,60 @@ def _blocked_owners(land: gpd.GeoDataFrame, cfg: CandidatesConfig) -> pd.Series:
 
 def _protected_areas(land: gpd.GeoDataFrame, reasons: pd.Series, buffer_m: np.ndarray,
                      extra_exclusions: dict[str, gpd.GeoDataFrame] | None,
-                     layer_buffer_m: float) -> gpd.GeoDataFrame | None:
-    """The protected parcels and the extra exclusion layers' areas, each with its `reason` (an
-    extra layer's feature named by its `name`, else by the layer) and the `buffer_m` it keeps;
-    None when there is none."""
+                     cfg: CandidatesConfig) -> gpd.GeoDataFrame | None:
+    """The protected parcels and the extra exclusion layers' areas, each with its `reason` and
+    the `buffer_m` it keeps; None when there is none.
+
+    An extra layer of protected areas is excluded whole, each feature named by its `name` (else
+    by the layer), with the general buffer. An extra layer that is federal land itself (a PAD-US
+    Designation class beside Proclamation land) goes through the study's own rules, as the
+    candidate land does: the designations it excludes, each with its buffer, then its GAP
+    statuses; each area is named by its layer, designation and unit ("padus_designation:
+    Wilderness Area (WA) Mazatzal Wilderness"); its other areas (roadless areas, trails) stay,
+    and so do areas beyond their buffer from the chosen agencies' land."""
+    general_m = cfg.exclude.general_buffer_km() * M_PER_KM
     pieces = []
     hit = reasons.notna().to_numpy()
     if hit.any():
         pieces.append(gpd.GeoDataFrame({"reason": reasons[hit].values, "buffer_m": buffer_m[hit]},
                                        geometry=land.geometry.values[hit], crs=CRS))
+    buffers_km = cfg.exclude.designation_buffers_km()
+    table = designation_table()
+    agencies = {a.upper() for a in cfg.agencies}
+    agency_land = shapely.STRtree(
+        land.geometry.values[land["mang_name"].fillna("").str.upper().isin(agencies).to_numpy()])
     for name, layer in (extra_exclusions or {}).items():
-        if len(layer):
+        if not len(layer):
+            continue
+        if not {"designation", "gap_status", "unit_name"} <= set(layer.columns):
             label = layer["name"].fillna(name) if "name" in layer.columns else name
             pieces.append(gpd.GeoDataFrame({"reason": [f"{name}: {v}" for v in label],
-                                            "buffer_m": np.full(len(layer), layer_buffer_m)},
+                                            "buffer_m": np.full(len(layer), general_m)},
                                            geometry=layer.geometry.values, crs=CRS))
+            continue
+        des = layer["designation"].fillna("").str.upper()
+        gap = pd.to_numeric(layer["gap_status"], errors="coerce")
+        by_des = des.isin(list(buffers_km)).to_numpy()
+        by_gap = gap.isin(list(cfg.exclude.gap_status)).to_numpy() & ~by_des
+        keep = by_des | by_gap
+        km = np.where(by_des, des.map(buffers_km).fillna(0.0).to_numpy(dtype=float),
+                      general_m / M_PER_KM)
+        # a statewide class holds hundreds of areas far from the agencies' land: those farther
+        # than their buffer remove nothing and are neither buffered nor listed
+        near = np.zeros(len(layer), dtype=bool)
+        if keep.any() and len(agency_land):
+            hits, _ = agency_land.query(layer.geometry.values[keep], predicate="dwithin",
+                                        distance=km[keep] * M_PER_KM * BUFFER_WIDENING + 1.0)
+            near[np.flatnonzero(keep)[np.unique(hits)]] = True
+        keep &= near
+        if not keep.any():
+            continue
+        units = layer["unit_name"].fillna("unnamed unit").to_numpy(dtype=object)
+        why = [f"{name}: {table[d].label} ({d}) {u}" if d_hit else
+               f"{name}: GAP status {g:g} {u}"
+               for d, g, u, d_hit in zip(des[keep], gap[keep], units[keep], by_des[keep], strict=True)]
+        pieces.append(gpd.GeoDataFrame({"reason": why, "buffer_m": km[keep] * M_PER_KM},
+                                       geometry=layer.geometry.values[keep], crs=CRS))
     return pd.concat(pieces, ignore_index=True) if pieces else None
 
 
@@ -346,8 +401,12 @@ def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
     """Grid the eligible land and keep cells at least `min_eligible_share` eligible, each with the
     agency, unit and state of the parcel covering most of it."""
     if shapely.is_empty(land.geometry):
+        rules = sorted(land.summary.items(), key=lambda kv: -kv[1])
+        said = "; ".join(f"{r}: {a:,.0f} acres" for r, a in rules[:3] if a > 0)
+        pathway = any(r.startswith("land ") for r, a in rules[:3] if a > 0)
         raise SitescoreError("every parcel of the chosen agencies is excluded; nothing left to "
-                             "score", key="candidates.exclude")
+                             "score" + (f" (removed most: {said})" if said else ""),
+                             key="candidates.pathways" if pathway else "candidates.exclude")
     check_cell_budget(land.geometry, cfg)
     if cfg.grid.kind == "square":
         grid, eligible_m2 = _square_cells_with_area(land.geometry, cfg.grid.size_km * M_PER_KM)
@@ -377,9 +436,14 @@ def make_cells(land: EligibleLand, cfg: CandidatesConfig) -> gpd.GeoDataFrame:
     if len(orphans):
         (o_src, o_dst) = ptree.query_nearest(centroids[orphans], all_matches=False)
         best[orphans[o_src]] = o_dst
-    for col, src_col in (("agency", "mang_name"), ("unit_name", "unit_name"), ("state", "state")):
+    carried = [("agency", "mang_name"), ("unit_name", "unit_name"), ("state", "state")]
+    carried += [(c, c) for c in PATHWAY_COLUMNS if c in parcels.columns]
+    for col, src_col in carried:
         vals = parcels[src_col].to_numpy(dtype=object)
         grid[col] = vals[best]
+    for col in ("pathway_months_low", "pathway_months_high"):
+        if col in grid.columns:
+            grid[col] = pd.to_numeric(grid[col], errors="coerce").astype(float)
     grid = grid.sort_values("cell_id", kind="stable").reset_index(drop=True)
     log.info("%d candidate cells (%s grid)", len(grid), cfg.grid.kind)
     return grid

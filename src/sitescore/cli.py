@@ -351,7 +351,10 @@ def sensitivity(config_file: Path, draws: int | None, seed: int | None, spread: 
 @click.option("--top-k", default=10, show_default=True, help="The top-k the weight changes aim at.")
 @_preset
 @_runs_dir
-def explain(config_file: Path, site: int, top_k: int, preset: str | None, runs_dir: Path | None) -> None:
+@click.option("--network", "network", is_flag=True, help="Why each park of the study's network "
+              "(`sitescore network`) was chosen over the best site left out for its role.")
+def explain(config_file: Path, site: int, top_k: int, preset: str | None, runs_dir: Path | None,
+            network: bool) -> None:
     """Why a site ranks where it does (reads the study's last run)."""
     from .config import load_config
     from .explain import explain_site, read_run
@@ -359,8 +362,65 @@ def explain(config_file: Path, site: int, top_k: int, preset: str | None, runs_d
 
     cfg = load_config(config_file, preset=preset)
     recover_outputs(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
+    if network:
+        from .network.explain import explain_network
+        from .network.outputs import read_network
+
+        written = read_network(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
+        click.echo(explain_network(written.parks, written.record))
+        return
     tables = read_run(Path(runs_dir or cfg.outputs.runs_dir) / cfg.study)
     click.echo(explain_site(cfg, tables, site, top_k))
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@_data_dir
+@_maps_dir
+@_runs_dir
+@_cache_dir
+@click.option("--no-map", is_flag=True, help="Write the tables and manifest only (no map, no report).")
+@click.option("--no-report", is_flag=True, help="Write the network map but not the report.")
+@click.option("--offline", is_flag=True, help="Self-contained map (scripts inlined, no tiles).")
+@click.option("--draws", type=click.IntRange(min=10), help="Monte Carlo weight draws (10 or more): how often "
+              "each park stays in the optimal network (spread and seed from the config's "
+              "sensitivity section).")
+@_allow_partial
+def network(config_file: Path, data_dir: Path | None, maps_dir: Path | None,
+            runs_dir: Path | None, cache_dir: Path | None, no_map: bool, no_report: bool,
+            offline: bool, draws: int | None, allow_partial: bool) -> None:
+    """Choose a network of parks (the config's `network:` section) exactly: each candidate
+    site scored under every role's preset, one mixed-integer programme, the greedy answer beside."""
+    from .config import load_config
+    from .network.outputs import summary_lines
+    from .network.run import run_network
+    from .safe_text import terminal_text
+
+    cfg = load_config(config_file)
+    _writing(cfg.study)
+    result = run_network(cfg, data_dir=data_dir, maps_dir=maps_dir, runs_dir=runs_dir,
+                         cache_dir=cache_dir, write_map=not no_map, write_report=not no_report,
+                         offline=offline, draws=draws, allow_partial=allow_partial)
+    click.echo(f"\nnetwork of {len(result.parks)} parks from {result.problem.n_sites} candidate "
+               "sites:")
+    click.echo(f"{'park':>4}  {'role':<16} {'score':>5}  {'state':<5} name")
+    for _, p in result.parks.iterrows():
+        stay = f"  stays {p['p_stay']:.0%}" if "p_stay" in p else ""
+        click.echo(f"{int(p['park']):>4}  {terminal_text(str(p['role']))[:16]:<16} "
+                   f"{p['score']:.3f}  {terminal_text(str(p['state'] or '')):<5} "
+                   f"{terminal_text(str(p['name']))}{stay}")
+    for label, value in summary_lines(result.record):
+        click.echo(f"{label + ':':<18} {terminal_text(value)}")
+    for v in result.greedy.broken:
+        click.echo(f"greedy breaks:     {terminal_text(str(v))}")
+    for note in result.notes:
+        click.echo(f"note: {terminal_text(note)}")
+    click.echo(f"\ntables: {result.run_dir} (network.csv, network.gpkg, network_links.csv, "
+               "network_candidates.csv)")
+    if result.map_path is not None:
+        click.echo(f"map:    {result.map_path}")
+    if result.report_path is not None:
+        click.echo(f"report: {result.report_path}")
 
 
 @main.group()

@@ -48,7 +48,7 @@ CONNECT_TIMEOUT_S = 10.0
 #: Metrics computed at once by the local engine, at most (each holds its own working memory).
 DEFAULT_METRIC_THREADS = 4
 #: Metrics that need every cell at once; they run here on the Dask engine.
-WHOLE_FRAME_METRICS = frozenset({"contiguous_acres"})
+WHOLE_FRAME_METRICS = frozenset({"contiguous_acres", "land_pathway"})
 
 @dataclass
 class MetricJob:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import DataError
-from .formatting import fmt_pct
+from .formatting import cell_text, fmt_pct, pathway_text
 from .safe_text import terminal_text
 
 BAR_WIDTH = 24
@@ -59,6 +59,18 @@ def exclusion_summary(cells: pd.DataFrame, manifest: dict) -> list[str]:
     return lines
 
 
+def pathway_lines(site: pd.Series) -> list[str]:
+    """How the site's land could be had: its main pathway, and every pathway under it by acres."""
+    text = pathway_text(site.to_dict())
+    if not text:
+        return []
+    lines = [f"  land: {terminal_text(text)}"]
+    mix = cell_text(site.to_dict(), "pathway_acres")
+    if ";" in mix:
+        lines.append(f"  land under it: {terminal_text(mix)}")
+    return lines
+
+
 def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> str:
     """The text `sitescore explain` prints. Names, labels and reasons come from the data and the
     config, so each goes through `terminal_text`: no escape sequence reaches the terminal."""
@@ -78,6 +90,7 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
            f"  score {s['score']:.3f} ({method}), "
            f"{s['acres']:,.0f} acres in {int(s['n_cells'])} cells, "
            f"at {float(s['lon'])!r}, {float(s['lat'])!r}",  # every digit of the given point
+           *pathway_lines(s),
            *left_out_paragraph(tables.manifest),
            "", f"  {'criterion':<44} {'raw value':>16} {'score':>6} {'weight':>7} {'contribution':>12}"]
     max_c = max(float(s[f"contribution__{n}"]) for n in names) or 1.0
@@ -87,6 +100,7 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
         bar = "█" * round(BAR_WIDTH * contrib / max_c)
         out.append(f"  {labels[n][:44]:<44} {raw_text:>16} {float(s[f'value__{n}']):>6.2f} "
                    f"{float(s[f'weight__{n}']):>6.1%} {contrib:>12.3f} {bar}")
+    out += readiness_lines(s)
     out.append("")
     flips = _flips(cfg, tables, top_k)
     if flips is not None:
@@ -106,6 +120,26 @@ def explain_site(cfg: Config, tables: RunTables, site: int, top_k: int = 10) -> 
     if excl:
         out += ["", "  What excluded land and cells in this study:", *["  " + e for e in excl]]
     return "\n".join(out)
+
+
+def readiness_lines(s: pd.Series) -> list[str]:
+    """What the site costs to make ready (config `costs:`): base, range and percentiles of the
+    total, each connection's route and cost, and why a cost is missing."""
+    if "readiness_cost_musd" not in s.index:
+        return []
+    total = s["readiness_cost_musd"]
+    if total is None or not np.isfinite(float(total)):
+        return ["", f"  Readiness cost: missing ({terminal_text(str(s.get('readiness_cost_note')))})"]
+    low, high, p10, p90 = (float(s[f"readiness_cost_{k}_musd"]) for k in ("low", "high", "p10", "p90"))
+    out = ["", f"  Readiness cost: {float(total):,.1f} M$ base (low {low:,.1f}, high {high:,.1f}; "
+               f"P10-P90 of the unit-cost draws {p10:,.1f} to {p90:,.1f} M$)"]
+    for col in s.index:
+        if col.endswith("_cost_musd") and not col.startswith("readiness_cost"):
+            name = col.removesuffix("_cost_musd")
+            km = s.get(f"{name}_route_km")
+            route = f", {float(km):,.1f} km route" if km is not None and np.isfinite(float(km)) else ""
+            out.append(f"    {terminal_text(name)}: {float(s[col]):,.1f} M${route}")
+    return out
 
 
 def left_out_paragraph(manifest: dict) -> list[str]:

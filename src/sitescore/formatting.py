@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["cell_text", "esc", "fmt_number", "fmt_pct", "is_missing", "is_true", "js_json",
-           "script_safe", "to_float", "write_atomic"]
+           "pathway_text", "script_safe", "to_float", "write_atomic"]
 
 
 # --------------------------------------------------------------------------- missing values
@@ -54,6 +54,26 @@ def cell_text(row: Mapping[Any, Any], column: str) -> str:
     """A cell of a row as text, '' when the column is absent or the value missing."""
     value = row.get(column)
     return "" if is_missing(value) else str(value)
+
+
+def pathway_text(row: Mapping[Any, Any]) -> str:
+    """A site's or cell's land pathway in one line ('Exchange (FLPMA sec. 206) · 36-72 months ·
+    EIS'), '' where it has none; 'no land pathway known' where the table knew no rule."""
+    if "pathway" not in row and "pathway_acres" not in row:
+        return ""
+    if is_missing(row.get("pathway")):
+        return "land pathway unknown"
+    label = cell_text(row, "pathway_label") or cell_text(row, "pathway")
+    low, high = to_float(row.get("pathway_months_low")), to_float(row.get("pathway_months_high"))
+    parts = [label]
+    if row.get("pathway_available") is False:
+        parts.append("not available short of an act of Congress")
+    elif low is not None and high is not None:
+        parts.append(f"{low:g}\u2013{high:g} months")
+    nepa = cell_text(row, "pathway_nepa")
+    if nepa and nepa != "none":
+        parts.append(f"NEPA {nepa}")
+    return " · ".join(parts)
 
 
 # --------------------------------------------------------------------------- escaping

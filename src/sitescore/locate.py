@@ -98,6 +98,7 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
         row["agency"], row["unit_name"] = agency, unit
         states = members["state"].dropna()
         row["state"] = states.mode().iloc[0] if len(states) else None
+        row.update(_site_pathway(members))
         row["name"] = _site_name(agency, unit, members)
         row["cell_ids"] = " ".join(sorted(members["cell_id"].astype(str)))
         outline = shapely.union_all(members.geometry.values)
@@ -124,7 +125,29 @@ def site_table(cells: gpd.GeoDataFrame, site_of: np.ndarray, criteria: Sequence[
     sites["lat"] = centre.y.round(5).to_numpy()
     first = ["rank", "site_id", "name", "agency", "unit_name", "state", "acres", "n_cells", "score",
              "lon", "lat"]
-    return sites[first + numeric_cols + ["cell_ids", "geometry"]].reset_index(drop=True)
+    pathway = [c for c in SITE_PATHWAY_COLUMNS if c in sites.columns]
+    return sites[first + pathway + numeric_cols + ["cell_ids", "geometry"]].reset_index(drop=True)
+
+
+#: A site's land pathway, where its cells carry one: the pathway of most of its acres, that
+#: pathway's label, months and NEPA level, and every pathway of the site with its acres.
+SITE_PATHWAY_COLUMNS = ("pathway", "pathway_label", "pathway_available", "pathway_nepa",
+                        "pathway_months_low", "pathway_months_high", "pathway_acres")
+
+
+def _site_pathway(members: gpd.GeoDataFrame) -> dict[str, Any]:
+    if "pathway" not in members.columns:
+        return {}
+    key = members["pathway"].astype(object).where(members["pathway"].notna(), "unknown")
+    acres = members["eligible_acres"].astype(float).groupby(key.to_numpy()).sum()
+    acres = acres.sort_values(ascending=False, kind="stable")
+    mix = "; ".join(f"{k} {v:,.0f} ac" for k, v in acres.items())
+    main = members[key.to_numpy() == acres.index[0]].iloc[0]
+    if acres.index[0] == "unknown":
+        return {"pathway": None, "pathway_label": None, "pathway_available": None,
+                "pathway_nepa": None, "pathway_months_low": np.nan, "pathway_months_high": np.nan,
+                "pathway_acres": mix}
+    return {c: main[c] for c in SITE_PATHWAY_COLUMNS[:-1]} | {"pathway_acres": mix}
 
 
 def _site_name(agency: object, unit: object, members: gpd.GeoDataFrame) -> str:

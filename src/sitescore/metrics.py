@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import DataError
 from .geometry import are_boxes, clip_to_boxes, geojson_shapes, short_pieces
+from .pathways import typical_months
 from .schema import M_PER_KM
 
 #: Longest search radius or decay distance, km (as config.MAX_DISTANCE_KM); a gravity cut-off may
@@ -362,3 +363,51 @@ def contiguous_acres(cells: gpd.GeoDataFrame, layer: Any, p: NoParams) -> np.nda
     acres = cells["eligible_acres"].to_numpy(dtype=float) if "eligible_acres" in cells.columns \
         else shapely.area(cells.geometry.values) / 4046.8564224
     return np.bincount(label, weights=acres)[label]
+
+
+class PathwayParams(_Params):
+    measure: Literal["pathway", "months", "available"] = Field(
+        default="pathway", description="What a cell's land pathway gives: its instrument code "
+        "(text, for a categorical value function or exclude_values), its months (read at "
+        "candidates.pathways.months_basis), or 1/0 for available land.")
+    months_basis: Literal["low", "typical", "high"] = Field(
+        default="typical", description="Which end of a pathway's month range `months` reads: "
+        "low, high, or typical (the middle).")
+
+
+@metric("land_pathway", PathwayParams, "pathway")
+def land_pathway(cells: gpd.GeoDataFrame, layer: Any, p: PathwayParams) -> np.ndarray:
+    """The legal path by which each cell's land could become a park (data/land_pathways.yaml):
+    its instrument, typical months or availability. The layer is the candidate land itself (its
+    pathways came with the cells) and is not read again; missing where the table knew no rule,
+    and everywhere for a shortlist whose config names no land layer for it."""
+    if "pathway" not in cells.columns:  # a shortlist with no candidates.pathways.land: said
+        return np.full(len(cells), None if p.measure == "pathway" else np.nan,
+                       dtype=object if p.measure == "pathway" else float)
+    if p.measure == "pathway":
+        return cells["pathway"].to_numpy(dtype=object)
+    if p.measure == "available":
+        avail = cells["pathway_available"].to_numpy(dtype=object)
+        return np.array([np.nan if a is None or a is pd.NA or (isinstance(a, float) and np.isnan(a))
+                         else float(bool(a)) for a in avail], dtype=float)
+    return typical_months(cells["pathway_months_low"].to_numpy(dtype=float),
+                          cells["pathway_months_high"].to_numpy(dtype=float), p.months_basis)
+
+
+class ReadinessParams(_Params):
+    component: str = Field("total", description="total, or one connection of the costs section "
+                                                "(power, water, ...) or grading.")
+
+
+@metric("readiness_cost", ReadinessParams, "M$")
+def readiness_cost(cells: gpd.GeoDataFrame, layer: Any, p: ReadinessParams) -> np.ndarray:
+    """Million $ (base unit costs) to make a park ready at the cell: least-cost connection routes
+    to power, water, road, rail (the config's costs section) and grading; missing if one is out of
+    reach. The layer is the run's cost model; the criterion names any layer the section reads."""
+    from .costs import CostModel, cell_costs
+    from .errors import ConfigError
+
+    if not isinstance(layer, CostModel):
+        raise ConfigError("metric readiness_cost needs the config's costs: section (its "
+                          "connections and unit costs)", key="costs")
+    return cell_costs(layer, cells, p.component)

@@ -26,7 +26,9 @@ from . import __version__
 from .cache import default_cache_dir, read_cached
 from .candidates import cell_adjacency, eligible_land, fill_states, shortlist_cells
 from .catalog import load_catalog
-from .config import Config, CriterionConfig, SensitivityConfig
+from .config import Config, ConstraintConfig, CriterionConfig, SensitivityConfig
+from .config.checks import pathway_table_path
+from .costs import CostsPlan, cost_constraint_criterion, plan_costs, study_costs, with_site_costs
 from .datastore import dataset_paths
 from .engine import Engine, LocalEngine, MetricJob, open_engine
 from .errors import ConfigError, DataError, SitescoreError
@@ -37,6 +39,7 @@ from .left_out import LeftOut, configured_shares, degenerate, left_out_summary, 
 from .locate import grow_sites, shortlist_sites, site_table
 from .metrics import METRICS
 from .outputs import file_digest, package_versions
+from .pathways import LandPathways, load_pathway_table, pathway_record, pathways_at_sites
 from .publish import write_result
 from .readers import READERS, LayerSource, read_layer
 from .schema import CRS, LAYERS, M_PER_KM
@@ -146,6 +149,7 @@ class StudyResult:
     weight_kept: float = 1.0
     partial: bool = False
     n_configured: int = 0
+    routes: gpd.GeoDataFrame | None = None  # each site's connection routes (config `costs:`)
     _on_map: tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame | None] | None = \
         field(default=None, init=False, repr=False)
 
@@ -259,6 +263,8 @@ class _Plan:
     left_out: list[LeftOut] = field(default_factory=list)
     #: criteria dropped once measured (all missing, constant): their constraints still apply
     degenerate: dict[str, Any] = field(default_factory=dict)
+    pathway_layers: list[str] = field(default_factory=list)  # the user's pathway areas read
+    costs: CostsPlan = field(default_factory=lambda: CostsPlan(None))  # what costs: can price
 
     @property
     def weights(self) -> dict[str, float]:
@@ -281,6 +287,7 @@ class _Candidates:
     excluded_land: gpd.GeoDataFrame | None = None
     eligible: Any = None
     excluded_acres: dict[str, float] = field(default_factory=dict)
+    pathways: dict[str, Any] = field(default_factory=dict)  # the manifest's land_pathways
 
 
 @contextmanager
@@ -402,8 +409,11 @@ def _compute(cfg: Config, *, data_dir: str | Path | None, cache_dir: str | Path 
         _read_layers(cfg, plan, sources, area, layers, Path(cache_dir) if cache_dir else default_cache_dir())
     with timer.stage("candidates"):
         cand = _candidates(cfg, plan, area, layers, engine)
+    with timer.stage("costs"):  # the routing grid and one least-cost run per connection
+        costs = study_costs(plan.costs, cfg, layers, cand.cells, cand.excluded_land)
+        plan.notes.extend(costs.notes if costs else [])
     with timer.stage("metrics"):
-        raw = _metrics(cfg, plan, cand.cells, layers, timer, engine)
+        raw = _metrics(cfg, plan, cand.cells, layers, timer, engine, costs)
     _check_kept(cfg, plan, allow_partial)
     partial = plan.weight_kept < cfg.min_weight_kept
     if partial:
@@ -415,6 +425,7 @@ def _compute(cfg: Config, *, data_dir: str | Path | None, cache_dir: str | Path 
                              veto_all_is_error=not _is_shortlist(cfg))
     with timer.stage("locate sites"):
         cells, sites = _locate(cfg, plan, cells, cand.eligible)
+    sites, routes = with_site_costs(costs, sites)  # each site's routes and cost columns
     stability = None
     if cfg.sensitivity is not None and len(sites) > 1:
         with timer.stage("sensitivity"):
@@ -429,13 +440,14 @@ def _compute(cfg: Config, *, data_dir: str | Path | None, cache_dir: str | Path 
                                          for n in sources if n in layers],
                        cells, sites, cand, weights, engine, stability)
     manifest |= {"timings_s": timer.seconds, "peak_memory_mb": timer.peak_mb}
+    manifest |= {"costs": costs.record()} if costs else {}
     if partial:
         manifest["partial"] = True
     return StudyResult(cfg=cfg, cells=cells, sites=sites, excluded=cand.excluded_land,
                        criteria=dict(plan.criteria), weights=weights, area=area, layers=layers,
                        notes=plan.notes, manifest=manifest, timer=timer, stability=stability,
                        left_out=list(plan.left_out), weight_kept=plan.weight_kept,
-                       partial=partial, n_configured=len(plan.shares))
+                       partial=partial, n_configured=len(plan.shares), routes=routes)
 
 
 def _record(cfg: Config, area: StudyArea, plan: _Plan, inputs: list[dict[str, Any]],
@@ -455,6 +467,7 @@ def _record(cfg: Config, area: StudyArea, plan: _Plan, inputs: list[dict[str, An
         "counts": {"cells": len(cells), "cells_excluded": int(cells["excluded"].sum()),
                    "sites": len(sites)},
         "excluded_acres_by_rule": cand.excluded_acres,
+        "land_pathways": cand.pathways,
         "criteria_configured": len(plan.shares),
         "weight_kept": round(plan.weight_kept, 6),
         "left_out": [x.record() for x in plan.left_out],
@@ -500,25 +513,39 @@ def _plan(cfg: Config, sources: dict[str, LayerSource]) -> _Plan:
             left_out.append(LeftOut(name, crit.label or name, "layer missing", shares[name]))
         else:
             criteria[name] = crit
+    costs = plan_costs(cfg.costs, missing, criteria)  # a cost layer missing: readiness left out
+    for name, reason in costs.criteria_left_out.items():
+        left_out.append(LeftOut(name, criteria.pop(name).label or name, "layer missing", shares[name]))
+        notes.append(f"criterion '{name}' left out: {reason}")
+    notes.extend(costs.notes)
     if not criteria:
         raise ConfigError("every criterion was left out because its layer is missing", key="criteria")
     if sum(c.weight or 0.0 for c in criteria.values()) <= 0:
         raise ConfigError("the criteria left all have weight 0", key="criteria")
-    exclusion_layers = []
+    exclusion_layers, pathway_layers = [], []
     for n in cfg.candidates.exclude.layers:
         if n in missing:
             notes.append(f"exclusion layer '{n}' left out: file not found (marked optional)")
         else:
             exclusion_layers.append(n)
+    for n in cfg.candidates.pathways.layers:
+        if n in missing:
+            notes.append(f"land-pathway layer '{n}' left out: file not found (marked optional); "
+                         "its land keeps the table's pathways")
+        else:
+            pathway_layers.append(n)
     constraints = []
     for c in cfg.constraints:
         if c.criterion in criteria:
             constraints.append(c)
         else:
             notes.append(f"constraint on '{c.criterion}' left out with its criterion")
+    if (limited := cost_constraint_criterion(costs.config, criteria)) and costs.config:  # max_cost_musd
+        constraints.append(ConstraintConfig(criterion=limited, max=costs.config.max_cost_musd))
     for note in notes:
         log.info(note)
-    return _Plan(criteria, constraints, exclusion_layers, notes, shares, left_out)
+    return _Plan(criteria, constraints, exclusion_layers, notes, shares, left_out,
+                 pathway_layers=pathway_layers, costs=costs)
 
 
 def _check_kept(cfg: Config, plan: _Plan, allow_partial: bool) -> None:
@@ -541,8 +568,10 @@ def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area
     margin_m = _margin_km(cfg) * M_PER_KM
     read_area = StudyArea(area.label, shapely.buffer(area.geometry, margin_m, quad_segs=4)) \
         if area.geometry is not None else area
-    exact = {cfg.candidates.source, *plan.exclusion_layers, "states"}
-    needed = [cfg.candidates.source, *plan.exclusion_layers, *(c.layer for c in plan.criteria.values())]
+    land = [n for n in (cfg.candidates.pathways.land,) if n and _is_shortlist(cfg)]
+    exact = {cfg.candidates.source, *plan.exclusion_layers, *plan.pathway_layers, *land, "states"}
+    needed = [cfg.candidates.source, *plan.exclusion_layers, *plan.pathway_layers, *land,
+              *(c.layer for c in plan.criteria.values()), *plan.costs.layer_names()]
     if "states" in sources and not _is_shortlist(cfg):  # names the state of every cell
         needed.append("states")
     for name in tqdm(list(dict.fromkeys(needed)), desc="reading layers", unit="layer",
@@ -556,13 +585,24 @@ def _read_layers(cfg: Config, plan: _Plan, sources: dict[str, LayerSource], area
 
 def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any],
                 engine: Engine | None = None) -> _Candidates:
+    pathways = LandPathways(load_pathway_table(pathway_table_path(cfg)), cfg.candidates.pathways,
+                            {n: layers[n] for n in plan.pathway_layers})
     if _is_shortlist(cfg):
         plan.notes.extend(layers[cfg.candidates.source].attrs.get("notes", []))  # stated acres
-        return _Candidates(shortlist_cells(layers[cfg.candidates.source]))
+        sites, unknown = shortlist_cells(layers[cfg.candidates.source]), None
+        if cfg.candidates.pathways.land:
+            sites, unknown = pathways_at_sites(sites, layers[cfg.candidates.pathways.land], pathways)
+            plan.notes.extend(unknown.notes(cfg.candidates.pathways.land))
+        elif any(c.metric == "land_pathway" for c in plan.criteria.values()):
+            plan.notes.append("the shortlist's sites carry no land pathway: name a federal-land "
+                              "layer in candidates.pathways.land to score it")
+        return _Candidates(sites, pathways=pathway_record(sites, unknown, {}, pathways))
     try:
         land = eligible_land(layers[cfg.candidates.source], cfg.candidates, area,
-                             {n: layers[n] for n in plan.exclusion_layers})
+                             {n: layers[n] for n in plan.exclusion_layers}, pathways)
         plan.notes.extend(land.notes)  # a GAP-status rule that could not apply
+        if land.pathway_unknown is not None:
+            plan.notes.extend(land.pathway_unknown.notes(cfg.candidates.source))
     except SitescoreError as exc:
         if cfg.preset and exc.key and exc.key.startswith("candidates"):
             raise SitescoreError(f"{str(exc).split(': ', 1)[-1]} (the agencies come from preset "
@@ -575,11 +615,12 @@ def _candidates(cfg: Config, plan: _Plan, area: StudyArea, layers: dict[str, Any
         raise SitescoreError("no candidate cells: no eligible land is large enough for a cell "
                              "in the study area", key="candidates")
     return _Candidates(cells, land.excluded, land.geometry,
-                       {k: round(v, 1) for k, v in land.summary.items()})
+                       {k: round(v, 1) for k, v in land.summary.items()},
+                       pathway_record(cells, land.pathway_unknown, land.pathway_area_acres, pathways))
 
 
 def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str, Any],
-             timer: StageTimer, engine: Engine | None = None) -> dict[str, np.ndarray]:
+             timer: StageTimer, engine: Engine | None = None, costs: Any = None) -> dict[str, np.ndarray]:
     """Each criterion's raw values per cell; a criterion whose field has no value in its layer,
     or whose values come out all missing or constant over the cells, is left out (it would
     score every cell alike)."""
@@ -605,6 +646,7 @@ def _metrics(cfg: Config, plan: _Plan, cells: gpd.GeoDataFrame, layers: dict[str
             if len(layer) == 0:
                 plan.notes.append(f"criterion '{name}': no feature of '{crit.layer}' matches "
                                   f"\"{crit.where}\" in the study area")
+        layer = costs if crit.metric == "readiness_cost" and costs is not None else layer  # cost model
         jobs.append(MetricJob(name, crit.metric, layer, crit.params))
     raw: dict[str, np.ndarray] = {}
     done = (engine or LocalEngine()).metrics(cells, jobs, cells_may_overlap=_is_shortlist(cfg))

@@ -8,6 +8,7 @@ single files come from `outputs`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ def write_result(result: StudyResult, run_dir: Path, map_dir: Path | None = None
                            result.cfg.outputs.formats)
     if result.stability is not None:
         written += write_stability(result.stability, run_dir, map_dir)
+    if getattr(result, "routes", None) is not None:
+        written += write_routes(result.routes, run_dir, result.cfg.outputs.formats)
     outputs = [str(final_run / p.name) for p in written]
     if map_dir is not None:
         pages = _write_pages(result, map_dir, report=report, offline=offline)
@@ -61,7 +64,7 @@ def _write_pages(result: StudyResult, map_dir: Path, *, report: bool, offline: b
               excluded=excluded, synthetic=cfg.synthetic, notes=result.notes,
               aggregation=cfg.aggregation, offline=offline,
               left_out=[x.record() for x in result.left_out], weight_kept=result.weight_kept,
-              partial=result.partial)
+              partial=result.partial, routes=getattr(result, "routes", None))
     pages = [map_dir / "index.html"]
     if report:
         from .report import write_report
@@ -106,3 +109,18 @@ def _chart_index(path: Path, charts: list[Path]) -> None:
                     "<h1>Weight sweeps</h1><p>Rank of the top sites as one criterion's weight moves "
                     "from 0 to its maximum multiple, the others renormalised.</p>" + figures,
                     encoding="utf-8")
+
+
+def write_routes(routes: gpd.GeoDataFrame, run_dir: Path, formats: Sequence[str]) -> list[Path]:
+    """Each site's connection routes: layer `routes` of sitescore.gpkg (beside the sites) and
+    routes.csv (lengths and costs, no geometry). The files written (the GeoPackage is already)."""
+    from .safe_text import write_csv
+
+    out = []
+    if "gpkg" in formats and len(routes):
+        routes.to_file(run_dir / "sitescore.gpkg", layer="routes", driver="GPKG")
+    if "csv" in formats:
+        write_csv(routes.drop(columns="geometry"), run_dir / "routes.csv", index=False,
+                  float_format="%.6g")
+        out.append(run_dir / "routes.csv")
+    return out

@@ -40,6 +40,8 @@ LAYERS: dict[str, LayerSchema] = {
             "gap_status": "float",    # 1..4, NaN where the source has none
             "state": "str",           # two-letter postal code
             "gis_acres": "float",
+            "agency_label": "str",    # the managing agency's name (PAD-US Agency_Name domain)
+            "designation_label": "str",  # the designation's name (PAD-US Designation_Type)
         }, "Federal (and other) land parcels with owner, manager and protection status."),
         LayerSchema("transmission_lines", "line", {
             "line_id": "str", "voltage_kv": "float", "volt_class": "str", "status": "str",
@@ -87,6 +89,12 @@ LAYERS: dict[str, LayerSchema] = {
         LayerSchema("protected_areas", "polygon", {
             "name": "str", "designation": "str",
         }, "Extra exclusion polygons (e.g. an NPS boundary)."),
+        LayerSchema("pathway_areas", "polygon", {
+            "name": "str", "pathway": "str", "mode": "str", "months_low": "float",
+            "months_high": "float", "source": "str", "row": "int",
+        }, "Land a user knows more about (RMP disposal lands, withdrawals, leases, solar energy "
+           "zones): each polygon overrides (mode override) or adds (mode add) a land-pathway "
+           "instrument of data/land_pathways.yaml; row is the polygon's row in its file."),
         LayerSchema("terrain", "raster", {}, "A DEM; slope is derived from it."),
         LayerSchema("candidates", "polygon", {
             "candidate_id": "str", "name": "str",

@@ -160,3 +160,48 @@ def check_where(cfg: Config, name: str, doc: Any, source: Path | str) -> None:
             message = message.replace(": no column ", f": layer '{crit.layer}' has no column ", 1)
         raise ConfigError(message, file=where, key=key) from None
 
+
+
+def pathway_table_path(cfg: Config, source: Path | str | None = None) -> Path | None:
+    """The user's land-pathway table, relative to the config file (`source` while the config is
+    being loaded); None: the shipped table only."""
+    table = cfg.candidates.pathways.table
+    if table is None:
+        return None
+    path = Path(table).expanduser()
+    config_file = cfg.source_path or (Path(source) if source and source != "<config>" else None)
+    if not path.is_absolute() and config_file is not None:
+        path = config_file.parent / path
+    return path
+
+
+def check_pathways(cfg: Config, doc: Any, source: Path | str) -> None:
+    """The land-pathway table (the user's too) reads whole; the instruments the limits name exist;
+    the area layers and the shortlist's land layer are configured, with the right readers."""
+    from ..pathways import load_pathway_table
+    from ..readers import READERS
+
+    pw = cfg.candidates.pathways
+    base = ("candidates", "pathways")
+    table = load_pathway_table(pathway_table_path(cfg, source))
+    for i, code in enumerate(pw.exclude_pathways):
+        if code.lower() not in table.instruments:
+            line = line_of(doc, (*base, "exclude_pathways"))
+            raise ConfigError(f"'{code}' is not an instrument of the land-pathway table (known: "
+                              f"{', '.join(sorted(table.instruments))})",
+                              file=f"{source}, line {line}" if line else f"{source}",
+                              key=f"candidates.pathways.exclude_pathways.{i}")
+    wanted = [(f"layers.{i}", n, "pathway_areas") for i, n in enumerate(pw.layers)]
+    if pw.land is not None:
+        wanted.append(("land", pw.land, "federal_land"))
+    for key, name, kind in wanted:
+        line = line_of(doc, (*base, key.split(".")[0]))
+        where = f"{source}, line {line}" if line else f"{source}"
+        if name not in cfg.layers:
+            raise ConfigError(f"no layer '{name}' in layers (layers: {', '.join(cfg.layers)})",
+                              file=where, key=f"candidates.pathways.{key}")
+        schema = layer_schema(cfg, name)
+        if schema is not None and schema.name != kind:
+            readers = ", ".join(sorted(r for r, s in READERS.items() if s.layer == kind))
+            raise ConfigError(f"layer '{name}' is read as {schema.name}; it needs a {kind} "
+                              f"reader ({readers})", file=where, key=f"candidates.pathways.{key}")

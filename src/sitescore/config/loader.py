@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
-from .checks import apply_ahp, check_metrics, check_readers, pydantic_message
+from .checks import apply_ahp, check_metrics, check_pathways, check_readers, pydantic_message
 from .models import Config, KeyedError
 from .presets import apply_preset, preset_path
 from .yaml_loader import LineDict, line_of, read_yaml
@@ -67,6 +67,7 @@ def _parse_config(doc: Any, source: Path | str) -> Config:
         raise _located(exc, doc, source) from None
     check_readers(cfg, doc, source)
     check_metrics(cfg, doc, source)
+    check_pathways(cfg, doc, source)
     if cfg.weights.method == "ahp":
         apply_ahp(cfg, source, doc)
     cfg.key_lines = _key_lines(doc)

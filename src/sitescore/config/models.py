@@ -24,6 +24,8 @@ from ..errors import ConfigError, SitescoreError
 from ..mcda import AGGREGATION_METHODS, rescale_weights
 from ..postgis import PostgisOutput, PostgisSource
 from ..schema import STATE_FIPS
+from .costs import CostsConfig
+from .network import NetworkConfig
 from .value_functions import AnyValueFunction
 
 #: The longest distance any radius, decay, buffer or spacing may be, in km: more than a national
@@ -266,11 +268,40 @@ class GridConfig(_Strict):
         return v
 
 
+class PathwaysConfig(_Strict):
+    """Which land can be had, by which legal path, how fast (data/land_pathways.yaml)."""
+
+    table: str | None = Field(
+        default=None, description="A land-pathway table of the user's own (YAML, as "
+        "data/land_pathways.yaml; relative to the config file): its rules are matched before the "
+        "shipped ones, or alone with `replace: true`.")
+    layers: list[str] = Field(
+        default_factory=list, description="Layers (reader pathway_areas) whose polygons override "
+        "or add a pathway where a user knows more: RMP disposal lands, withdrawals, leases, "
+        "solar energy zones; the first listed wins where they overlap.")
+    exclude_unavailable: bool = Field(
+        default=True, description="Remove land the table marks unavailable (closed by statute "
+        "short of an act of Congress).")
+    exclude_pathways: list[str] = Field(
+        default_factory=list, description="Instrument codes whose land is removed, e.g. "
+        "[legislation, exchange].")
+    max_months: float | None = Field(
+        default=None, gt=0, le=1200, description="Remove land whose pathway takes longer than "
+        "this many months (read at `months_basis`).")
+    months_basis: Literal["low", "typical", "high"] = Field(
+        default="typical", description="Which end of a pathway's month range max_months reads: "
+        "low, high, or typical (the middle); the land_pathway metric has its own months_basis.")
+    land: str | None = Field(
+        default=None, description="Shortlist studies: the federal-land layer whose parcels give "
+        "each site its pathway (grid studies use candidates.source).")
+
+
 class CandidatesConfig(_Strict):
     source: str = Field(default="federal_land", description="Federal-land layer, or a shortlist layer.")
     agencies: list[str] = Field(default_factory=lambda: ["BLM"],
                                 description="Managing agencies (PAD-US Mang_Name codes).")
     exclude: ExcludeConfig = Field(default_factory=ExcludeConfig)
+    pathways: PathwaysConfig = Field(default_factory=PathwaysConfig)
     grid: GridConfig = Field(default_factory=GridConfig)
     min_eligible_share: float = Field(default=0.5, gt=0, le=1,
                                       description="A cell is kept if this share is eligible.")
@@ -448,8 +479,12 @@ class Config(_Strict):
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig,
                                  description="Where the work runs: local, or a Dask cluster.")
+    costs: CostsConfig | None = Field(default=None, description="Connection routes and capital "
+                                      "cost of making each site ready (sitescore.costs).")
     preset: str | None = Field(default=None, description="A scenario preset (criteria, weights, sites) "
                                                          "applied on top of this study's data.")
+    network: NetworkConfig | None = Field(default=None, description="A network of specialised parks "
+                                          "chosen together (`sitescore network`).")
     description: str | None = None
 
     # set by load_config, not by the user
@@ -497,6 +532,9 @@ class Config(_Strict):
         for lyr in self.candidates.exclude.layers:
             if lyr not in self.layers:
                 raise KeyedError("candidates.exclude.layers", f"layer '{lyr}' is not in 'layers'")
+        for key, lyr in self.costs.layer_keys() if self.costs else []:
+            if lyr not in self.layers:
+                raise KeyedError(key, f"layer '{lyr}' is not in 'layers'")
         if self.area.states and "states" not in self.layers:
             raise KeyedError("area.states", "a study area by state needs a 'states' layer")
         if self.weights.method == "direct":

@@ -14,10 +14,10 @@ from .yaml_loader import LineDict
 
 #: What a preset may set: the scenario, never the study's data or area.
 PRESET_KEYS = {"title", "description", "criteria", "constraints", "sites", "candidates", "weights",
-               "aggregation", "sensitivity"}
+               "aggregation", "sensitivity", "costs"}
 #: Metrics of the candidate land itself (its layer is never read): a preset's criterion on the
 #: land it selects measures a study's own candidates, such as a shortlist, instead.
-CANDIDATE_METRICS = {"contiguous_acres"}
+CANDIDATE_METRICS = {"contiguous_acres", "land_pathway"}
 
 
 def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[dict, list[str]]:
@@ -59,6 +59,10 @@ def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[
             notes.append(f"criterion '{name}' of preset {preset_name} left out: this study has no "
                          f"layer '{layer}'")
             del criteria[name]
+    if isinstance(preset.get("costs"), dict) and isinstance(out.get("costs"), dict):
+        out["costs"] = _costs_for_study(out["costs"], layers, criteria, notes, preset_name)
+        if not out["costs"].get("connections"):
+            del out["costs"]
     if isinstance(out.get("criteria"), dict):
         out["criteria"] = criteria
     if isinstance(out.get("constraints"), list):
@@ -71,6 +75,44 @@ def apply_preset(doc: dict, preset: dict, preset_name: str = "preset") -> tuple[
                                       for a, row in out["weights"]["pairwise"].items() if a in criteria}
     out["study"] = f"{doc.get('study', 'study')}-{Path(str(preset_name)).stem}"
     return out, notes
+
+
+def _costs_for_study(costs: dict, layers: set[str], criteria: dict, notes: list[str],
+                     preset_name: str) -> dict:
+    """The preset's costs section without the connections (and terrain) whose layer the study
+    lacks, and without the readiness_cost criteria that would price them (each with a note)."""
+    costs = dict(costs)
+    conns: dict = costs["connections"] if isinstance(costs.get("connections"), dict) else {}
+    gone = [n for n, c in conns.items() if isinstance(c, dict) and c.get("layer") not in layers]
+    for name in gone:
+        notes.append(f"costs connection '{name}' of preset {preset_name} left out: this study has "
+                     f"no layer '{conns[name].get('layer')}'")
+    costs["connections"] = {n: c for n, c in conns.items() if n not in gone}
+    if isinstance(costs.get("terrain"), str) and costs["terrain"] not in layers:
+        notes.append(f"costs terrain of preset {preset_name} left out: this study has no layer "
+                     f"'{costs['terrain']}' (routes cost their length times the route factor)")
+        gone += ["grading"] if costs.get("grading") else []
+        costs.pop("terrain")
+        costs.pop("grading", None)
+    readiness = {n: c for n, c in criteria.items()
+                 if isinstance(c, dict) and c.get("metric") == "readiness_cost"}
+    for name, crit in readiness.items():
+        component = _component(crit)
+        if gone and (component == "total" or component in gone or not costs["connections"]):
+            notes.append(f"criterion '{name}' of preset {preset_name} left out: its cost needs "
+                         f"{', '.join(gone)}, which this study cannot route")
+            del criteria[name]
+    if "max_cost_musd" in costs and not any(n in criteria and _component(c) == "total"
+                                            for n, c in readiness.items()):
+        costs.pop("max_cost_musd")
+        notes.append(f"costs.max_cost_musd of preset {preset_name} left out with its criterion")
+    return costs
+
+
+def _component(crit: dict) -> object:
+    """The cost a readiness_cost criterion scores: `component`, inline or under `params`."""
+    params: dict = crit["params"] if isinstance(crit.get("params"), dict) else {}
+    return crit.get("component", params.get("component", "total"))
 
 
 def _merged(base: dict, override: dict) -> dict:

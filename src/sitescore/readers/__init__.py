@@ -13,7 +13,17 @@ from ..schema import LAYERS
 from ..study_area import StudyArea
 
 # Importing the reader modules registers their readers.
-from . import boundaries, federal_land, power, shortlist, terrain, transport, water, workforce  # noqa: F401
+from . import (  # noqa: F401
+    boundaries,
+    federal_land,
+    pathway_areas,
+    power,
+    shortlist,
+    terrain,
+    transport,
+    water,
+    workforce,
+)
 from .registry import READERS, LayerSource, ReaderSpec, check_options, reader  # noqa: F401
 from .safety import local_only, path_status, require_file
 from .vector import gdal_notes

@@ -7,23 +7,33 @@ the unit name (or SMA unit type) with `designation_from_name`, which `boundaries
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 
-from ..errors import ConfigError
+from ..config.models import designation_table
+from ..errors import ConfigError, DataError
 from ..schema import STATE_FIPS, STATE_NAMES
 from ..study_area import StudyArea
 from .canonical import to_canonical
 from .helpers import text as clean_text
+from .padus_gdb import (
+    AGENCY_TABLE,
+    DESIGNATION_TABLE,
+    FeatureClassPick,
+    decode,
+    pick_feature_classes,
+    read_domain,
+)
 from .registry import LayerSource, reader
 from .tables import find_field, parse_number, require_field
-from .vector import open_source, vector_file
+from .vector import gdal_name, open_source, vector_file
 
 log = logging.getLogger(__name__)
 
@@ -161,23 +171,36 @@ def _state_code(value: object) -> str | None:
     return _NAME_TO_CODE.get(v)
 
 
-def _fill_designations(out: gpd.GeoDataFrame) -> int:
-    """Fill designations the file left blank from the unit name; returns how many were filled."""
-    missing = out["designation"].isna()
+def _fill_designations(out: gpd.GeoDataFrame, also: Iterable[str] = ()) -> int:
+    """Fill designations the file left blank (or gave as one of the generic codes `also`) from
+    the unit name; returns how many were filled. A generic code stays where no name matches."""
+    current = out["designation"]
+    missing = current.isna() | current.isin(list(also))
     if not missing.any():
         return 0
     derived = designation_from_name(out.loc[missing, "unit_name"])
-    out.loc[missing, "designation"] = derived
-    return int(derived.notna().sum())
+    found = derived.notna()
+    out.loc[derived.index[found], "designation"] = derived[found]
+    return int(found.sum())
+
+
+def designation_labels(codes: pd.Series, domain: Mapping[str, str] | None = None) -> pd.Series:
+    """Each `Des_Tp` code's name: from the file's Designation_Type lookup table, else from
+    sitescore's designation table (the PAD-US 4.0 domain's own labels), else None."""
+    table = designation_table()
+    labels = decode(codes, domain or {})
+    shipped = pd.Series([table[c].label if isinstance(c, str) and c in table else None
+                         for c in codes], index=codes.index, dtype=object)
+    return labels.where(labels.notna(), shipped)
 
 
 def _pick_layer(source: LayerSource, preferences: Iterable[str]) -> str | None:
     """The configured layer, else, in a multi-layer GDB/GeoPackage, the first layer whose name
-    matches a preference (PAD-US: the Fee layer before Combined and Designation)."""
+    matches a preference (BLM SMA: its SurfaceManagementAgency class)."""
     if source.layer is not None or source.postgis is not None:
         return source.layer
     try:
-        layers = pyogrio.list_layers(str(vector_file(source.path)))
+        layers = pyogrio.list_layers(gdal_name(vector_file(source.path)))
     except Exception:  # open_vector reports unreadable files with the proper DataError
         return None
     if len(layers) <= 1:
@@ -206,32 +229,133 @@ _PADUS_FIELDS = {
 }
 
 
-@reader("padus", "federal_land", options=("state",))
+@reader("padus", "federal_land", options=("state", "feature_classes"))
 def read_padus(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
-    """USGS PAD-US (Fee, Combined or Designation layer; GDB, GeoPackage, GeoJSON or shapefile),
-    also the potamap re-publications with shortened field names (NAME, MANNAME, ...)."""
+    """USGS PAD-US (a national or state geodatabase, zipped or not, GeoPackage, GeoJSON or
+    shapefile), also the potamap re-publications with shortened field names (NAME, MANNAME, ...).
+
+    Option `feature_classes` picks one or several of a geodatabase's classes by their published
+    names (`[designation, proclamation]`); by default the Fee class, else the Combined one.
+    `attrs` say which were read and which PAD-US classes the file lacks. Proclamation records
+    (Des_Tp PROC, "Approved or Proclamation Boundary") take the designation their unit's name
+    gives (a national park's proclaimed boundary is the park's), so exclusions see them. Codes
+    are decoded from the file's lookup tables (Agency_Name, Designation_Type) where it has them."""
     path = source.path
-    layer = _pick_layer(source, [r"fee(_state_?[a-z]{2})?$", r"combined", r"designation"])
-    gdf = open_source(source, area, layer=layer)
+    pick = pick_feature_classes(source)
+    frames = [open_source(source, area, layer=name) for name in pick.layers]
+    gdf = _joined(frames)
     cols = gdf.columns
     unit = require_field(cols, _PADUS_FIELDS["unit_name"], path)
     manager = require_field(cols, _PADUS_FIELDS["mang_name"], path)
 
     gap = parse_number(_optional(gdf, _PADUS_FIELDS["gap_status"]))
     gap = gap.where(gap.isin([1.0, 2.0, 3.0, 4.0]))
+    mang_name = clean_text(gdf[manager])
+    agencies = read_domain(path, AGENCY_TABLE, pick.tables)
     columns = {
         "unit_name": clean_text(gdf[unit]),
         "own_type": clean_text(_optional(gdf, _PADUS_FIELDS["own_type"])),
         "own_name": clean_text(_optional(gdf, _PADUS_FIELDS["own_name"])),
         "mang_type": clean_text(_optional(gdf, _PADUS_FIELDS["mang_type"])),
-        "mang_name": clean_text(gdf[manager]),
+        "mang_name": mang_name,
         "designation": clean_text(_optional(gdf, _PADUS_FIELDS["designation"])).str.upper(),
         "gap_status": gap,
         "state": state_codes(_optional(gdf, _PADUS_FIELDS["state"]), state_option(source)),
         "gis_acres": parse_number(_optional(gdf, _PADUS_FIELDS["gis_acres"])),
+        "agency_label": decode(mang_name, agencies, _optional(gdf, ["d_Mang_Name"])),
     }
     out = to_canonical(gdf, "federal_land", columns, path, area)
-    out.attrs["designation_from_name"] = _fill_designations(out)
+    out.attrs["designation_from_name"] = _fill_designations(out, also=("PROC",))
+    out["designation_label"] = designation_labels(out["designation"],
+                                                  read_domain(path, DESIGNATION_TABLE, pick.tables))
+    _say_feature_classes(out, pick, frames, path)
+    return out
+
+
+def _joined(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """The feature classes read, one after another, in the first one's CRS."""
+    if len(frames) == 1:
+        return frames[0]
+    crs = frames[0].crs
+    same = [f if f.crs is None or crs is None or f.crs == crs else f.to_crs(crs) for f in frames]
+    return gpd.GeoDataFrame(pd.concat(same, ignore_index=True), geometry=frames[0].geometry.name,
+                            crs=crs)
+
+
+def _say_feature_classes(out: gpd.GeoDataFrame, pick: FeatureClassPick,
+                         frames: list[gpd.GeoDataFrame], path: object) -> None:
+    """Which feature classes were read and which the file lacks, in `attrs` (the run manifest
+    records them) and the log; with the agency codes' descriptions the map and report show."""
+    read = [n for n in pick.layers if n is not None]
+    if read:
+        out.attrs["feature_classes"] = read
+    if pick.held:
+        out.attrs["feature_classes_absent"] = list(pick.absent)
+        log.info("%s: read PAD-US %s; not in the file: %s", path, ", ".join(read) or "layer",
+                 ", ".join(pick.absent) or "none")
+    curved = [n or "layer" for n, f in zip(pick.layers, frames, strict=True)
+              if f.attrs.get("curves_linearised")]
+    if curved:
+        out.attrs["curves_linearised"] = curved
+    labels = out[["mang_name", "agency_label"]].dropna().drop_duplicates("mang_name")
+    if len(labels):
+        out.attrs["agency_labels"] = dict(sorted(zip(labels["mang_name"], labels["agency_label"],
+                                                     strict=True)))
+
+
+@reader("padus_units", "protected_areas", options=("feature_classes", "units"))
+def read_padus_units(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFrame:
+    """Named PAD-US units as exclusion areas: the features of the chosen feature classes whose
+    Unit_Nm is one of option `units` (every name must be found in the file), for land a study
+    rules out by name where no designation code says why (an installation's live-fire ranges).
+    Each keeps its name and Des_Tp; excluded whole, with the study's general buffer."""
+    path = source.path
+    key = f"layers.{source.name}.options.units"
+    wanted = source.options.get("units")
+    if not isinstance(wanted, list) or not wanted or not all(isinstance(u, str) and u.strip()
+                                                             for u in wanted):
+        raise ConfigError("must be a list of PAD-US unit names (Unit_Nm), e.g. "
+                          "['Yuma Proving Ground']", key=key)
+    pick = pick_feature_classes(source)
+    gdf = _joined([open_source(source, area, layer=name) for name in pick.layers])
+    names = clean_text(gdf[require_field(gdf.columns, _PADUS_FIELDS["unit_name"], path)])
+    folded = names.map(lambda n: _folded(n) if isinstance(n, str) else None)
+    missing = [u for u in wanted if _folded(u) not in set(folded.dropna())]
+    if missing and area is not None:  # outside the study area, or not in the file at all?
+        missing = [u for u in missing if _folded(u) not in _unit_names(source, pick)]
+    if missing:
+        everywhere = sorted(set(names.dropna()) | _unit_names(source, pick, folded=False))
+        near = difflib.get_close_matches(missing[0], everywhere, n=1, cutoff=0.6)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise DataError(f"no unit named '{missing[0]}' in "
+                        f"{', '.join(n or 'the file' for n in pick.layers)}{hint}",
+                        file=path, field="Unit_Nm")
+    keep = folded.isin({_folded(u) for u in wanted})
+    gdf, names = gdf[keep], names[keep]
+    designation = clean_text(_optional(gdf, _PADUS_FIELDS["designation"])).str.upper()
+    out = to_canonical(gdf, "protected_areas", {"name": names, "designation": designation},
+                       path, area)
+    out.attrs["feature_classes"] = [n for n in pick.layers if n is not None]
+    out.attrs["units"] = sorted(set(out["name"].dropna()))
+    return out
+
+
+def _folded(name: str) -> str:
+    """A unit name compared without case or repeated spaces."""
+    return " ".join(name.split()).casefold()
+
+
+def _unit_names(source: LayerSource, pick: FeatureClassPick, folded: bool = True) -> set[str]:
+    """Every unit name of the chosen feature classes, the study area aside (names only)."""
+    if source.postgis is not None:
+        return set()
+    out: set[str] = set()
+    for layer in pick.layers:
+        table = pyogrio.read_dataframe(gdal_name(vector_file(source.path)), layer=layer,
+                                       read_geometry=False)
+        field = find_field(table.columns, _PADUS_FIELDS["unit_name"])
+        if field is not None:
+            out |= {_folded(n) if folded else n for n in clean_text(table[field]).dropna()}
     return out
 
 
@@ -295,8 +419,10 @@ def read_blm_sma(source: LayerSource, area: StudyArea | None) -> gpd.GeoDataFram
         "gap_status": np.nan,
         "state": state_codes(_optional(gdf, ["ADMIN_ST"]), state_option(source)),
         "gis_acres": parse_number(_optional(gdf, ["GIS_ACRES", "GIS_Acres"])),
+        "agency_label": None,   # SMA files carry agency codes only
     }
     out = to_canonical(gdf, "federal_land", columns, path, area)
     from_type = int(out["designation"].notna().sum())
     out.attrs["designation_from_name"] = from_type + _fill_designations(out)
+    out["designation_label"] = designation_labels(out["designation"])
     return out

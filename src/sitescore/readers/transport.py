@@ -62,7 +62,9 @@ def read_tiger_roads(source: LayerSource, area: StudyArea | None) -> gpd.GeoData
     """Census TIGER/Line Primary (and Secondary) Roads, filtered by MTFCC (option `mtfcc`).
 
     S1100 is 'interstate' when its route type is I, else 'primary'; S1200 is 'secondary'; other
-    codes kept by the filter have no road class.
+    codes kept by the filter have no road class. RTTYP is the type of the segment's primary name
+    only, so an Interstate segment known by a common name (RTTYP M, 'New Jersey Tpke') stays
+    'primary': its route numbers are in TIGER's feature-names table, which this file lacks.
     """
     gdf = open_layer(source, area)
     path = source.path

@@ -26,9 +26,31 @@ from .safety import first_line, require_file
 log = logging.getLogger(__name__)
 
 
-def _vsi_path(path: Path) -> str:
-    """Zipped shapefiles and GDBs are read in place through GDAL's virtual file system."""
-    return str(path)
+def gdal_name(path: Path) -> str:
+    """What GDAL is given for a vector file: the path itself, or for a zip holding a file
+    geodatabase (a PAD-US state download) `/vsizip/<zip>/<name>.gdb`, so the GDB is opened
+    whatever else the zip holds (KMZ, metadata); zipped shapefiles are read in place."""
+    if path.suffix.lower() != ".zip" or not zipfile.is_zipfile(path):
+        return str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return str(path)  # _check_parts or GDAL says what is wrong with it
+    gdbs = _geodatabases(members)
+    return f"/vsizip/{path.absolute()}/{gdbs[0]}" if gdbs else str(path)
+
+
+def _geodatabases(members: list[str]) -> list[str]:
+    """The `.gdb` folders among a zip's member names (a GDB is a folder of many files)."""
+    found = set()
+    for name in members:
+        parts = name.split("/")
+        for i, part in enumerate(parts[:-1]):
+            if part.lower().endswith(".gdb"):
+                found.add("/".join(parts[:i + 1]))
+                break
+    return sorted(found)
 
 
 def open_vector(path: Path, area: StudyArea | None = None, layer: str | None = None,
@@ -49,7 +71,7 @@ def open_vector(path: Path, area: StudyArea | None = None, layer: str | None = N
             gdf = gdf.cx[bounds[0]:bounds[2], bounds[1]:bounds[3]]
         return gdf
     _check_parts(path)
-    src = _vsi_path(path)
+    src = gdal_name(path)
     with gdal_notes(path):
         return _read_vector(path, src, area, layer, require_crs)
 
@@ -89,6 +111,13 @@ def _read_vector(path: Path, src: str, area: StudyArea | None, layer: str | None
         info = pyogrio.read_info(src, layer=layer)
     except Exception as exc:
         raise DataError(_open_problem(src, layer, exc), file=path) from exc
+    if info.get("geometry_type") is None and info.get("features", 0):
+        # GDAL opens a lone .dbf (or a GDB table) as features without shapes; said as that,
+        # not as the missing CRS that would follow
+        what = ("a shapefile's attribute table without its .shp and .shx beside it"
+                if path.suffix.lower() == ".dbf" else
+                f"a table{f' ({layer})' if layer else ''}, not a layer of shapes")
+        raise DataError(f"has no geometry: {what}; give the file with the shapes", file=path)
     crs = info.get("crs")
     if crs is None and require_crs:
         raise DataError("has no CRS (no .prj or crs member); cannot place it on the map", file=path)
@@ -97,8 +126,7 @@ def _read_vector(path: Path, src: str, area: StudyArea | None, layer: str | None
     except Exception as exc:  # pyproj: a CRS it cannot use
         raise DataError(f"has a CRS that cannot be used ({first_line(exc)})", file=path) from exc
     try:
-        # Arrow-based reads: columnar batches instead of row-by-row Python objects
-        gdf = pyogrio.read_dataframe(src, layer=layer, bbox=bbox, use_arrow=True)
+        gdf = _read_features(path, src, layer, bbox)
         if gdf.crs is None and crs is not None:
             gdf = gdf.set_crs(crs)
     except Exception as exc:
@@ -109,6 +137,28 @@ def _read_vector(path: Path, src: str, area: StudyArea | None, layer: str | None
         if wrong:
             raise DataError(f"no feature lies in the study area ({area.label}), and {wrong}",
                             file=path)
+    return gdf
+
+
+def _read_features(path: Path, src: str, layer: str | None,
+                   bbox: tuple[float, float, float, float] | None) -> gpd.GeoDataFrame:
+    """The features through GDAL's Arrow stream (columnar batches, no Python object per row).
+
+    Arrow hands geometries over as WKB, and a file geodatabase's curved edges (circular arcs in
+    PAD-US boundaries) arrive as CurvePolygon / MultiSurface, which GEOS cannot hold. Such a
+    layer is read again through GDAL's feature-by-feature path, which turns every curve into
+    its linear approximation (OGR_G_GetLinearGeometry, a vertex every OGR_ARC_STEPSIZE = 4
+    degrees of arc: under 0.07 % of the radius off the true curve); `attrs["curves_linearised"]`
+    says so."""
+    try:
+        return pyogrio.read_dataframe(src, layer=layer, bbox=bbox, use_arrow=True)
+    except NotImplementedError as exc:  # shapely.from_wkb: "Nonlinear geometry types ..."
+        if "nonlinear" not in str(exc).lower():
+            raise
+    log.info("%s%s: curved geometries read as their linear approximation", path,
+             f" (layer {layer})" if layer else "")
+    gdf = pyogrio.read_dataframe(src, layer=layer, bbox=bbox, use_arrow=False)
+    gdf.attrs["curves_linearised"] = True
     return gdf
 
 

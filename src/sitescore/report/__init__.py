@@ -12,6 +12,7 @@ Parts, each importing only the ones above it:
 
 - ``figures``: the overview map and value-function charts (matplotlib's Agg canvas, no pyplot);
 - ``sections``: the page's sections as HTML, every data string escaped (`formatting.esc`);
+- ``network``: a network of parks' sections (parks by role and why, links, the solve);
 - ``page``: `write_report`, the figures and the sections put together.
 """
 

@@ -10,7 +10,9 @@ import geopandas as gpd
 
 from ..config import CriterionConfig
 from ..formatting import esc, fmt_number, fmt_pct, to_float, write_atomic
+from .costs import costs_section
 from .figures import OVERVIEW_PNG, draw_figures, local_chart
+from .network import network_sections
 from .sections import (
     CSS,
     SYNTHETIC_BANNER,
@@ -26,7 +28,8 @@ def write_report(path: Path, *, cfg: Any, criteria: Mapping[str, CriterionConfig
                  weights: Mapping[str, float], cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
                  excluded: gpd.GeoDataFrame | None, layers: Mapping[str, Any],
                  area_geometry: Any, manifest: Mapping[str, Any],
-                 sensitivity_charts: Sequence[Path] = ()) -> Path:
+                 sensitivity_charts: Sequence[Path] = (),
+                 network: Mapping[str, Any] | None = None) -> Path:
     """Write the run's static report to ``path`` (normally ``maps/<study>/report.html``) with its
     PNG figures beside it, each file atomically, and return ``path``.
 
@@ -36,7 +39,9 @@ def write_report(path: Path, *, cfg: Any, criteria: Mapping[str, CriterionConfig
     ``area_geometry`` the study area in EPSG:5070 or None; ``manifest`` the run manifest
     (inputs, notes, excluded_acres_by_rule, weights, timings_s, versions, sensitivity);
     ``sensitivity_charts`` the weight-sweep PNGs, linked where they lie under the report's
-    folder and copied beside it otherwise. Same inputs give the same bytes.
+    folder and copied beside it otherwise. ``network`` (a network of parks: its manifest
+    record under "record", its "parks" and "links" tables) makes the page the network's: its
+    sections, then the overview, sources, notes and run time. Same inputs give the same bytes.
     """
     path = Path(path)
     folder = path.parent
@@ -46,12 +51,21 @@ def write_report(path: Path, *, cfg: Any, criteria: Mapping[str, CriterionConfig
     weights = {n: ((to_float(weights.get(n)) or 0.0) / total_w if total_w > 0 else 0.0)
                for n in criteria}
     rows = site_rows(sites)
-    charts = draw_figures(folder, cfg=cfg, criteria=criteria, cells=cells, sites=sites,
-                          excluded=excluded, layers=layers, area_geometry=area_geometry, top=TOP_N)
+    # a network's page shows no criterion charts, and numbers every park on the overview
+    charts = draw_figures(folder, cfg=cfg, criteria=criteria if network is None else {},
+                          cells=cells, sites=sites, excluded=excluded, layers=layers,
+                          area_geometry=area_geometry, top=TOP_N if network is None else len(sites))
     sweep_links = [local_chart(Path(c), folder) for c in sensitivity_charts]
     sections = body_sections(cfg, criteria=criteria, weights=weights, cells=cells, rows=rows,
                              excluded=excluded, manifest=manifest, charts=charts,
                              sweep_links=sweep_links, overview=OVERVIEW_PNG)
+    cost = costs_section(folder, sites, manifest, TOP_N)  # with a `costs:` section only
+    if cost is not None:
+        sections.insert(3, ("costs", "What each site costs to make ready", cost))
+    if network is not None:
+        kept = {"overview", "sources", "notes", "runtime"}
+        sections = network_sections(network["record"], network["parks"], network["links"]) + \
+            [s for s in sections if s[0] in kept]
     write_atomic(path, _document(cfg, manifest, _header(cfg, manifest, criteria, cells, rows,
                                                         sections), sections).encode("utf-8"))
     return path

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import CriterionConfig
-from ..formatting import esc, fmt_number, fmt_pct, to_float
+from ..formatting import esc, fmt_number, fmt_pct, pathway_text, to_float
 from ..mcda import AGGREGATION_METHODS
 from ..scoring import describe_value_function
 from .figures import BAR_COLOR, criterion_label, criterion_unit, score_colour
+from .pathways import pathway_section
 
 SYNTHETIC_BANNER = "Synthetic demo data — not real places"
 #: Sites listed with their breakdown, numbered on the overview map.
@@ -137,7 +138,25 @@ def site_rows(sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
 
 
-def _top_table(rows: list[dict[str, Any]]) -> str:
+def agency_names(cfg: Any, manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Agency code -> name as the candidate land's file decodes it (PAD-US's Agency_Name lookup
+    table, recorded in the manifest by the reader); empty where the file decodes none."""
+    source = getattr(getattr(cfg, "candidates", None), "source", None)
+    for rec in manifest.get("inputs") or []:
+        if isinstance(rec, Mapping) and rec.get("layer") == source:
+            labels = rec.get("agency_labels")
+            return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+    return {}
+
+
+def _agency(code: Any, names: Mapping[str, str]) -> str:
+    """'Department of Defense (DOD)' where the code is decoded, else the code as it is."""
+    text = "" if code is None or (isinstance(code, float) and pd.isna(code)) else str(code)
+    name = names.get(text)
+    return f"{name} ({text})" if name else text
+
+
+def _top_table(rows: list[dict[str, Any]], agencies: Mapping[str, str] | None = None) -> str:
     if not rows:
         return "<p>No site was found.</p>"
     body = []
@@ -148,7 +167,8 @@ def _top_table(rows: list[dict[str, Any]]) -> str:
         body.append(
             f'<tr data-rank="{int(r["rank"])}"><td class="num">{int(r["rank"])}</td>'
             f'<td><a href="#site-{int(r["rank"])}">{esc(r.get("name"))}</a></td>'
-            f'<td>{esc(r.get("agency"))}</td><td>{esc(r.get("unit_name"))}</td>'
+            f'<td>{esc(_agency(r.get("agency"), agencies or {}))}</td>'
+            f'<td>{esc(r.get("unit_name"))}</td>'
             f'<td>{esc(r.get("state"))}</td>'
             f'<td class="num">{esc(_fmt(r.get("acres")))}</td>'
             f'<td class="num">{esc(_fmt(r.get("n_cells")))}</td>'
@@ -162,7 +182,7 @@ def _top_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _breakdown(r: dict[str, Any], criteria: Mapping[str, CriterionConfig],
-               weights: Mapping[str, float]) -> str:
+               weights: Mapping[str, float], agencies: Mapping[str, str] | None = None) -> str:
     rank = int(r["rank"])
     ws = {}
     for name in criteria:
@@ -190,8 +210,9 @@ def _breakdown(r: dict[str, Any], criteria: Mapping[str, CriterionConfig],
             f'<td class="num">{contrib_cell}</td></tr>')
     score = to_float(r.get("score"))
     score_text = f"{score:.3f}" if score is not None else f"{total:.3f}"
-    meta = " · ".join(esc(x) for x in (r.get("agency"), r.get("unit_name"), r.get("state"))
-                      if esc(x))
+    meta = " · ".join(esc(x) for x in (_agency(r.get("agency"), agencies or {}),
+                                        r.get("unit_name"), r.get("state"),
+                                        pathway_text(r)) if esc(x))
     stability = ""
     p_cols = [k for k in r if str(k).startswith("p_top_")]
     if p_cols and to_float(r.get(p_cols[0])) is not None:
@@ -359,10 +380,18 @@ def _exclusions_section(cfg: Any, cells: gpd.GeoDataFrame, excluded: gpd.GeoData
     parts.append("<h3>Land removed before the grid</h3>")
     if by_rule:
         top = max([to_float(v) or 0.0 for v in by_rule.values()] + [1e-9])
+        # an exclusion layer names each of its areas (every wilderness of a PAD-US Designation
+        # class): those off the candidate land removed nothing and are counted in one line
+        idle = [rule for rule, a in by_rule.items() if (to_float(a) or 0.0) < 0.5]
         rows = "".join(
             f'<tr><td>{esc(rule)}</td><td class="num">{_bar((to_float(a) or 0) / top, "#8f8f8f", 80)}'
             f'{esc(_fmt(a))}</td><td class="num">{esc(areas.get(str(rule), ""))}</td></tr>'
-            for rule, a in by_rule.items())
+            for rule, a in by_rule.items() if rule not in idle or len(idle) < 5)
+        if len(idle) >= 5:
+            rows += (f'<tr><td>{len(idle):,} more rules that removed no further land (their '
+                     f'areas lie beside the candidate land or inside land an earlier rule '
+                     f'removed; the map shows them)</td><td class="num">0</td>'
+                     f'<td class="num">{esc(sum(areas.get(str(r), 0) for r in idle))}</td></tr>')
         total = sum(to_float(v) or 0.0 for v in by_rule.values())
         parts.append('<p>Acres of the chosen agencies\' land in the study area removed by each '
                      'rule, the rules applied in turn (protected areas and extra exclusion layers '
@@ -541,6 +570,7 @@ def body_sections(cfg: Any, *, criteria: Mapping[str, CriterionConfig],
     """The page's sections in order, each as (anchor, heading, HTML body); the sensitivity one
     only when the sites carry rank-stability figures."""
     top_rows = rows[:TOP_N]
+    agencies = agency_names(cfg, manifest)
     sections = [
         ("overview", "Overview map",
          (f'<figure class="map"><img src="{esc(overview)}" alt="Overview map of the study area, '
@@ -549,15 +579,18 @@ def body_sections(cfg: Any, *, criteria: Mapping[str, CriterionConfig],
           f'top {min(TOP_N, len(rows))} sites outlined and numbered by rank; grey areas: excluded '
           f'land; dashed: the study area. EPSG:5070. The interactive map (index.html) has every '
           f'layer.</figcaption></figure>')),
-        ("top-sites", f"Top {min(TOP_N, len(rows)) or TOP_N} sites", _top_table(top_rows)),
+        ("top-sites", f"Top {min(TOP_N, len(rows)) or TOP_N} sites", _top_table(top_rows, agencies)),
         ("breakdowns", "Site breakdowns",
          "<p>For each of the top sites: the raw value of each criterion, its 0..1 score, the "
          "criterion's weight and what it contributes to the total (the bar's length is the "
          "weight, its fill what the site earns of it).</p>"
-         + "".join(_breakdown(r, criteria, weights) for r in top_rows)),
+         + "".join(_breakdown(r, criteria, weights, agencies) for r in top_rows)),
         ("criteria", "Criteria and weights", _criteria_section(cfg, criteria, weights, charts)),
         ("aggregation", "Aggregation method", _aggregation_section(cfg, manifest)),
     ]
+    land = pathway_section(rows, manifest)
+    if land is not None:
+        sections.insert(3, ("land-pathways", "Can the land be had?", land))
     if has_sensitivity(rows):
         sections.append(("sensitivity", "Sensitivity of the ranking",
                          _sensitivity_section(rows, manifest, sweep_links)))

@@ -31,8 +31,8 @@ The parts, each importing only those before it (and :mod:`sitescore.formatting`)
 (colours and layer styles), ``assets`` (CDN and vendored files, inlining), ``elements`` (folium
 pieces, the deterministic build), ``popups`` (tooltips, the site breakdown), ``layers`` (input
 layers, cells and blocks, exclusions, rank stability), ``controls`` (title box, site panel, key,
-layer control, basemaps, fullscreen, measure, minimap) and ``page`` (the build and the atomic
-write).
+layer control, basemaps, fullscreen, measure, minimap), ``network`` (a network of parks: parks
+by role, links, its panel) and ``page`` (the build and the atomic write).
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ from .assets import ASSETS_DIR, MAP_CSS, MAP_JS, OFFLINE_ASSETS, inline_assets
 from .controls import SYNTHETIC_BANNER
 from .elements import Raw, deterministic_build
 from .layers import CELL_BYTES_ESTIMATE, PAGE_BUDGET_BYTES
+from .network import NetworkLayer
 from .page import AGGREGATIONS, write_map
 from .styles import plant_radius
 
 __all__ = ["AGGREGATIONS", "ASSETS_DIR", "CELL_BYTES_ESTIMATE", "MAP_CSS", "MAP_JS",
-           "OFFLINE_ASSETS", "PAGE_BUDGET_BYTES", "SYNTHETIC_BANNER", "CriterionInfo", "Raw",
-           "assets", "controls", "deterministic_build", "elements", "esc", "inline_assets",
-           "layers", "page", "plant_radius", "popups", "styles", "write_map"]
+           "OFFLINE_ASSETS", "PAGE_BUDGET_BYTES", "SYNTHETIC_BANNER", "CriterionInfo",
+           "NetworkLayer", "Raw", "assets", "controls", "deterministic_build", "elements", "esc",
+           "inline_assets", "layers", "page", "plant_radius", "popups", "styles", "write_map"]

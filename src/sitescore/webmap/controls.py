@@ -15,7 +15,15 @@ from folium.elements import JSCSSMixin
 from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 
-from sitescore.formatting import cell_text, esc, fmt_number, fmt_pct, is_true, to_float
+from sitescore.formatting import (
+    cell_text,
+    esc,
+    fmt_number,
+    fmt_pct,
+    is_true,
+    pathway_text,
+    to_float,
+)
 from sitescore.mcda import AGGREGATION_METHODS
 from sitescore.scoring import CriterionInfo
 
@@ -102,15 +110,17 @@ def _criteria_html(criteria: Sequence[CriterionInfo], weights: Sequence[float],
 def title_box(title: str, *, criteria: Sequence[CriterionInfo], weights: Sequence[float],
               sliders: Sequence[int] | None, aggregation: str, counts: Mapping[str, int],
               n_sites: int, notes: Sequence[str], synthetic: bool, key_html: str,
-              banner: str = "") -> str:
+              banner: str = "", sub: str | None = None) -> str:
     """The title box: counts, criteria with their weights (a slider each when the page can
     re-rank), the map key and the notes. ``weights`` are the normalised weights in use;
-    ``banner`` (the criteria left out) goes under the title when no site panel shows it."""
+    ``banner`` (the criteria left out) goes under the title when no site panel shows it;
+    ``sub`` replaces the counts line (a network map counts parks, not cells)."""
     parts = ['<div id="sitescore-title" class="sitescore-box">']
     if synthetic:
         parts.append(f'<div class="ss-synthetic-line">{esc(SYNTHETIC_BANNER)}</div>')
     parts.append(f'<div class="ss-title">{esc(title)}</div>{banner}')
     parts.append(
+        f'<div class="ss-sub">{esc(sub)}</div>' if sub is not None else
         f'<div class="ss-sub">{n_sites} ranked site{"s" if n_sites != 1 else ""} · '
         f'{counts.get("cells", 0) - counts.get("excluded", 0):,} cells scored · '
         f'{counts.get("excluded", 0):,} excluded</div>'
@@ -150,6 +160,11 @@ def left_out_banner(left_out: Sequence[Mapping[str, Any]], weight_kept: float,
             f'<ul style="margin:2px 0 0 16px;padding:0">{items}</ul></details></div>')
 
 
+def _pathway_line(record: Mapping[str, Any]) -> str:
+    text = pathway_text(record)
+    return f'<span class="ss-site-meta ss-site-pathway">Land: {esc(text)}</span>' if text else ""
+
+
 def site_panel(records: Sequence[Mapping[str, Any]], banner: str = "") -> str:
     """The ranked sites, in the configured order (the page re-orders them with the sliders),
     under ``banner`` (`left_out_banner`)."""
@@ -165,7 +180,7 @@ def site_panel(records: Sequence[Mapping[str, Any]], banner: str = "") -> str:
             f'<span class="ss-site-body"><span class="ss-site-name">{esc(cell_text(r, "name"))}'
             f'</span><span class="ss-site-meta">{where}</span><span class="ss-site-meta">score '
             f'<b class="ss-site-score">{"n/a" if score is None else f"{score:.3f}"}</b> · '
-            f'{esc(fmt_number(r.get("acres")))} acres</span></span></li>')
+            f'{esc(fmt_number(r.get("acres")))} acres</span>{_pathway_line(r)}</span></li>')
     return (
         '<div id="sitescore-panel" class="sitescore-box ss-panel">'
         f'<div class="ss-panel-title">Ranked sites ({len(records)})</div>{banner}'

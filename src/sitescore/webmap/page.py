@@ -63,7 +63,9 @@ from .layers import (
     site_location,
     stability_layer,
 )
+from .network import NetworkLayer, add_network, network_js, network_panel
 from .popups import site_popup
+from .routes import routes_group
 from .styles import (
     EXCLUDED_COLOR,
     LAYER_ORDER,
@@ -87,7 +89,9 @@ def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.Geo
               excluded: gpd.GeoDataFrame | None = None, synthetic: bool = False,
               notes: Sequence[str] = (), aggregation: str = "weighted_sum",
               offline: bool = False, left_out: Sequence[Mapping[str, Any]] = (),
-              weight_kept: float = 1.0, partial: bool = False) -> Path:
+              weight_kept: float = 1.0, partial: bool = False,
+              routes: gpd.GeoDataFrame | None = None,
+              network: NetworkLayer | None = None) -> Path:
     """Write the run's interactive map to ``path`` (atomically) and return ``path``.
 
     All frames are in EPSG:5070 (others are reprojected); see the package docstring for what
@@ -95,7 +99,9 @@ def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.Geo
     ``offline`` makes a page that loads nothing from the network (scripts inlined, a ``states``
     layer drawn instead of basemap tiles). ``left_out`` (the manifest's entries: criterion,
     label, reason, weight_share), ``weight_kept`` and ``partial`` make the banner over the
-    ranked sites saying what the scores leave out. Same inputs give the same bytes.
+    ranked sites saying what the scores leave out. ``network`` (a network of parks: parks by
+    role, links, candidates left out, its panel) is drawn over the rest. Same inputs give the
+    same bytes.
     """
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation {aggregation!r}; known: {', '.join(AGGREGATIONS)}")
@@ -105,7 +111,8 @@ def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.Geo
         page = _build(title=title, cells=cells, sites=sites, criteria=list(criteria),
                       layers=layers, excluded=excluded, synthetic=synthetic, notes=list(notes),
                       aggregation=aggregation, offline=offline,
-                      banner=left_out_banner(list(left_out), weight_kept, partial))
+                      banner=left_out_banner(list(left_out), weight_kept, partial), routes=routes,
+                      network=network)
     if offline:
         page = inline_assets(page)
     write_atomic(path, page.encode("utf-8"))
@@ -436,10 +443,11 @@ def _ranked(sites: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
 def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | None,
            criteria: list[CriterionInfo], layers: Mapping[str, gpd.GeoDataFrame],
            excluded: gpd.GeoDataFrame | None, synthetic: bool, notes: list[str],
-           aggregation: str, offline: bool, banner: str = "") -> str:
+           aggregation: str, offline: bool, banner: str = "",
+           routes: gpd.GeoDataFrame | None = None, network: NetworkLayer | None = None) -> str:
     """The page's HTML (folium elements are created here in a fixed order: see the module)."""
     sites = _ranked(sites)
-    view = _view(cells, sites, layers, excluded)
+    view = _view(cells, sites if network is None else network.parks, layers, excluded)
     m = _new_map(title, view)
     notes = list(notes)
     basemap = None
@@ -460,10 +468,33 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | Non
         registry["excluded"] = group
     tables, counts = _add_cells(m, cells, criteria, sites, registry, notes)
     drawn = _add_sites(m, sites, criteria, colormap, registry)
-    colormap.add_to(m)
-    first = [registry[k] for k in ("sites", "cells", "excluded") if k in registry]
+    route_group = routes_group(routes)  # each site's connection routes (config `costs:`)
+    if route_group is not None:
+        route_group.add_to(m)
+    if network is not None:
+        add_network(m, network, registry)
+    else:  # a network map colours by role, not by score
+        colormap.add_to(m)
+    first = [registry[k] for k in ("network_parks", "network_links", "sites", "cells", "excluded")
+             if k in registry]
     LayerControl(first, collapsed=True, position="topright").add_to(m)
 
+    figure = _page_chrome(m, title=title, criteria=criteria, aggregation=aggregation,
+                          colormap=colormap, tables=tables, drawn=drawn, basemap=basemap,
+                          offline=offline, synthetic=synthetic, notes=notes, counts=counts,
+                          kinds=kinds, banner=banner, network=network)
+    Script(lambda: _registry_js(m, registry, drawn, kinds, view.bounds)).add_to(m)
+    if network is not None:
+        Script(lambda: network_js(m, network)).add_to(m)
+    return figure.render()
+
+
+def _page_chrome(m: folium.Map, *, title: str, criteria: list[CriterionInfo], aggregation: str,
+                 colormap: Any, tables: Any, drawn: Any, basemap: Any, offline: bool,
+                 synthetic: bool, notes: list[str], counts: Any, kinds: Any, banner: str,
+                 network: NetworkLayer | None) -> Any:
+    """The page around the map: its data and script, the banner, the title box with the
+    sliders, the site and network panels (created in this order, after the map's layers)."""
     site_data, weights0, rescorable = _site_data(drawn.records, drawn.frame, criteria)
     rescorable = rescorable and AGGREGATION_METHODS[aggregation].browser
     sliders0 = [round(SLIDER_MAX * w) for w in weights0] if rescorable else None
@@ -484,9 +515,13 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | Non
                                         sliders=sliders0, aggregation=aggregation,
                                         counts=counts, n_sites=n_markers, notes=notes,
                                         synthetic=synthetic, key_html=key_html(set(kinds)),
-                                        banner="" if drawn.records else banner)),
+                                        banner="" if drawn.records else banner,
+                                        sub=None if network is None else
+                                        f"{len(network.parks)} parks in the network · "
+                                        f"{len(network.left_out)} candidate sites left out")),
                           name="sitescore_title")
     if drawn.records:
         figure.html.add_child(Raw(site_panel(drawn.records, banner)), name="sitescore_panel")
-    Script(lambda: _registry_js(m, registry, drawn, kinds, view.bounds)).add_to(m)
-    return figure.render()
+    if network is not None:
+        figure.html.add_child(Raw(network_panel(network)), name="sitescore_network")
+    return figure

@@ -11,7 +11,7 @@ from typing import Any
 import branca.colormap as bcm
 import numpy as np
 
-from sitescore.formatting import cell_text, esc, fmt_number, fmt_pct, to_float
+from sitescore.formatting import cell_text, esc, fmt_number, fmt_pct, pathway_text, to_float
 from sitescore.scoring import CriterionInfo
 
 from .styles import layer_label, score_colour
@@ -19,7 +19,8 @@ from .styles import layer_label, score_colour
 # (label, column, unit) rows of each layer's tooltip; the first row is its bold heading.
 TOOLTIP_FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "federal_land": [("", "unit_name", ""), ("Managed by", "mang_name", ""),
-                     ("Owner", "own_name", ""), ("Designation", "designation", ""),
+                     ("Agency", "agency_label", ""), ("Owner", "own_name", ""),
+                     ("Designation", "designation", ""), ("Designation type", "designation_label", ""),
                      ("GAP status", "gap_status", ""), ("Area", "gis_acres", "acres")],
     "protected_areas": [("", "name", ""), ("Designation", "designation", "")],
     "water_stress": [("", "bws_label", ""), ("Stress score (0-5)", "bws_score", ""),
@@ -127,7 +128,7 @@ def site_popup(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
         f'<div class="ss-pop-title"><span class="ss-pop-rank">#{rank}</span> '
         f'{esc(cell_text(site, "name"))}</div>'
         f'<div class="ss-pop-meta">{where}<br>{esc(acres)} acres{cells_text} · '
-        f'score <b class="ss-pop-score">{score_text}</b></div>'
+        f'score <b class="ss-pop-score">{score_text}</b>{_pathway_html(site)}</div>'
         f'<table class="sitescore-breakdown"><thead><tr><th>Criterion</th><th>Raw value</th>'
         f'<th>Score 0..1</th><th>Weight</th><th>Contribution</th></tr></thead>'
         f'<tbody>{"".join(rows)}</tbody>'
@@ -135,6 +136,16 @@ def site_popup(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
         f'<td class="ss-num ss-pop-score">{score_text}</td></tr>'
         f'</tfoot></table>{_stability_html(site)}</div>'
     )
+
+
+def _pathway_html(site: Mapping[str, Any]) -> str:
+    """The site's land pathway under its identity: how the land could be had, how fast."""
+    text = pathway_text(site)
+    if not text:
+        return ""
+    mix = cell_text(site, "pathway_acres")
+    title = f' title="{esc(mix)}"' if ";" in mix else ""
+    return f'<br><span class="ss-pop-pathway"{title}>Land: {esc(text)}</span>'
 
 
 def stability_tooltip(record: Mapping[str, Any], share: float) -> str:

@@ -1,0 +1,332 @@
+"""Connection routes and capital cost (sitescore.costs): least-cost paths on hand-made friction
+rasters with answers known by hand, the unit-cost table's checks, and the cost model on small
+hand-made layers.
+
+The unit costs in `TEST_TABLE` are made up for the arithmetic of these tests (round numbers),
+not figures anyone should use; the shipped table's own rows are checked in
+`test_shipped_table_has_a_source_and_year_on_every_row`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+import yaml
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasterio.crs import CRS as RasterCRS
+
+from helpers import layer, square_cells
+from sitescore.config.costs import CostsConfig
+from sitescore.costs import load_unit_costs, prepare_costs, site_costs
+from sitescore.costs.friction import Grid
+from sitescore.costs.model import KM_PER_MILE, cell_costs
+from sitescore.costs.routing import accumulate, class_lengths, sample, trace
+from sitescore.errors import ConfigError, DataError
+from sitescore.readers.terrain import Raster
+from sitescore.schema import CRS
+
+TEST_TABLE = {
+    "classes": {
+        "road_lane": {"unit": "usd_per_lane_mile", "rows": [
+            {"key": "test", "low": 1_000_000, "base": 2_000_000, "high": 4_000_000,
+             "dollar_year": 2020, "source": "made-up test figure"}]},
+        "interchange": {"unit": "usd_each", "rows": [
+            {"key": "test", "low": 10_000_000, "base": 20_000_000, "high": 30_000_000,
+             "dollar_year": 2020, "source": "made-up test figure"}]},
+        "water_pipeline": {"unit": "usd_per_mile", "rows": [
+            {"key": "small", "max_mgd": 2, "low": 1, "base": 2, "high": 3, "dollar_year": 2020,
+             "source": "made-up test figure"},
+            {"key": "large", "max_mgd": 20, "low": 10, "base": 20, "high": 30, "dollar_year": 2020,
+             "source": "made-up test figure"}]},
+    },
+    "slope_multipliers": {"road_lane": [
+        {"min_slope_percent": 5, "low": 2, "base": 2, "high": 2, "source": "made-up test figure"}]},
+}
+
+
+def uniform_grid(n: int, cell_m: float = 1000.0) -> Grid:
+    return Grid(Affine(cell_m, 0, 0, 0, -cell_m, n * cell_m), (n, n), cell_m)
+
+
+def centre(grid: Grid, row: int, col: int) -> np.ndarray:
+    return grid.centres(np.array([row]), np.array([col]))
+
+
+# -- least-cost paths on hand-made rasters --------------------------------------------------------
+
+def test_uniform_friction_costs_the_octile_distance():
+    grid = uniform_grid(21)
+    surface = accumulate(np.ones(grid.shape), np.array([[10, 10]]))
+    # 3 steps down and 7 right: 3 diagonal steps and 4 straight ones
+    got = sample(surface, grid, centre(grid, 13, 17))[0]
+    assert got == pytest.approx((3 * math.sqrt(2) + 4) * 1.0)
+    path = trace(surface, grid, centre(grid, 13, 17)[0])
+    assert path is not None and tuple(path[0]) == (13, 17) and tuple(path[-1]) == (10, 10)
+    assert len(path) == 8
+
+
+def test_route_goes_through_the_only_gap_in_a_wall():
+    n = 15
+    grid = uniform_grid(n)
+    friction = np.ones((n, n))
+    friction[:, 7] = -1      # a wall of impassable pixels down column 7 ...
+    friction[12, 7] = 1      # ... with one gap
+    surface = accumulate(friction, np.array([[2, 2]]))
+    path = trace(surface, grid, centre(grid, 2, 12)[0])
+    assert path is not None
+    assert [12, 7] in path.tolist()
+    assert all(friction[r, c] > 0 for r, c in path)
+    # the detour costs more than the straight line through the wall would
+    assert sample(surface, grid, centre(grid, 2, 12))[0] > 10.0
+
+
+def test_friction_doubles_the_cost_of_a_straight_route():
+    grid = uniform_grid(11)
+    one = sample(accumulate(np.ones(grid.shape), np.array([[5, 0]])), grid, centre(grid, 5, 10))[0]
+    two = sample(accumulate(np.full(grid.shape, 2.0), np.array([[5, 0]])), grid, centre(grid, 5, 10))[0]
+    assert one == pytest.approx(10.0) and two == pytest.approx(20.0)
+
+
+def test_no_reachable_feature_is_missing_not_zero():
+    grid = uniform_grid(9)
+    friction = np.ones(grid.shape)
+    friction[:, 4] = -1
+    surface = accumulate(friction, np.array([[4, 0]]))
+    assert np.isnan(sample(surface, grid, centre(grid, 4, 8))[0])
+    assert trace(surface, grid, centre(grid, 4, 8)[0]) is None
+    empty = accumulate(friction, np.zeros((0, 2), dtype=int))
+    assert np.isnan(sample(empty, grid, centre(grid, 0, 0))[0])
+
+
+def test_class_lengths_reproduce_the_accumulated_cost():
+    rng = np.random.default_rng(3)
+    grid = uniform_grid(25, cell_m=500.0)
+    classes = rng.integers(-1, 2, grid.shape).astype(np.int8)
+    mult = np.array([1.3, 1.0, 1.75])  # no DEM, flat, steep
+    friction = mult[classes + 1]
+    surface = accumulate(friction, np.array([[0, 0]]))
+    path = trace(surface, grid, centre(grid, 20, 17)[0])
+    lengths = class_lengths(path, classes, np.ones(grid.shape), 1, grid.cell_km)
+    assert lengths @ mult == pytest.approx(sample(surface, grid, centre(grid, 20, 17))[0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.05, 0.5))
+def test_impassable_pixels_are_never_on_a_route(seed, share):
+    rng = np.random.default_rng(seed)
+    n = 20
+    grid = uniform_grid(n)
+    friction = rng.uniform(1, 3, (n, n))
+    friction[rng.random((n, n)) < share] = -1
+    friction[0, 0] = friction[n - 1, n - 1] = 1.0
+    surface = accumulate(friction, np.array([[0, 0]]))
+    path = trace(surface, grid, centre(grid, n - 1, n - 1)[0])
+    if path is None:
+        assert np.isnan(sample(surface, grid, centre(grid, n - 1, n - 1))[0])
+    else:
+        assert all(friction[r, c] > 0 for r, c in path)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 18), st.integers(1, 18), st.floats(1.0, 5.0), st.floats(0.0, 4.0))
+def test_cost_grows_with_distance_and_friction(near, extra, level, more):
+    grid = uniform_grid(40)
+    base = np.full(grid.shape, level)
+    surface = accumulate(base, np.array([[20, 0]]))
+    closer = sample(surface, grid, centre(grid, 20, near))[0]
+    further = sample(surface, grid, centre(grid, 20, near + extra))[0]
+    assert further > closer
+    steeper = sample(accumulate(base + more, np.array([[20, 0]])), grid, centre(grid, 20, near))[0]
+    assert steeper >= closer
+
+
+# -- the unit-cost table ----------------------------------------------------------------------------
+
+def test_shipped_table_has_a_source_and_year_on_every_row():
+    table = load_unit_costs()
+    assert {"transmission_line", "new_substation", "substation_bay"} <= set(table.classes)
+    for rows in table.classes.values():
+        for r in rows:
+            assert r.source and 1990 <= r.dollar_year <= 2030 and 0 < r.low <= r.base <= r.high
+    line = {r.attrs["voltage_kv"]: r for r in table.classes["transmission_line"]}
+    assert line[500].base == 2_248_000 and line[500].dollar_year == 2019
+    assert table.route_factor == 1.3 and "MISO" in table.route_factor_source
+
+
+def _write(tmp_path: Path, doc: object) -> Path:
+    path = tmp_path / "my_costs.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("change,key", [
+    (lambda d: d["classes"]["road_lane"]["rows"][0].update(base=-5), "classes.road_lane.rows[0].base"),
+    (lambda d: d["classes"]["road_lane"]["rows"][0].update(base="cheap"), "classes.road_lane.rows[0].base"),
+    (lambda d: d["classes"]["road_lane"]["rows"][0].pop("source"), "classes.road_lane.rows[0].source"),
+    (lambda d: d["classes"]["road_lane"]["rows"][0].update(low=5_000_000), "classes.road_lane.rows[0]"),
+    (lambda d: d["classes"]["road_lane"]["rows"][0].update(dollar_year="recent"),
+     "classes.road_lane.rows[0].dollar_year"),
+    (lambda d: d["classes"].update(tunnel={"unit": "usd_each", "rows": []}), "classes.tunnel"),
+    (lambda d: d["classes"]["water_pipeline"]["rows"][1].pop("max_mgd"),
+     "classes.water_pipeline.rows[1].max_mgd"),
+])
+def test_a_bad_unit_cost_row_is_one_line_naming_file_and_key(tmp_path, change, key):
+    doc = yaml.safe_load(yaml.safe_dump(TEST_TABLE))
+    change(doc)
+    path = _write(tmp_path, doc)
+    with pytest.raises(DataError) as err:
+        load_unit_costs(path)
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and f"'{key}'" in text
+
+
+def test_a_class_no_table_has_is_named(tmp_path):
+    cells, lines, _ = _study()
+    cfg = CostsConfig(connections={"rail": {"layer": "rail", "build": "rail_spur"}})
+    with pytest.raises(DataError, match=r"costs\.connections\.rail\.build.*no class 'rail_spur'"):
+        prepare_costs(cfg, {"rail": lines}, cells, None, config_dir=tmp_path, site_acres=1000)
+
+
+def test_the_studys_file_replaces_and_adds_classes(tmp_path):
+    table = load_unit_costs(_write(tmp_path, TEST_TABLE))
+    assert table.classes["road_lane"][0].base == 2_000_000
+    assert table.classes["transmission_line"][0].source.startswith("NREL reVX")  # kept
+    assert table.origin["road_lane"].endswith("my_costs.yaml")
+
+
+# -- the cost model on hand-made layers ---------------------------------------------------------------
+
+def _study(slope_percent: float = 0.0):
+    """3 x 1 cells of 1 km along y = 0.5 km; a line x = -10 km; a DEM rising in x."""
+    cells = square_cells(3, 1)
+    lines = layer([shapely.LineString([(-10_000, -30_000), (-10_000, 30_000)])], voltage_kv=[500])
+    x = np.arange(-40_000, 40_000, 500.0) + 250
+    z = (x * slope_percent / 100.0)[None, :].repeat(160, axis=0).astype(np.float32)
+    dem = Raster(Path("dem.tif"), z, Affine(500, 0, -40_000, 0, -500, 40_000), RasterCRS.from_epsg(5070))
+    return cells, lines, dem
+
+
+def test_flat_route_costs_unit_cost_times_length_plus_the_substation(tmp_path):
+    cells, lines, dem = _study()
+    cfg = CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line",
+                                             "at_feature": ["new_substation"]}},
+                      terrain="dem", resolution_km=0.5, margin_km=20, power_mw=1000, draws=200)
+    model = prepare_costs(cfg, {"lines": lines, "dem": dem}, cells, None, config_dir=tmp_path,
+                          site_acres=1000)
+    line = next(r for r in model.table.classes["transmission_line"] if r.attrs["voltage_kv"] == 500)
+    sub = next(r for r in model.table.classes["new_substation"] if r.attrs["voltage_kv"] == 500)
+    values = cell_costs(model, cells)
+    # the first cell's centre (500, 500) is 10.5 km from the line: 21 steps of 0.5 km
+    expected = (10.5 * line.base / KM_PER_MILE + sub.base) / 1e6
+    assert values[0] == pytest.approx(expected, rel=0.03)
+    assert np.all(np.diff(values) > 0)  # further east, further from the line
+
+    sites = gpd.GeoDataFrame({"site_id": [1], "acres": [247.1]}, geometry=[cells.geometry[0]], crs=CRS)
+    table, routes = site_costs(model, sites)
+    row = table.iloc[0]
+    assert row["readiness_cost_low_musd"] <= row["readiness_cost_musd"] <= row["readiness_cost_high_musd"]
+    assert row["readiness_cost_p10_musd"] <= row["readiness_cost_p50_musd"] <= row["readiness_cost_p90_musd"]
+    assert row["readiness_cost_musd"] == pytest.approx(values[0], rel=0.05)
+    assert len(routes) == 1 and routes.iloc[0]["length_km"] == pytest.approx(10.5, abs=0.6)
+    assert routes.geometry.iloc[0].distance(lines.geometry.iloc[0]) < 500
+    assert row["readiness_cost_note"] == ""
+
+
+def test_steeper_ground_costs_more_and_no_dem_costs_the_route_factor(tmp_path):
+    flat_cells, lines, flat_dem = _study(0.0)
+    _, _, steep_dem = _study(10.0)
+    road = _write(tmp_path, TEST_TABLE)
+    cfg = dict(connections={"road": {"layer": "lines", "build": "road_lane", "at_feature": ["interchange"]}},
+               unit_costs=str(road), resolution_km=0.5, margin_km=20, road_lanes=2)
+    flat = cell_costs(prepare_costs(CostsConfig(terrain="dem", **cfg), {"lines": lines, "dem": flat_dem},
+                                    flat_cells, None, config_dir=tmp_path, site_acres=1), flat_cells)
+    steep = cell_costs(prepare_costs(CostsConfig(terrain="dem", **cfg), {"lines": lines, "dem": steep_dem},
+                                     flat_cells, None, config_dir=tmp_path, site_acres=1), flat_cells)
+    no_dem = prepare_costs(CostsConfig(**cfg), {"lines": lines}, flat_cells, None, config_dir=tmp_path,
+                           site_acres=1)
+    assert any("no terrain layer" in n for n in no_dem.notes)
+    bare = cell_costs(no_dem, flat_cells)
+    fixed = 20.0  # the interchange, million $
+    assert steep - fixed == pytest.approx(2 * (flat - fixed), rel=1e-6)   # slope >= 5 %: x 2
+    assert bare - fixed == pytest.approx(1.3 * (flat - fixed), rel=1e-6)  # the route factor
+    per_km = 2 * 2.0 / KM_PER_MILE  # two lanes at 2 million $ a lane-mile
+    assert flat[0] - fixed == pytest.approx(10.5 * per_km, rel=0.03)
+
+
+def test_excluded_land_is_impassable_and_a_site_beyond_it_has_a_reason(tmp_path):
+    cells, lines, _ = _study()
+    wall = gpd.GeoDataFrame({"reason": ["National Park"]},
+                            geometry=[shapely.box(-9_000, -60_000, -1_000, 60_000)], crs=CRS)
+    cfg = CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line"}},
+                      resolution_km=0.5, margin_km=20)
+    model = prepare_costs(cfg, {"lines": lines}, cells, wall, config_dir=tmp_path, site_acres=1)
+    assert np.isnan(cell_costs(model, cells)).all()
+    sites = gpd.GeoDataFrame({"site_id": [1]}, geometry=[cells.geometry[1]], crs=CRS)
+    table, routes = site_costs(model, sites)
+    assert np.isnan(table.iloc[0]["readiness_cost_musd"]) and len(routes) == 0
+    assert "without crossing excluded land" in table.iloc[0]["readiness_cost_note"]
+    # a friction multiplier instead: reachable, and dearer than open ground
+    open_cost = cell_costs(prepare_costs(cfg, {"lines": lines}, cells, None, config_dir=tmp_path,
+                                         site_acres=1), cells)
+    costly = cell_costs(prepare_costs(cfg.model_copy(update={"excluded_land": 3.0}), {"lines": lines},
+                                      cells, wall, config_dir=tmp_path, site_acres=1), cells)
+    assert np.all(costly > open_cost)
+
+
+def test_no_feature_in_reach_is_said(tmp_path):
+    cells, lines, _ = _study()
+    cfg = CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line",
+                                             "where": "voltage_kv >= 765"}}, margin_km=20)
+    model = prepare_costs(cfg, {"lines": lines}, cells, None, config_dir=tmp_path, site_acres=1)
+    assert any("no feature of layer 'lines' matching \"voltage_kv >= 765\"" in n for n in model.notes)
+    assert np.isnan(cell_costs(model, cells)).all()
+
+
+def test_a_raster_too_large_names_the_key(tmp_path):
+    cells, lines, _ = _study()
+    cfg = CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line"}},
+                      resolution_km=0.01, margin_km=500, max_raster_cells=1000)
+    with pytest.raises(ConfigError, match=r"costs\.resolution_km"):
+        prepare_costs(cfg, {"lines": lines}, cells, None, config_dir=tmp_path, site_acres=1)
+
+
+def test_the_distribution_is_seeded(tmp_path):
+    cells, lines, dem = _study(3.0)
+    cfg = CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line",
+                                             "at_feature": ["new_substation"]}},
+                      terrain="dem", resolution_km=0.5, margin_km=20, draws=300, seed=7)
+    sites = gpd.GeoDataFrame({"site_id": [1, 2]}, geometry=list(cells.geometry[:2]), crs=CRS)
+    runs = [site_costs(prepare_costs(cfg, {"lines": lines, "dem": dem}, cells, None,
+                                     config_dir=tmp_path, site_acres=1), sites)[0] for _ in range(2)]
+    assert runs[0].equals(runs[1])
+    assert (runs[0]["readiness_cost_p90_musd"] > runs[0]["readiness_cost_p10_musd"]).all()
+
+
+def test_grading_prices_the_sites_acres_by_slope(tmp_path):
+    cells, lines, dem = _study(3.0)
+    doc = {"classes": {"site_grading": {"unit": "usd_per_acre", "rows": [
+        {"key": "gentle", "max_slope_percent": 2, "low": 1000, "base": 2000, "high": 3000,
+         "dollar_year": 2020, "source": "made-up test figure"},
+        {"key": "steep", "max_slope_percent": 100, "low": 5000, "base": 10000, "high": 20000,
+         "dollar_year": 2020, "source": "made-up test figure"}]}}}
+    cfg = CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line"}},
+                      terrain="dem", unit_costs=str(_write(tmp_path, doc)), grading=True,
+                      resolution_km=0.5, margin_km=20, draws=100)
+    model = prepare_costs(cfg, {"lines": lines, "dem": dem}, cells, None, config_dir=tmp_path,
+                          site_acres=500)
+    assert cell_costs(model, cells, "grading") == pytest.approx(np.full(3, 500 * 10000 / 1e6))
+    sites = gpd.GeoDataFrame({"site_id": [1], "acres": [100.0]}, geometry=[cells.geometry[0]], crs=CRS)
+    table, _ = site_costs(model, sites)
+    assert table.iloc[0]["grading_cost_musd"] == pytest.approx(100 * 10000 / 1e6)
+    assert table.iloc[0]["readiness_cost_musd"] == pytest.approx(
+        table.iloc[0]["power_cost_musd"] + table.iloc[0]["grading_cost_musd"])
+    with pytest.raises(ConfigError, match=r"costs\.grading"):
+        prepare_costs(cfg.model_copy(update={"terrain": None}), {"lines": lines}, cells, None,
+                      config_dir=tmp_path, site_acres=500)

@@ -1,0 +1,106 @@
+"""Readiness cost through a whole run: the demo region with a `costs:` section, scored, located,
+routed and written (sites table columns, the GeoPackage's `routes` layer, routes.csv, the map,
+the report and `explain`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import yaml
+
+import sitescore
+from sitescore.config import load_config
+from sitescore.demo import generate_demo
+from sitescore.explain import explain_site, read_run
+
+UNIT_COSTS = {  # made-up figures for the arithmetic of this test, not for use
+    "classes": {
+        "road_lane": {"unit": "usd_per_lane_mile", "rows": [
+            {"key": "test", "low": 1_000_000, "base": 2_000_000, "high": 3_000_000,
+             "dollar_year": 2020, "source": "made-up test figure"}]},
+        "rail_spur": {"unit": "usd_per_mile", "rows": [
+            {"key": "test", "low": 2_000_000, "base": 3_000_000, "high": 5_000_000,
+             "dollar_year": 2020, "source": "made-up test figure"}]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    out = tmp_path_factory.mktemp("costs_run")
+    config = generate_demo(out, seed=3)
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    (out / "unit_costs.yaml").write_text(yaml.safe_dump(UNIT_COSTS), encoding="utf-8")
+    doc["costs"] = {
+        "terrain": "terrain", "resolution_km": 0.5, "margin_km": 30, "unit_costs": "unit_costs.yaml",
+        "draws": 200, "power_mw": 1000,
+        "connections": {
+            "power": {"layer": "transmission_lines", "build": "transmission_line",
+                      "at_feature": ["new_substation"], "label": "Grid connection"},
+            "road": {"layer": "roads", "build": "road_lane", "label": "Access road"},
+            "rail": {"layer": "rail", "build": "rail_spur", "label": "Rail spur"},
+        },
+    }
+    doc["criteria"]["readiness_cost"] = {
+        "metric": "readiness_cost", "layer": "transmission_lines", "label": "Readiness cost",
+        "unit": "M$", "value": {"kind": "linear", "best": 0, "worst": 400}, "weight": 0.2}
+    path = out / "with_costs.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    cfg = load_config(path)
+    result = sitescore.run(cfg, runs_dir=out / "runs", maps_dir=out / "maps")
+    return cfg, result
+
+
+def test_sites_carry_their_cost_breakdown_and_range(ran):
+    _, result = ran
+    sites = result.sites
+    for col in ("power_cost_musd", "road_route_km", "readiness_cost_low_musd",
+                "readiness_cost_high_musd", "readiness_cost_p50_musd", "readiness_cost_note"):
+        assert col in sites.columns
+    ok = sites["readiness_cost_musd"].notna()
+    assert ok.any()
+    s = sites[ok]
+    assert (s["readiness_cost_low_musd"] <= s["readiness_cost_musd"] + 1e-9).all()
+    assert (s["readiness_cost_musd"] <= s["readiness_cost_high_musd"] + 1e-9).all()
+    parts = s[["power_cost_musd", "road_cost_musd", "rail_cost_musd"]].sum(axis=1)
+    assert np.allclose(parts, s["readiness_cost_musd"])
+    assert (sites.loc[~ok, "readiness_cost_note"].str.len() > 0).all()
+    assert "costs" in result.manifest and result.manifest["costs"]["unit_costs"]
+
+
+def test_routes_are_written_and_drawn(ran):
+    _, result = ran
+    gpkg = result.run_dir / "sitescore.gpkg"
+    assert "routes" in pyogrio.list_layers(gpkg)[:, 0]
+    routes = gpd.read_file(gpkg, layer="routes")
+    assert set(routes["connection"]) <= {"power", "road", "rail"} and len(routes)
+    assert (result.run_dir / "routes.csv").exists()
+    page = Path(result.map_path).read_text(encoding="utf-8")
+    assert "Connection routes" in page
+    report = Path(result.report_path).read_text(encoding="utf-8")
+    assert "What each site costs to make ready" in report
+
+
+def test_explain_prints_the_cost(ran):
+    cfg, result = ran
+    text = explain_site(cfg, read_run(result.run_dir), 1)
+    assert "Readiness cost" in text and "M$" in text
+
+
+def test_max_cost_musd_excludes_dear_cells(ran, tmp_path):
+    cfg, result = ran
+    cells = result.cells
+    raw = cells["raw__readiness_cost"].astype(float)
+    limit = float(np.nanpercentile(raw, 60))
+    capped = cfg.model_copy(deep=True)
+    capped.costs.max_cost_musd = limit
+    again = sitescore.score(capped)
+    dear = again.cells["raw__readiness_cost"].astype(float) > limit
+    assert dear.any() and again.cells.loc[dear, "excluded"].all()
+    newly = dear & ~cells["excluded"].astype(bool).to_numpy()  # not already out on another rule
+    assert newly.any()
+    assert again.cells.loc[newly, "exclusion_reason"].str.contains("Readiness cost").all()
