@@ -312,7 +312,7 @@ def test_a_preset_below_min_weight_kept_on_the_national_layers_stops_in_one_line
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("sitescore: error: ")
     assert "config key 'min_weight_kept'" in lines[0] and "48% of the configured weight" in lines[0]
-    assert "power_line_345 (layer missing, 14%)" in lines[0]
+    assert "power_line_345 (layer missing, 12%)" in lines[0]
     assert not (tmp_path / "r").exists() or not any(
         p for p in (tmp_path / "r").iterdir() if not p.name.endswith(".lock"))
 

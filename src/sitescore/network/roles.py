@@ -103,8 +103,11 @@ def measuring_config(cfg: Config, roles: dict[str, RoleStudy]) -> Config:
             job = role.jobs[name]
             if job not in criteria:
                 criteria[job] = crit.model_copy(update={"weight": 1.0})
+    # a role preset's readiness cost needs its costs section: the study's own, else the first
+    # role's (one cost model measures every role's readiness criterion)
+    costs = cfg.costs or next((r.cfg.costs for r in roles.values() if r.cfg.costs), None)
     return cfg.model_copy(update={
-        "criteria": criteria, "constraints": [], "weights": WeightsConfig(),
+        "criteria": criteria, "constraints": [], "weights": WeightsConfig(), "costs": costs,
         "aggregation": "weighted_sum", "sensitivity": None, "min_weight_kept": 0.0,
         "sites": SitesConfig(max_sites=1, min_spacing_km=0.0,
                              min_site_acres=min(r.cfg.sites.min_site_acres for r in roles.values())),
