@@ -330,3 +330,222 @@ def test_grading_prices_the_sites_acres_by_slope(tmp_path):
     with pytest.raises(ConfigError, match=r"costs\.grading"):
         prepare_costs(cfg.model_copy(update={"terrain": None}), {"lines": lines}, cells, None,
                       config_dir=tmp_path, site_acres=500)
+
+
+# -- coarse-to-fine (corridor) search -------------------------------------------------------------
+
+def test_corridor_search_finds_the_gap_and_costs_as_the_exact_one():
+    n = 120
+    grid = uniform_grid(n)
+    friction = np.ones((n, n))
+    friction[:, 60] = -1        # a wall down column 60 ...
+    friction[100, 60] = 1       # ... with one gap near the bottom
+    starts = np.array([[10, r] for r in range(5, 15)])
+    targets = np.array([[10, 110], [50, 100], [115, 90]])
+    exact = accumulate(friction, starts)
+    corridor = accumulate(friction, starts, targets, search="corridor")
+    assert corridor.search.startswith("corridor")
+    points = grid.centres(targets[:, 0], targets[:, 1])
+    assert sample(corridor, grid, points) == pytest.approx(sample(exact, grid, points))
+    path = trace(corridor, grid, points[0])
+    assert [100, 60] in path.tolist() and all(friction[r, c] > 0 for r, c in path)
+    # it searched only part of the grid
+    assert np.isfinite(corridor.cost).mean() < np.isfinite(exact.cost).mean()
+
+
+def test_corridor_calls_unreachable_only_what_is_unreachable():
+    n = 60
+    grid = uniform_grid(n)
+    friction = np.ones((n, n))
+    friction[38:50, 38:50] = -1
+    friction[40:48, 40:48] = 1     # a pocket sealed by a ring of impassable pixels
+    starts = np.array([[2, 2]])
+    targets = np.array([[44, 44], [20, 55]])
+    surface = accumulate(friction, starts, targets, search="corridor")
+    got = sample(surface, grid, grid.centres(targets[:, 0], targets[:, 1]))
+    assert np.isnan(got[0]) and np.isfinite(got[1])
+
+
+def test_a_corridor_that_misses_a_target_falls_back_to_the_exact_search(monkeypatch):
+    from sitescore.costs import routing
+
+    grid = uniform_grid(40)
+    friction = np.ones(grid.shape)
+    real = routing._search_within
+
+    def misses(friction, starts, corridor, k, offsets, label):
+        surface = real(friction, starts, corridor, k, offsets, label)
+        surface.cost[:] = np.inf        # as if the corridor had left every target out
+        return surface
+
+    monkeypatch.setattr(routing, "_search_within", misses)
+    surface = accumulate(friction, np.array([[0, 0]]), np.array([[35, 35]]), search="corridor")
+    assert surface.search == "exact (a corridor missed a target)"
+    assert sample(surface, grid, centre(grid, 35, 35))[0] == pytest.approx(35 * math.sqrt(2))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.3))
+def test_corridor_costs_are_never_below_the_exact_ones(seed, share):
+    rng = np.random.default_rng(seed)
+    n = 80
+    grid = uniform_grid(n)
+    friction = rng.uniform(1, 3, (n, n))
+    friction[rng.random((n, n)) < share] = -1
+    starts = rng.integers(0, n, (5, 2))
+    targets = rng.integers(0, n, (8, 2))
+    points = grid.centres(targets[:, 0], targets[:, 1])
+    exact = sample(accumulate(friction, starts), grid, points)
+    corridor_surface = accumulate(friction, starts, targets, search="corridor")
+    got = sample(corridor_surface, grid, points)
+    assert np.array_equal(np.isnan(got), np.isnan(exact))          # reachable alike
+    ok = ~np.isnan(exact)
+    assert np.all(got[ok] >= exact[ok] - 1e-6)                      # least within a corridor
+    for p in points[ok]:
+        path = trace(corridor_surface, grid, p)
+        assert path is None or all(friction[r, c] > 0 for r, c in path[1:])
+
+
+def test_features_on_impassable_land_are_not_where_a_route_ends():
+    grid = uniform_grid(20)
+    friction = np.ones(grid.shape)
+    friction[:, :5] = -1                       # excluded land over the feature's west end
+    line = np.array([[10, c] for c in range(0, 12)])
+    surface = accumulate(friction, line)
+    path = trace(surface, grid, centre(grid, 10, 19)[0])
+    assert tuple(path[-1]) == (10, 11)
+    # the route steps from the cell to the first passable pixel of the feature, never into the land
+    assert all(friction[r, c] > 0 for r, c in path)
+
+
+def test_parallel_routing_gives_the_serial_surfaces():
+    from sitescore.costs.routing import accumulate_all
+
+    rng = np.random.default_rng(5)
+    friction = rng.uniform(1, 2, (50, 50))
+    jobs = [(friction, np.array([[0, 0]])), (friction * 2, np.array([[49, 49]])),
+            (friction, np.array([[25, 0], [25, 1]]))]
+    targets = np.array([[10, 10], [40, 20]])
+    for search in ("exact", "corridor"):
+        serial = accumulate_all(jobs, targets, search=search, workers=1)
+        parallel = accumulate_all(jobs, targets, search=search, workers=2)
+        for a, b in zip(serial, parallel, strict=True):
+            assert np.array_equal(a.cost, b.cost) and np.array_equal(a.traceback, b.traceback)
+
+
+def test_auto_search_is_exact_on_small_grids_and_corridor_on_large_ones():
+    from sitescore.costs.routing import EXACT_MAX_CELLS, resolve_search
+
+    assert resolve_search("auto", (1000, 1000)) == "exact"
+    assert resolve_search("auto", (EXACT_MAX_CELLS, 2)) == "corridor"
+    assert resolve_search("exact", (10**5, 10**5)) == "exact"
+
+
+def test_the_model_notes_a_corridor_search(tmp_path):
+    cells, lines, dem = _study(3.0)
+    cfg = CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line"}},
+                      terrain="dem", resolution_km=0.5, margin_km=20, search="corridor")
+    model = prepare_costs(cfg, {"lines": lines, "dem": dem}, cells, None, config_dir=tmp_path,
+                          site_acres=1)
+    exact = prepare_costs(cfg.model_copy(update={"search": "exact"}), {"lines": lines, "dem": dem},
+                          cells, None, config_dir=tmp_path, site_acres=1)
+    assert any("least-cost search corridor" in n for n in model.notes)
+    assert cell_costs(model, cells) == pytest.approx(cell_costs(exact, cells))
+    sites = gpd.GeoDataFrame({"site_id": [1]}, geometry=[cells.geometry[2]], crs=CRS)
+    assert site_costs(model, sites)[0].iloc[0]["readiness_cost_musd"] == pytest.approx(
+        site_costs(exact, sites)[0].iloc[0]["readiness_cost_musd"])
+
+
+# -- what a run can price when optional layers are missing -----------------------------------------
+
+class _Crit:
+    def __init__(self, component: str = "total", metric: str = "readiness_cost") -> None:
+        self.metric, self.params = metric, {"component": component}
+
+
+def _two_connections(**extra) -> CostsConfig:
+    return CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line"},
+                                    "rail": {"layer": "spurs", "build": "rail_spur"}},
+                       terrain="dem", **extra)
+
+
+def test_a_missing_connection_layer_leaves_the_total_out_and_keeps_the_other_components():
+    from sitescore.costs import plan_costs
+
+    criteria = {"cost": _Crit(), "power_cost": _Crit("power"), "rail_cost": _Crit("rail"),
+                "slope": _Crit(metric="zonal")}
+    plan = plan_costs(_two_connections(max_cost_musd=100), {"spurs"}, criteria)
+    assert set(plan.config.connections) == {"power"}
+    assert set(plan.criteria_left_out) == {"cost", "rail_cost"}
+    assert "layer 'spurs' not found" in plan.criteria_left_out["cost"]
+    assert plan.config.max_cost_musd is None and any("max_cost_musd" in n for n in plan.notes)
+    assert plan.left_out == {"rail": "layer 'spurs' not found (marked optional)"}
+    assert plan.layer_names() == ["lines", "dem"]
+
+
+def test_a_missing_dem_drops_the_terrain_and_grading_with_it():
+    from sitescore.costs import plan_costs
+
+    plan = plan_costs(_two_connections(), {"dem"}, {"cost": _Crit()})
+    assert plan.config.terrain is None and not plan.criteria_left_out
+    assert any("route factor" in n for n in plan.notes)
+    graded = plan_costs(_two_connections(grading=True), {"dem"}, {"cost": _Crit(), "p": _Crit("power")})
+    assert graded.config.grading is False and set(graded.criteria_left_out) == {"cost"}
+    nothing = plan_costs(_two_connections(), {"lines", "spurs"}, {"p": _Crit("power")})
+    assert nothing.config is None and set(nothing.criteria_left_out) == {"p"}
+
+
+def test_a_component_left_out_makes_every_sites_total_missing_with_the_reason(tmp_path):
+    cells, lines, _ = _study()
+    cfg = CostsConfig(connections={"power": {"layer": "lines", "build": "transmission_line"}},
+                      resolution_km=0.5, margin_km=20)
+    model = prepare_costs(cfg, {"lines": lines}, cells, None, config_dir=tmp_path, site_acres=1,
+                          left_out={"rail": "layer 'spurs' not found (marked optional)"})
+    sites = gpd.GeoDataFrame({"site_id": [1]}, geometry=[cells.geometry[0]], crs=CRS)
+    row = site_costs(model, sites)[0].iloc[0]
+    assert np.isfinite(row["power_cost_musd"]) and np.isnan(row["readiness_cost_musd"])
+    assert "rail: not priced, layer 'spurs' not found" in row["readiness_cost_note"]
+    assert model.record()["left_out"] == {"rail": "layer 'spurs' not found (marked optional)"}
+
+
+# -- the presets' costs sections ---------------------------------------------------------------------
+
+PRESETS_WITH_COSTS = ["data_center", "semiconductor_fab"]
+
+
+@pytest.mark.parametrize("name", PRESETS_WITH_COSTS)
+def test_preset_costs_build_only_sourced_classes_and_say_where_from(name):
+    import re
+
+    from sitescore.config.presets import preset_path
+
+    path = preset_path(name, Path.cwd() / "none.yaml")
+    text = path.read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    cfg = CostsConfig.model_validate(doc["costs"])
+    shipped = load_unit_costs()
+    for conn in cfg.connections.values():
+        for klass in (conn.build, *conn.at_feature):
+            assert klass in shipped.classes, f"{name}: {klass} has no sourced unit cost"
+    block = text[text.index("\ncosts:"):text.index("\nsites:")]
+    assert re.search(r"https?://\S+", block), f"{name}: costs section without a source"
+    readiness = [c for c in doc["criteria"].values() if c["metric"] == "readiness_cost"]
+    assert len(readiness) == 1 and readiness[0]["layer"] in {c.layer for c in cfg.connections.values()}
+
+
+def test_a_preset_connection_the_study_cannot_route_is_left_out_with_its_criterion():
+    from sitescore.config.presets import apply_preset
+
+    study = {"study": "s", "layers": {"federal_land": {}, "transmission_lines": {}},
+             "criteria": {}}
+    preset = {"criteria": {
+        "cost": {"metric": "readiness_cost", "layer": "transmission_lines", "weight": 0.5},
+        "power_cost": {"metric": "readiness_cost", "layer": "transmission_lines",
+                       "component": "power", "weight": 0.5}},
+        "costs": {"terrain": "terrain", "max_cost_musd": 50, "connections": {
+            "power": {"layer": "transmission_lines", "build": "transmission_line"},
+            "water": {"layer": "rivers", "build": "water_pipeline"}}}}
+    out, notes = apply_preset(study, preset, "p")
+    assert set(out["costs"]["connections"]) == {"power"} and "terrain" not in out["costs"]
+    assert set(out["criteria"]) == {"power_cost"} and "max_cost_musd" not in out["costs"]
+    assert any("'water'" in n for n in notes) and any("'cost'" in n for n in notes)

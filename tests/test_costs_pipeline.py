@@ -104,3 +104,25 @@ def test_max_cost_musd_excludes_dear_cells(ran, tmp_path):
     newly = dear & ~cells["excluded"].astype(bool).to_numpy()  # not already out on another rule
     assert newly.any()
     assert again.cells.loc[newly, "exclusion_reason"].str.contains("Readiness cost").all()
+
+
+def test_a_missing_optional_cost_layer_leaves_the_readiness_criterion_out(ran, tmp_path):
+    """A connection's layer marked optional and not found: the run goes on, the total readiness
+    criterion is left out with a note (as any criterion whose layer is missing), the power
+    route is still priced and every site's total is missing with the reason."""
+    cfg, _ = ran
+    doc = cfg.model_dump(mode="json", exclude={"source_path"})
+    doc["layers"]["spurs"] = {**doc["layers"]["rail"], "path": str(tmp_path / "no_such.geojson"),
+                              "optional": True}
+    doc["costs"]["connections"]["rail"]["layer"] = "spurs"
+    doc["costs"]["unit_costs"] = str(cfg.source_path.parent / "unit_costs.yaml")
+    doc["data_dir"] = str(cfg.data_root())
+    path = tmp_path / "missing.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    result = sitescore.score(load_config(path))
+    assert "readiness_cost" not in result.criteria
+    assert any("criterion 'readiness_cost' left out" in n and "spurs" in n for n in result.notes)
+    assert any(x.name == "readiness_cost" for x in result.left_out)
+    sites = result.sites
+    assert sites["power_cost_musd"].notna().any() and sites["readiness_cost_musd"].isna().all()
+    assert sites["readiness_cost_note"].str.contains("rail: not priced").all()
