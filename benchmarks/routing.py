@@ -2,8 +2,9 @@
 state-size friction raster, sitescore's way against a plain scikit-image loop.
 
 sitescore (`sitescore.costs.routing`): per layer one search from all of its feature pixels
-outward, coarse to fine (`search="corridor"`: a search on a 6x coarser grid, then the exact one
-within 4 coarse cells of the sites' coarse routes), the layers in parallel processes
+outward, coarse to fine (`search="corridor"`: a search on a grid `COARSE_FACTOR` (5) times
+coarser, then the exact one within `CORRIDOR_CELLS` (3) coarse cells of the sites' coarse
+routes), the layers in parallel processes
 (`--workers`, 2 by default: the machine's cores); then each site's cost read off the surface and
 its route traced back through the run's predecessors. The plain loop: one `find_costs` per site
 and layer from the site, stopping at the first feature pixel reached (`find_all_ends=False`),

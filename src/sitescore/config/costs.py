@@ -24,6 +24,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class CorridorConfig(_Strict):
+    """Existing linear infrastructure a new route may follow for less: a line beside an existing
+    line's right-of-way, a road on an existing track. Pixels within `width_km` of its features
+    cost `multiplier` times their friction."""
+
+    layer: str = Field(description="Layer of the existing features (e.g. transmission_lines).")
+    where: str | None = Field(default=None, description="Filter on the layer, e.g. 'voltage_kv >= 115'.")
+    width_km: float = Field(default=0.5, gt=0, le=10,
+                            description="Pixels this near a feature count as alongside it.")
+    multiplier: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Friction alongside (0 < m <= 1); default the unit-cost table's "
+                    "corridor_multipliers row for the connection's build, with its low/high.")
+
+
 class ConnectionConfig(_Strict):
     """One connection a park needs: a route to the nearest qualifying feature of a layer."""
 
@@ -34,6 +49,10 @@ class ConnectionConfig(_Strict):
         default_factory=list,
         description="Unit-cost classes built where the route meets the feature, e.g. "
                     "[new_substation] on a line, [substation_bay] at a substation, [interchange].")
+    along: list[CorridorConfig] = Field(
+        default_factory=list,
+        description="Existing corridors the route is cheaper along (first match wins where they "
+                    "overlap).")
     label: str | None = None
 
 
@@ -104,9 +123,12 @@ class CostsConfig(_Strict):
     def layer_keys(self) -> list[tuple[str, str]]:
         """(config key, layer) of every layer the section names."""
         keys = [(f"costs.connections.{n}.layer", c.layer) for n, c in self.connections.items()]
+        keys += [(f"costs.connections.{n}.along[{i}].layer", a.layer)
+                 for n, c in self.connections.items() for i, a in enumerate(c.along)]
         return keys + ([("costs.terrain", self.terrain)] if self.terrain else [])
 
     def layer_names(self) -> list[str]:
-        """Every layer the section reads: the connections' and the terrain."""
+        """Every layer the section reads: the connections', their corridors' and the terrain."""
         names = [c.layer for c in self.connections.values()]
+        names += [a.layer for c in self.connections.values() for a in c.along]
         return list(dict.fromkeys(names + ([self.terrain] if self.terrain else [])))

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..config.costs import ConnectionConfig, CostsConfig
+from ..config.costs import ConnectionConfig, CorridorConfig, CostsConfig
 from ..config.models import Config
 from ..errors import ConfigError
 from ..filters import parse_where
@@ -75,6 +75,8 @@ class Connection:
     slope_rows: list[Any]
     surface: Surface
     reason: str | None  # why nothing is reachable, when nothing is
+    corridor: np.ndarray | None = None  # per pixel: 0 off any corridor, k on the k-th `along`
+    corridor_levels: list[dict[str, float]] = field(default_factory=list)  # k-1 -> level -> m
 
     @property
     def label(self) -> str:
@@ -159,20 +161,26 @@ def prepare_costs(cfg: CostsConfig, layers: Mapping[str, Any], cells: gpd.GeoDat
                          f"connection '{name}' costs the same on any slope")
         classes = terrain_classes(slope, rows, grid.shape)
         features = _features(layers[conn.layer], conn, key)
-        builds.append((name, conn, line, per_length, fixed, classes, rows))
-        jobs.append((friction(classes, class_multipliers(rows, "base", table.route_factor), excl),
-                     np.argwhere(burn(grid, features.geometry.values))))
+        corridor, levels = _corridors(grid, layers, table, conn, key)
+        base = friction(classes, class_multipliers(rows, "base", table.route_factor), excl)
+        if corridor is not None:
+            factor = np.array([1.0, *(lv["base"] for lv in levels)])[corridor]
+            base = np.where(base > 0, base * factor, base)
+        builds.append((name, conn, line, per_length, fixed, classes, rows, corridor, levels))
+        jobs.append((base, np.argwhere(burn(grid, features.geometry.values))))
     search = resolve_search(cfg.search, grid.shape)
     targets, area = _targets(grid, cells) if search == "corridor" else (None, None)
     surfaces = accumulate_all(jobs, targets, search=search, area=area, workers=cfg.workers)
     connections = {}
-    for (name, conn, line, per_length, fixed, classes, rows), surface in zip(builds, surfaces, strict=True):
+    for (name, conn, line, per_length, fixed, classes, rows, corridor, levels), surface in \
+            zip(builds, surfaces, strict=True):
         reason = None
         if not surface.has_features:
             reason = (f"no feature of layer '{conn.layer}'{_where_text(conn)} within "
                       f"{cfg.margin_km:g} km of the candidate cells")
             notes.append(f"costs: connection '{name}': {reason}")
-        connections[name] = Connection(name, conn, line, per_length, fixed, classes, rows, surface, reason)
+        connections[name] = Connection(name, conn, line, per_length, fixed, classes, rows, surface,
+                                       reason, corridor, levels)
     searched = sorted({s.search for s in surfaces})
     if searched != ["exact"]:
         notes.append(f"costs: least-cost search {', '.join(searched)} over the {grid.shape[1]:,} x "
@@ -235,7 +243,7 @@ def _rows(cfg: CostsConfig, table: UnitCostTable, conn: ConnectionConfig,
     return line, per_length, fixed
 
 
-def _features(layer: Any, conn: ConnectionConfig, key: str) -> gpd.GeoDataFrame:
+def _features(layer: Any, conn: ConnectionConfig | CorridorConfig, key: str) -> gpd.GeoDataFrame:
     if not isinstance(layer, gpd.GeoDataFrame):
         raise ConfigError(f"layer '{conn.layer}' is a raster; a connection reaches vector "
                           "features", key=f"{key}.layer")
@@ -245,6 +253,30 @@ def _features(layer: Any, conn: ConnectionConfig, key: str) -> gpd.GeoDataFrame:
         except (KeyError, ValueError) as exc:
             raise ConfigError(str(exc.args[0]), key=f"{key}.where") from None
     return layer
+
+
+def _corridors(grid: Grid, layers: Mapping[str, Any], table: UnitCostTable, conn: ConnectionConfig,
+               key: str) -> tuple[np.ndarray | None, list[dict[str, float]]]:
+    """Which pixels lie along each of the connection's existing corridors (0: none; k: the k-th
+    `along`, the first where they overlap) and each corridor's friction multiplier per level:
+    the config's (one value) or the unit-cost table's row for the build (low / base / high)."""
+    if not conn.along:
+        return None, []
+    index = np.zeros(grid.shape, dtype=np.int8)
+    levels = []
+    for k, along in enumerate(conn.along, start=1):
+        at = f"{key}.along[{k - 1}]"
+        if along.layer not in layers:
+            raise ConfigError(f"layer '{along.layer}' is not in 'layers'", key=f"{at}.layer")
+        if along.multiplier is not None:
+            levels.append(dict.fromkeys(LEVELS, along.multiplier))
+        else:
+            row = table.corridor_row(conn.build, key=f"{at}.multiplier")
+            levels.append({lv: row.level(lv) for lv in LEVELS})
+        geoms = _features(layers[along.layer], along, at).geometry.values
+        near = burn(grid, shapely.buffer(geoms, along.width_km * M_PER_KM))
+        index[near & (index == 0)] = k
+    return index, levels
 
 
 def _where_text(conn: ConnectionConfig) -> str:
@@ -312,6 +344,7 @@ def site_costs(model: CostModel, sites: gpd.GeoDataFrame) -> tuple[pd.DataFrame,
     total_draws = np.zeros((n, draws))
     missing: list[list[str]] = [[] for _ in range(n)]
     route_rows = []
+    weights = np.abs(model.excluded)  # each route's steps weighted by the excluded-land factor
     for name, conn in model.connections.items():
         km = np.full(n, np.nan)
         cost = {lv: np.full(n, np.nan) for lv in LEVELS}
@@ -324,17 +357,22 @@ def site_costs(model: CostModel, sites: gpd.GeoDataFrame) -> tuple[pd.DataFrame,
                             conn.line.high) / KM_PER_MILE * conn.per_length
         fixed_draws = sum((draw((r.klass, r.key), r.low, r.base, r.high) for r in conn.fixed),
                           np.zeros(draws))
+        along = [{**dict.fromkeys(LEVELS, 1.0), "draws": np.ones(draws)}]
+        along += [{**lv, "draws": draw(("corridor", f"{name}>{k}"), lv["low"], lv["base"], lv["high"])}
+                  for k, lv in enumerate(conn.corridor_levels, start=1)]
         for i, path in enumerate(trace_many(conn.surface, model.grid, xy)):
             if path is None:
                 missing[i].append(f"{conn.label}: {conn.reason or _unreachable(model, conn)}")
                 continue
-            lengths = class_lengths(path, conn.classes, np.abs(model.excluded), len(conn.slope_rows),
-                                    model.grid.cell_km)
+            parts = _route_lengths(conn, weights, path, model.grid.cell_km)
             line = route_line(model.grid, path)
             km[i] = shapely.length(line) / M_PER_KM
             for lv in LEVELS:
-                cost[lv][i] = (lengths @ mult[lv]) * conn.per_km(lv) + conn.fixed_cost(lv)
-            total_draws[i] += (mult_draws @ lengths) * per_km_draws + fixed_draws
+                fkm = sum(along[k][lv] * (lengths @ mult[lv]) for k, lengths in parts)
+                cost[lv][i] = fkm * conn.per_km(lv) + conn.fixed_cost(lv)
+            fkm_draws = sum((along[k]["draws"] * (mult_draws @ lengths) for k, lengths in parts),
+                            np.zeros(draws))
+            total_draws[i] += fkm_draws * per_km_draws + fixed_draws
             route_rows.append({"site_id": table["site_id"][i], "connection": name,
                                "build": conn.config.build, "reaches": conn.config.layer,
                                "length_km": round(float(km[i]), 3),
@@ -374,6 +412,19 @@ def site_costs(model: CostModel, sites: gpd.GeoDataFrame) -> tuple[pd.DataFrame,
              **{f"cost_{lv}_musd": [] for lv in LEVELS}, "dollar_year": []},
             geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
     return pd.DataFrame(table), routes
+
+
+def _route_lengths(conn: Connection, excluded: np.ndarray, path: np.ndarray,
+                   cell_km: float) -> list[tuple[int, np.ndarray]]:
+    """The route's km per terrain class, split by the corridor it runs along: (0 for open
+    ground or k for the k-th `along`, its class lengths), parts the route does not touch left
+    out."""
+    n = len(conn.slope_rows)
+    if conn.corridor is None:
+        return [(0, class_lengths(path, conn.classes, excluded, n, cell_km))]
+    parts = [(k, class_lengths(path, conn.classes, excluded, n, cell_km, part=(conn.corridor, k)))
+             for k in range(len(conn.corridor_levels) + 1)]
+    return [(k, lengths) for k, lengths in parts if lengths.any()] or parts[:1]
 
 
 def with_site_costs(model: CostModel | None,

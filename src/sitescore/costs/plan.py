@@ -5,7 +5,8 @@ grading needs the DEM. The run goes on without them, as it does without any othe
 layer: the `readiness_cost` criteria that would sum them (the total, or that component) are
 left out with a note, `costs.max_cost_musd` with them, and each site's total is missing with
 the reason while the components still priced stay in its table. A missing DEM alone leaves the
-routes priced at their length times the table's route factor (said in the notes).
+routes priced at their length times the table's route factor, and a missing corridor layer
+(`along`) leaves its route priced at full friction there (both said in the notes).
 """
 
 from __future__ import annotations
@@ -40,8 +41,17 @@ def plan_costs(cfg: CostsConfig | None, missing: Collection[str],
     left_out = {name: f"layer '{conn.layer}' not found (marked optional)"
                 for name, conn in cfg.connections.items() if conn.layer in missing}
     notes = [f"costs: connection '{name}' left out: {why}" for name, why in left_out.items()]
-    update: dict[str, Any] = {"connections": {n: c for n, c in cfg.connections.items()
-                                              if n not in left_out}}
+    kept = {}
+    for name, conn in cfg.connections.items():
+        if name in left_out:
+            continue
+        gone = [a.layer for a in conn.along if a.layer in missing]
+        if gone:
+            notes.append(f"costs: connection '{name}' priced without its corridor along "
+                         f"{', '.join(repr(g) for g in gone)}: layer not found (marked optional)")
+            conn = conn.model_copy(update={"along": [a for a in conn.along if a.layer not in missing]})
+        kept[name] = conn
+    update: dict[str, Any] = {"connections": kept}
     if cfg.terrain is not None and cfg.terrain in missing:
         update["terrain"] = None
         if cfg.grading:

@@ -330,11 +330,12 @@ def route_line(grid: Grid, path: np.ndarray) -> shapely.LineString:
 
 
 def class_lengths(path: np.ndarray, classes: np.ndarray, excluded: np.ndarray, n_classes: int,
-                  cell_km: float) -> np.ndarray:
+                  cell_km: float, part: tuple[np.ndarray, int] | None = None) -> np.ndarray:
     """Km of the route per terrain class (index class + 1; `n_classes` slope rows), weighted by
-    the route's other friction factors (excluded land, corridors): each step's length split
-    half to each end's class, as MCP_Geometric charges it, so the route's friction-km under any
-    multipliers m is `class_lengths @ m`."""
+    the excluded-land factor: each step's length split half to each end's class, as
+    MCP_Geometric charges it, so the route's friction-km under any multipliers m is
+    `class_lengths @ m`. `part` (labels per pixel, k) counts only the ends labelled k: a route's
+    share along one corridor."""
     out = np.zeros(n_classes + 2)  # no DEM, flat, then each slope row
     if len(path) < 2:
         return out
@@ -342,5 +343,7 @@ def class_lengths(path: np.ndarray, classes: np.ndarray, excluded: np.ndarray, n
     step = np.hypot(*(b - a).T) * cell_km
     for ends in (a, b):
         weight = 0.5 * step * excluded[ends[:, 0], ends[:, 1]]
+        if part is not None:
+            weight = weight * (part[0][ends[:, 0], ends[:, 1]] == part[1])
         np.add.at(out, classes[ends[:, 0], ends[:, 1]].astype(np.int64) + 1, weight)
     return out

@@ -28,8 +28,11 @@ CLASSES: dict[str, tuple[str, str | None]] = {
     "rail_spur": ("usd_per_mile", None),
     "site_grading": ("usd_per_acre", "max_slope_percent"),
 }
+#: The classes built along a route (priced per length), the only ones a corridor can cheapen.
+LINEAR = tuple(k for k, (unit, _) in CLASSES.items() if unit in ("usd_per_mile", "usd_per_lane_mile"))
 SHIPPED = "sitescore/data/unit_costs.yaml"
 LEVELS = ("low", "base", "high")
+TOP_KEYS = ("classes", "slope_multipliers", "route_factor_without_dem", "corridor_multipliers")
 
 
 @dataclass(frozen=True)
@@ -61,15 +64,32 @@ class SlopeMultiplier:
     source: str
 
 
+@dataclass(frozen=True)
+class CorridorMultiplier:
+    """Friction of a linear class built alongside an existing corridor (0 < m <= 1: a line beside
+    an existing right-of-way, a road on an old grade), with its range and source."""
+
+    klass: str
+    low: float
+    base: float
+    high: float
+    source: str
+
+    def level(self, name: str) -> float:
+        return float(getattr(self, name))
+
+
 @dataclass
 class UnitCostTable:
-    """The classes in force, where each came from, the slope multipliers and the route factor."""
+    """The classes in force, where each came from, the slope and corridor multipliers and the
+    route factor."""
 
     classes: dict[str, list[UnitCost]]
     slope: dict[str, list[SlopeMultiplier]]
     route_factor: float
     route_factor_source: str
     origin: dict[str, str]  # class -> file it came from
+    corridor: dict[str, CorridorMultiplier] = field(default_factory=dict)  # linear class -> row
 
     def rows(self, klass: str, *, key: str) -> list[UnitCost]:
         """The rows of a class; a class no file gives stops the run, naming it."""
@@ -78,6 +98,15 @@ class UnitCostTable:
             raise DataError(f"the unit-cost tables ({files}) have no class '{klass}'; give it, "
                             f"with a sourced row, in the file costs.unit_costs names", key=key)
         return self.classes[klass]
+
+    def corridor_row(self, klass: str, *, key: str) -> CorridorMultiplier:
+        """The corridor multiplier of a linear class; none in any file stops the run, naming it."""
+        if klass not in self.corridor:
+            files = ", ".join(dict.fromkeys(self.origin.values())) or SHIPPED
+            raise DataError(f"the unit-cost tables ({files}) have no corridor_multipliers row for "
+                            f"'{klass}'; give the corridor's multiplier here, or a sourced row in "
+                            "the file costs.unit_costs names", key=key)
+        return self.corridor[klass]
 
 
 def load_unit_costs(override: Path | None = None) -> UnitCostTable:
@@ -96,6 +125,7 @@ def load_unit_costs(override: Path | None = None) -> UnitCostTable:
     table.classes.update(mine.classes)
     table.origin.update(mine.origin)
     table.slope.update(mine.slope)
+    table.corridor.update(mine.corridor)
     if isinstance(doc, dict) and "route_factor_without_dem" in doc:
         table.route_factor, table.route_factor_source = mine.route_factor, mine.route_factor_source
     return table
@@ -104,10 +134,9 @@ def load_unit_costs(override: Path | None = None) -> UnitCostTable:
 def _parse(doc: Any, where: str, partial: bool = False) -> UnitCostTable:
     if not isinstance(doc, dict):
         raise DataError("a unit-cost table is a mapping with 'classes'", file=where)
-    unknown = sorted(set(doc) - {"classes", "slope_multipliers", "route_factor_without_dem"})
+    unknown = sorted(set(doc) - set(TOP_KEYS))
     if unknown:
-        raise DataError("unknown key (known: classes, slope_multipliers, route_factor_without_dem)",
-                        file=where, field=unknown[0])
+        raise DataError(f"unknown key (known: {', '.join(TOP_KEYS)})", file=where, field=unknown[0])
     classes: dict[str, list[UnitCost]] = {}
     raw_classes = doc.get("classes") or {}
     if not isinstance(raw_classes, dict):
@@ -127,7 +156,8 @@ def _parse(doc: Any, where: str, partial: bool = False) -> UnitCostTable:
             raise DataError(f"must be at least 1, not {factor:g}", file=where,
                             field="route_factor_without_dem.value")
         factor_source = _source(rf, where, "route_factor_without_dem")
-    return UnitCostTable(classes, slope, factor, factor_source, {c: where for c in classes})
+    corridor = _corridor_rows(doc.get("corridor_multipliers"), where)
+    return UnitCostTable(classes, slope, factor, factor_source, {c: where for c in classes}, corridor)
 
 
 def _class_rows(name: str, body: Any, where: str) -> list[UnitCost]:
@@ -192,6 +222,28 @@ def _slope_rows(kind: str, rows: Any, where: str) -> list[SlopeMultiplier]:
         out.append(SlopeMultiplier(_number(row.get("min_slope_percent"), where, f"{k}.min_slope_percent"),
                                    low, base, high, _source(row, where, k)))
     out.sort(key=lambda r: r.min_slope_percent)
+    return out
+
+
+def _corridor_rows(raw: Any, where: str) -> dict[str, CorridorMultiplier]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DataError("must map linear classes to {low, base, high, source}", file=where,
+                        field="corridor_multipliers")
+    out = {}
+    for kind, row in raw.items():
+        k = f"corridor_multipliers.{kind}"
+        if kind not in LINEAR:
+            raise DataError(f"a class built along a route (known: {', '.join(LINEAR)})",
+                            file=where, field=k)
+        if not isinstance(row, dict):
+            raise DataError("a row is {low, base, high, source}", file=where, field=k)
+        low, base, high = (_number(row.get(lv), where, f"{k}.{lv}") for lv in LEVELS)
+        if not 0 < low <= base <= high <= 1:
+            raise DataError(f"needs 0 < low <= base <= high <= 1 (cheaper alongside), got {low:g}, "
+                            f"{base:g}, {high:g}", file=where, field=k)
+        out[str(kind)] = CorridorMultiplier(str(kind), low, base, high, _source(row, where, k))
     return out
 
 
