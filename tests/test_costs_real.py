@@ -5,13 +5,15 @@ not for use; the routing, the slope and the geography are real."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 
 from helpers import layer_source, shared_file, square_cells
-from sitescore.config.costs import CostsConfig
+from sitescore.config.costs import CorridorConfig, CostsConfig
 from sitescore.costs import prepare_costs, site_costs
 from sitescore.costs.model import KM_PER_MILE, cell_costs
 from sitescore.readers.terrain import read_dem
@@ -104,3 +106,30 @@ def test_steep_real_terrain_costs_more_than_its_length(zion):
     assert row["rail_cost_musd"] > flat_rail * 1.05  # real grades above 2 % on the way
     assert np.isfinite(model.slope).any() and (~np.isfinite(model.slope)).any()  # DEM and beyond
     assert cell_costs(model, cells.iloc[:1])[0] == pytest.approx(row["readiness_cost_musd"], rel=0.1)
+
+
+def test_a_rail_spur_along_the_freeway_follows_it_for_less(zion):
+    """The spur may run beside the real freeway at half its friction (a made-up ratio): its
+    route then keeps to the freeway corridor for more of its length, costs less, and still
+    never crosses the park."""
+    model, cells, roads, rail, park = zion
+    rail_conn = model.config.connections["rail"].model_copy(update={"along": [
+        CorridorConfig(layer="roads", width_km=0.5, multiplier=0.5)]})
+    along_cfg = model.config.model_copy(update={"connections": {"rail": rail_conn}})
+    dem = read_dem(layer_source("dem", shared_file("dem/srtm_zion_UT.tif")), None)
+    folder = Path(model.table.origin["rail_spur"]).parent
+    along = prepare_costs(along_cfg, {"roads": roads, "rail": rail, "dem": dem}, cells,
+                          park.assign(reason="National Park")[["reason", "geometry"]],
+                          config_dir=folder, site_acres=1000)
+    sites = gpd.GeoDataFrame({"site_id": [1]}, geometry=[cells.geometry.iloc[0]], crs=CRS)
+    (before, before_routes), (after, after_routes) = site_costs(model, sites), site_costs(along, sites)
+    near_road = roads.geometry.union_all().buffer(500)
+
+    def share(routes):
+        line = routes.loc[routes["connection"] == "rail"].geometry.iloc[0]
+        return shapely.length(line.intersection(near_road)) / shapely.length(line)
+
+    assert share(after_routes) > share(before_routes)
+    assert after.iloc[0]["rail_cost_musd"] < before.iloc[0]["rail_cost_musd"]
+    inner = park.geometry.iloc[0].buffer(-along.grid.cell_m)
+    assert not after_routes.intersects(inner).any()
