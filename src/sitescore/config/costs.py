@@ -53,7 +53,8 @@ class ConnectionConfig(_Strict):
         default_factory=list,
         description="Existing corridors the route is cheaper along (first match wins where they "
                     "overlap).")
-    label: str | None = None
+    label: str | None = Field(default=None, description="Name in the tables, popups and report "
+                                                        "(default: the connection's name).")
 
 
 class CostsConfig(_Strict):
@@ -93,7 +94,8 @@ class CostsConfig(_Strict):
                                                     "is above this are excluded.")
     draws: int = Field(default=1000, ge=10, le=100_000,
                        description="Monte Carlo draws of the unit costs per site.")
-    seed: int = 0
+    seed: int = Field(default=0, description="Seed of the unit-cost draws: the same seed gives the "
+                                             "same percentiles.")
     max_raster_cells: int = Field(default=MAX_RASTER_CELLS, ge=1,
                                   description="Most cells the friction raster may have.")
     search: Literal["auto", "exact", "corridor"] = Field(
