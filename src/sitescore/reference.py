@@ -2,8 +2,9 @@
 
 `docs/reference.md` lists every reader (the layer it makes, its options, the canonical columns),
 every metric (unit, parameters with their bounds), every value-function kind, every
-aggregation method and the keys of the `costs:` section. It is generated, never edited by hand, so it cannot drift from the code:
-`python -m sitescore.reference docs/reference.md` rewrites it and a test checks it is current.
+aggregation method and the keys of the `costs:` section. It is generated, never edited by hand,
+so it cannot drift from the code: `python -m sitescore.reference docs/reference.md` rewrites it
+and a test checks it is current.
 """
 
 from __future__ import annotations
