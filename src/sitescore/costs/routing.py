@@ -17,8 +17,8 @@ Two searches give that surface:
   component of that corridor at a time on its own crop. Its costs are the least within the
   corridor: equal to the exact ones where the best route stays in it, dearer where it leaves.
   On the routing benchmark (1,000 random sites, 4 layers, a 7,000 x 6,000 grid, 10 % of it
-  impassable) 98.8 % of the costs were the exact ones, the 99th percentile 0.2 % dearer and the
-  worst 6.6 %, for about a tenth of the pixels searched. A coarse cell is passable when any of
+  impassable) 99.3 % of the costs were the exact ones, the 99th percentile equal and the worst
+  2.2 % dearer, for about a tenth of the pixels searched. A coarse cell is passable when any of
   its pixels is (so no target the exact search reaches is ever called unreachable) and costs
   the mean friction of those pixels over their share of it (so a gap of a few pixels is dear,
   not free). A target the corridor does not reach, though the coarse run did, is searched again
