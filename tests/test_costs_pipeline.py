@@ -126,3 +126,44 @@ def test_a_missing_optional_cost_layer_leaves_the_readiness_criterion_out(ran, t
     sites = result.sites
     assert sites["power_cost_musd"].notna().any() and sites["readiness_cost_musd"].isna().all()
     assert sites["readiness_cost_note"].str.contains("rail: not priced").all()
+
+
+def _variant(cfg, tmp_path, name, change):
+    doc = cfg.model_dump(mode="json", exclude={"source_path"})
+    doc["costs"]["unit_costs"] = str(cfg.source_path.parent / "unit_costs.yaml")
+    doc["data_dir"] = str(cfg.data_root())
+    change(doc)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_grid_connection_along_the_roads_costs_no_more(ran, tmp_path):
+    """The config's `along`: the power route may follow the demo's roads at 0.6 of its friction;
+    no site's grid connection costs more than without it, some cost less."""
+    cfg, result = ran
+
+    def along(doc):
+        doc["costs"]["connections"]["power"]["along"] = [
+            {"layer": "roads", "width_km": 1.0, "multiplier": 0.6}]
+
+    again = sitescore.score(load_config(_variant(cfg, tmp_path, "along", along)))
+    before = result.sites.set_index("site_id")["power_cost_musd"]
+    after = again.sites.set_index("site_id")["power_cost_musd"]
+    cells_before = result.cells["raw__readiness_cost"].astype(float).to_numpy()
+    cells_after = again.cells["raw__readiness_cost"].astype(float).to_numpy()
+    ok = np.isfinite(cells_before)
+    assert np.all(cells_after[ok] <= cells_before[ok] + 1e-9) and np.any(cells_after[ok] < cells_before[ok])
+    assert after.notna().any() and before.notna().any()
+
+
+def test_a_corridor_layer_not_in_layers_is_one_line_at_load(ran, tmp_path):
+    cfg, _ = ran
+
+    def bad(doc):
+        doc["costs"]["connections"]["power"]["along"] = [{"layer": "pipelines", "multiplier": 0.5}]
+
+    with pytest.raises(sitescore.SitescoreError) as err:
+        load_config(_variant(cfg, tmp_path, "bad_along", bad))
+    text = str(err.value)
+    assert "\n" not in text and "costs.connections.power.along[0].layer" in text
