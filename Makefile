@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
-BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: demo test lint docs bench install dev browser postgis clean
 
@@ -18,10 +17,6 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP) $@
-
-$(BENCH_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dask,bench]'
 	touch $(STAMP) $@
 
 install: $(STAMP)
@@ -49,12 +44,14 @@ lint: $(DEV_STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m sitescore.reference docs/reference.md
 
-bench: $(BENCH_STAMP)
+# the dev extras hold the bench ones (dask, rasterstats); the map benchmark needs Chromium
+bench: $(DEV_STAMP) browser
 	$(BIN)/python benchmarks/read_state_extract.py
 	$(BIN)/python benchmarks/sensitivity_demo.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/network.py
+	$(BIN)/python benchmarks/map.py
 
 clean:
 	rm -rf $(VENV) runs maps/*/ data/demo test-output .pytest_cache

@@ -300,10 +300,11 @@ def block_all_routes(page, log: PageLog, own_url: str) -> None:
 
 @contextmanager
 def open_page(browser, html_path: Path, *, viewport=(1280, 860),
-              offline: bool = False) -> Iterator[tuple]:
+              offline: bool = False, **context: object) -> Iterator[tuple]:
     """Open a local HTML file offline: ``with open_page(browser, path) as (page, log)``.
 
-    ``offline=True``: the page must be self-contained; every other request is blocked."""
+    ``offline=True``: the page must be self-contained; every other request is blocked. Other
+    keywords go to the browser context (``is_mobile=True, has_touch=True`` for a phone)."""
     html = html_path.read_text(encoding="utf-8")
     assets, unknown = page_assets(html)
     if offline and (assets or unknown):
@@ -313,7 +314,8 @@ def open_page(browser, html_path: Path, *, viewport=(1280, 860),
         pytest.fail(f"the page loads files no rule serves offline: {unknown}", pytrace=False)
     ensure_assets(assets)
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                  device_scale_factor=1, service_workers="block")
+                                  device_scale_factor=1, service_workers="block",
+                                  **context)
     page = context.new_page()
     log = PageLog()
     page.on("pageerror", lambda exc: log.errors.append(f"pageerror: {exc}"))

@@ -26,7 +26,7 @@ from sitescore.formatting import (
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "sitescore"
 #: The map's parts, each allowed to import only those listed before it.
-WEBMAP_ORDER = [{"styles", "assets", "elements"}, {"popups"}, {"layers"},
+WEBMAP_ORDER = [{"styles", "assets", "elements"}, {"popups"}, {"layers", "grid"},
                 {"controls", "network", "routes"}, {"page"}, {"__init__"}]
 
 

@@ -483,23 +483,23 @@ def test_weighted_scores_stay_in_unit_interval(problem):
 # the registry: each method defined once, read by the config, the scorer and the map
 # ---------------------------------------------------------------------------------------------
 
-def test_every_method_the_map_may_use_has_its_arithmetic_in_map_js():
+def test_every_method_the_map_may_use_has_its_arithmetic_in_regrow_js():
     import re
     from pathlib import Path
 
     from sitescore.mcda import AGGREGATION_METHODS
 
     js = (Path(__file__).resolve().parents[1] / "src" / "sitescore" / "assets" / "sitescore" /
-          "map.js").read_text(encoding="utf-8")
+          "regrow.js").read_text(encoding="utf-8")
     table = re.search(r"var ARITHMETIC = \{([^}]*)\}", js)
-    assert table, "map.js has no ARITHMETIC table"
+    assert table, "regrow.js has no ARITHMETIC table"
     assert set(re.findall(r"(\w+):", table.group(1))) == \
         {name for name, m in AGGREGATION_METHODS.items() if m.browser}
 
 
 def test_a_new_method_is_one_registered_function(tmp_path):
     """Registered in one place, it is a config's `aggregation`, scores a table, and gets a map
-    without sliders (map.js has no arithmetic for it)."""
+    without sliders (regrow.js has no arithmetic for it)."""
     from sitescore.config import parse_config
     from sitescore.mcda import AGGREGATION_METHODS, aggregation_method
     from sitescore.scoring import score_table

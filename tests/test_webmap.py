@@ -1,13 +1,16 @@
-"""The web map, read as HTML (no browser): legend, ranked markers, escaping, determinism."""
+"""The web map, read as HTML (no browser): legend, ranked markers, escaping, determinism; the
+cells' arrays and the packed input layers decoded as the page's script decodes them."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,6 +21,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
+from sitescore.formatting import esc
 from sitescore.scoring import aggregate_scores
 from sitescore.webmap import SYNTHETIC_BANNER, CriterionInfo, plant_radius, write_map
 
@@ -43,6 +47,13 @@ SITE_CELLS = {  # site_id -> (rank, cells as (col, row))
 }
 SITE_NAMES = {11: f"BLM – {XSS} Field Office", 22: f"BLM – {JS_BREAKER}",
               33: "DOE – Lordsburg Test Tract"}
+
+
+def marker_breakdowns(page: str) -> list[str]:
+    """The ranks of the sites' popups written into the page with their breakdown tables (the
+    page's script builds such tables too, for cells and regrown sites: those are not counted)."""
+    return re.findall(r'<div class="ss-popup" data-rank="(\d+)">(?:(?!<div class="ss-popup").)*?'
+                      r'<table class="sitescore-breakdown">', page, flags=re.S)
 
 
 def origin() -> tuple[float, float]:
@@ -164,15 +175,55 @@ def page(scene, tmp_path_factory) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def packed_layers(page: str) -> list[list]:
+    """The input layers the page packs (name, GeoJSON), inflated as map.js does."""
+    m = re.search(r'<script type="text/plain" id="sitescore-layers">([^<]*)</script>', page)
+    if not m:
+        return []
+    return json.loads(zlib.decompress(base64.b64decode(m.group(1))).decode("ascii"))
+
+
 def geojson_blobs(page: str) -> list[dict]:
-    """Every GeoJSON FeatureCollection embedded in the page."""
+    """Every GeoJSON FeatureCollection of the page: in the map's script, and packed."""
     out, decoder = [], json.JSONDecoder()
     for m in re.finditer(r"_add\(", page):
         start = m.end()
         if page[start] != "{":
             continue
         obj, _ = decoder.raw_decode(page, start)
-        out.append(obj)
+        if obj.get("features"):
+            out.append(obj)
+    return out + [data for _, data in packed_layers(page)]
+
+
+def _unplane(raw: bytes, off: int, n: int, width: int) -> np.ndarray:
+    return np.frombuffer(raw[off:off + n * width], dtype=np.uint8).reshape(width, n).T.copy()
+
+
+def decode_grid(page: str) -> dict:
+    """The cells' arrays of a page, decoded as grid.js decodes them (an independent twin)."""
+    meta = page_data(page)["gridMeta"]
+    m = re.search(r'<script type="text/plain" id="sitescore-cells">([^<]*)</script>', page)
+    raw = zlib.decompress(base64.b64decode(m.group(1)))
+    out: dict = {"meta": meta}
+    for name, (kind, n, off, length) in meta["index"].items():
+        if kind == "text":
+            out[name] = raw[off:off + length].decode("utf-8").split("\n") if n else []
+        elif kind == "i32d":
+            d = _unplane(raw, off, n, 4).view("<u4").ravel()
+            out[name] = np.cumsum(d, dtype=np.uint32).view(np.int32)
+        elif kind in ("f64", "f64d"):
+            bits = _unplane(raw, off, n, 8).view("<u8").ravel()
+            out[name] = (np.cumsum(bits, dtype=np.uint64) if kind == "f64d" else bits).view("<f8")
+        elif kind == "u24d":
+            b = _unplane(raw, off, n, 3).astype(np.int64)
+            q = np.cumsum(b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) % (1 << 24)
+            out[name] = np.where(q > meta["valueSteps"], np.nan, q / meta["valueSteps"])
+        elif kind == "f32":
+            out[name] = _unplane(raw, off, n, 4).view("<f4").ravel()
+        elif kind in ("u16", "u32"):
+            w = 2 if kind == "u16" else 4
+            out[name] = _unplane(raw, off, n, w).view(f"<u{w}").ravel()
     return out
 
 
@@ -183,8 +234,9 @@ def registry(page: str) -> dict[str, str]:
 
 
 def test_legend_and_title(page, scene):
-    assert "Suitability score (0 = worst, 1 = best)" in page  # branca colour legend caption
-    assert "d3.scale.threshold()" in page and "L.control({position: 'topright'})" in page
+    data = page_data(page)
+    assert "2nd\u201398th percentile" in data["legend"]  # the stretch, said in the legend
+    assert len(data["palette"]) == 256 and data["palette"][0] == "#440154"
     assert "<title>Test study – Hidalgo County, NM</title>" in page
     assert 'id="sitescore-title"' in page
     for c in CRITERIA:
@@ -196,9 +248,9 @@ def test_one_marker_per_site_numbered_by_rank(page, scene):
     ranks = [int(r) for r in re.findall(r'"className": "sitescore-rank sitescore-rank-(\d+)"',
                                         page)]
     assert sorted(ranks) == [1, 2, 3]
-    assert page.count("L.marker(") == 3
+    assert len(re.findall(r"var marker_\w+ = L\.marker\(", page)) == 3
     # Each marker has a breakdown popup with a row per criterion.
-    assert page.count('<table class="sitescore-breakdown">') == 3
+    assert len(marker_breakdowns(page)) == 3
     assert page.count('data-criterion="power_line"') == 3
     m = re.search(r'<div class="ss-popup" data-rank="1">.*?</table></div>', page)
     assert m and "Distance to 345 kV+ line" in m.group(0) and "km" in m.group(0)
@@ -217,8 +269,14 @@ def test_data_strings_only_escaped(page):
     assert JS_BREAKER not in page
     assert "${alert(2)}" not in page and "C:\\units" not in page
     assert "&#96;&#36;&#123;alert(2)&#125;&#96;" in page
-    # Column names and values of an unknown layer are escaped too.
-    assert "<b>odd</b>" not in page and "\\u0026lt;b\\u0026gt;odd\\u0026lt;/b\\u0026gt;" in page
+    # Column names and values of an unknown layer are escaped too (in the packed layers).
+    layers = json.dumps(packed_layers(page))
+    assert "<b>odd</b>" not in layers and "&lt;b&gt;odd&lt;/b&gt;" in layers
+    assert XSS not in layers and "&lt;img src=x onerror=alert(1)&gt;" in layers
+    # and in the cells' own texts
+    grid = decode_grid(page)
+    texts = json.dumps(grid["meta"]) + " ".join(grid.get("ids", []))
+    assert XSS not in texts and "&lt;img src=x onerror=alert(1)&gt;" in texts
 
 
 def test_synthetic_banner_only_when_asked(scene, tmp_path, page):
@@ -258,7 +316,7 @@ def test_layers_toggle_input_layers_off(page):
     map_name = re.search(r"window\.sitescore = \{map: (\w+)", page).group(1)
     for key, var in reg.items():
         shown = f"{var}.addTo({map_name});" in page
-        assert shown == (key in {"cells", "sites"}), key
+        assert shown == (key in {"cells", "sites", "excluded"}), key
     for label in ("Transmission lines (by voltage)", "Power plants (sized by MW)",
                   "Federal land (by managing agency)", "Wind farms", "Ranked sites"):
         assert f'"{label}"' in page
@@ -296,15 +354,30 @@ def test_geometry_is_web_light(page):
         assert unused not in page.lower(), unused
 
 
-def test_cells_carry_score_reason_and_site(page):
-    cells = next(fc for fc in geojson_blobs(page) if fc["features"]
-                 and "c" in fc["features"][0]["properties"])
-    props = {f["properties"]["c"]: f["properties"] for f in cells["features"]}
-    assert len(props) == NX * NY
-    assert "x" in props["c0000"] and "v" not in props["c0000"]  # excluded: reason index
-    assert props["c0705"]["r"] == 1 and props["c0306"]["r"] == 3
-    assert 0 <= props["c0705"]["v"] <= 1 and len(props["c0705"]["b"]) == len(CRITERIA)
-    assert '"reasons":["wilderness area (WA)"]' in page
+def test_cells_carry_score_reason_and_site(page, scene):
+    """The square grid travels as arrays: ids in sorted order, lattice column and row, exact
+    values, acres, reasons, units and the run's sites; no cell is a GeoJSON feature."""
+    grid = decode_grid(page)
+    meta = grid["meta"]
+    cells = scene["cells"].sort_values("cell_id").reset_index(drop=True)
+    assert grid["ids"] == list(cells["cell_id"]) and meta["n"] == NX * NY
+    assert meta["size"] == CELL_M and (meta["ox"], meta["oy"]) == origin()
+    assert meta["values"] == "exact"
+    for j, c in enumerate(CRITERIA):  # bit for bit
+        assert np.array_equal(grid[f"v{j}"], cells[f"value__{c.name}"].to_numpy(dtype=float))
+    assert np.array_equal(grid["acres"], cells["eligible_acres"].to_numpy(dtype=float))
+    x0, y0 = origin()
+    b = shapely.bounds(cells.geometry.values)
+    assert np.array_equal(x0 + grid["col"] * CELL_M, b[:, 0])
+    assert np.array_equal(y0 + (grid["row"] + 1) * CELL_M, b[:, 3])
+    at = {cid: i for i, cid in enumerate(grid["ids"])}
+    assert meta["reasons"] == ["wilderness area (WA)"]
+    assert grid["reason"][at["c0000"]] == 1 and grid["reason"][at["c0705"]] == 0
+    assert grid["site0"][at["c0705"]] == 1 and grid["site0"][at["c0306"]] == 3
+    assert grid["site0"][at["c0000"]] == 0
+    units = [meta["units"][u] for u in grid["unit"]]
+    assert units[at["c0501"]] == ["BLM", esc(XSS)]
+    assert not any("c" in f["properties"] for fc in geojson_blobs(page) for f in fc["features"])
 
 
 def test_atomic_write_leaves_no_temp_and_keeps_old_on_error(scene, tmp_path):
@@ -323,15 +396,18 @@ def test_no_sites_no_layers_still_a_map(scene, tmp_path):
     path = write_map(tmp_path / "m.html", title="Nothing found", cells=scene["cells"],
                      sites=empty_sites, criteria=CRITERIA, layers={})
     text = path.read_text(encoding="utf-8")
-    assert "L.marker(" not in text and "0 ranked sites" in text
+    assert not re.search(r"var marker_\w+ = L\.marker\(", text) and "0 ranked sites" in text
     assert set(registry(text)) == {"cells", "sites"}
 
 
 def test_other_crs_is_reprojected(scene, tmp_path):
-    a = write_map(tmp_path / "a.html", **scene).read_text(encoding="utf-8")
+    """Cells in another CRS are reprojected; no longer exact squares of one lattice, they are
+    drawn as features, every one of them."""
     moved = {**scene, "cells": scene["cells"].to_crs("EPSG:3857")}
     b = write_map(tmp_path / "b.html", **moved).read_text(encoding="utf-8")
-    assert b.count('"type":"Feature"') == a.count('"type":"Feature"')
+    assert page_data(b)["gridMeta"] is None
+    cells = next(fc for fc in geojson_blobs(b) if "c" in fc["features"][0]["properties"])
+    assert len(cells["features"]) == NX * NY
 
 
 def test_plant_radius_grows_with_capacity():
@@ -357,14 +433,23 @@ def test_every_external_file_is_known_to_the_offline_browser_tests(page):
 
     assets, unknown = page_assets(page)
     assert unknown == []
-    assert {a.package for a in assets} == {"leaflet", "jquery", "d3", "leaflet.fullscreen",
+    assert {a.package for a in assets} == {"leaflet", "jquery", "leaflet.fullscreen",
                                            "leaflet-measure", "leaflet-minimap"}
 
 
-def test_cells_are_not_smoothed_away_at_state_zoom(page):
+def feature_scene() -> dict:
+    """The scene with cells that are not exact squares of one lattice (there and back through
+    EPSG:4326): drawn as features."""
+    scene = make_scene()
+    return {**scene, "cells": scene["cells"].to_crs("EPSG:4326").to_crs(CRS)}
+
+
+def test_cells_are_not_smoothed_away_at_state_zoom(tmp_path):
     """Leaflet simplifies paths to its smoothFactor in pixels: a 1 km cell at state zoom would
-    vanish, so the cells layer must switch smoothing off (the state-wide map opened empty)."""
-    import re
+    vanish, so a cells layer of features must switch smoothing off (the state-wide map opened
+    empty)."""
+    page = write_map(tmp_path / "f.html", **feature_scene()).read_text(encoding="utf-8")
+    assert page_data(page)["gridMeta"] is None
     cells_var = re.search(r"(\w+)_onEachFeature\(feature, layer\) \{\s*\(function\(feature, layer\) "
                           r"\{ var p = feature.properties; layer.setStyle\(SITESCORE.cellStyle", page)
     assert cells_var
@@ -582,9 +667,11 @@ def test_vendored_assets_have_licences():
 
 # --------------------------------------------------------------------------- size budget
 
-def test_cells_past_the_budget_are_drawn_as_blocks(scene, tmp_path, monkeypatch):
+def test_cells_past_the_budget_are_drawn_as_blocks(tmp_path, monkeypatch):
+    """Cells of no lattice (a planner's polygons, H3) past the budget become blocks."""
     from sitescore import webmap
 
+    scene = feature_scene()
     full = write_map(tmp_path / "full.html", **scene).read_text(encoding="utf-8")
     assert "blocks of" not in full
     # a budget of 60 cells: the 70 cells become 2x2 blocks (at most half the budget)
@@ -601,7 +688,8 @@ def test_cells_past_the_budget_are_drawn_as_blocks(scene, tmp_path, monkeypatch)
     scored = [p for p in props if "v" in p]
     assert all(len(p["b"]) == len(CRITERIA) and p["m"] >= p["v"] - 1e-9 for p in scored)
     # every site is still drawn, with its marker and popup
-    assert text.count("L.marker(") == 3 and text.count('<table class="sitescore-breakdown">') == 3
+    assert len(re.findall(r"var marker_\w+ = L\.marker\(", text)) == 3
+    assert len(marker_breakdowns(text)) == 3
     assert "Cells in 2 x 2 blocks: mean score" in text
 
 
@@ -613,6 +701,7 @@ def test_block_means_are_acre_weighted(tmp_path, monkeypatch):
         "excluded": [False, False, False, True], "eligible_acres": [100.0, 300.0, 0.0, 0.0],
         "value__power_line": [0.0, 1.0, 0.5, np.nan],
     }, geometry=[cell_box(0, 0), cell_box(1, 0), cell_box(0, 1), cell_box(1, 1)], crs=CRS)
+    cells = cells.to_crs("EPSG:4326").to_crs(CRS)  # no longer one exact lattice: features
     monkeypatch.setattr(webmap.layers, "PAGE_BUDGET_BYTES", 2 * webmap.CELL_BYTES_ESTIMATE)
     text = write_map(tmp_path / "b.html", title="t", cells=cells, sites=cells.iloc[0:0],
                      criteria=CRITERIA[:1], layers={}).read_text(encoding="utf-8")

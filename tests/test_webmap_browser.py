@@ -18,6 +18,7 @@ import pytest
 import yaml
 from shapely.geometry import Point
 
+from sitescore.scoring import aggregate_scores
 from sitescore.webmap import SYNTHETIC_BANNER, write_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,7 +40,6 @@ from test_webmap import (
     SEARCH_UNIT,
     SITE_CELLS,
     XSS,
-    cell_box,
     expected_ranking,
     make_ranked_scene,
     make_scene,
@@ -117,6 +117,22 @@ def hover(page, x: float, y: float) -> None:
     page.mouse.move(sx, sy, steps=4)
 
 
+def hover_until(page, x: float, y: float, text: str, tries: int = 3):
+    """Hover an EPSG:5070 point until a tooltip holding `text` shows (moving the mouse again,
+    as a person would, when a layer switched just before still held the mouse); the tooltip."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    tip = page.locator(".leaflet-tooltip", has_text=text)
+    for k in range(tries):
+        hover(page, x, y)
+        try:
+            tip.wait_for(state="visible", timeout=3000 if k < tries - 1 else 30_000)
+            return tip
+        except PlaywrightTimeout:
+            page.mouse.move(1, 1)
+    return tip
+
+
 def overlay_checkbox(page, label: str):
     """The layer control's checkbox for an overlay (expanding the collapsed control)."""
     page.locator(".leaflet-control-layers").hover()
@@ -129,14 +145,24 @@ def test_loads_offline_without_errors(opened):
     assert log.errors == []
     assert log.blocked == [], f"requests nothing serves offline: {log.blocked}"
     served = " ".join(log.served)
-    for lib in ("leaflet.js", "leaflet.css", "jquery-3.7.1", "d3.min.js"):
+    for lib in ("leaflet.js", "leaflet.css", "jquery-3.7.1"):
         assert lib in served
     box = page.locator(".folium-map").bounding_box()
     assert box and box["width"] > 1000 and box["height"] > 800
-    assert page.locator(".legend.leaflet-control svg rect").count() > 10  # the colour legend
+    assert_legend(page)
     assert page.locator(".leaflet-top.leaflet-left #sitescore-title").is_visible()
     banner = page.locator("#sitescore-banner")
     assert banner.is_visible() and banner.inner_text() == SYNTHETIC_BANNER
+
+
+def assert_legend(page) -> None:
+    """The colour legend: the palette, the stretch's ends, and a note saying it is stretched."""
+    legend = page.locator("#ss-legend")
+    assert legend.is_visible()
+    assert "linear-gradient" in legend.locator(".ss-legend-bar").get_attribute("style")
+    lo, hi = (float(legend.locator(f".ss-legend-{k}").inner_text()) for k in ("lo", "hi"))
+    assert 0 <= lo < hi <= 1
+    assert "stretched" in legend.inner_text()
 
 
 def test_one_numbered_marker_per_site(opened):
@@ -201,11 +227,31 @@ def test_tooltips_show_data_as_text(opened):
     tip = page.locator(".leaflet-tooltip", has_text="Cell c0501")
     tip.wait_for(state="visible")
     assert XSS in tip.inner_text() and "Score" in tip.inner_text()
-    # An excluded cell says why.
+    # Excluded land says why, on hover and on a click.
     hover(page, x0 + 0.5 * CELL_M, y0 + 0.5 * CELL_M)
-    tip = page.locator(".leaflet-tooltip", has_text="Cell c0000")
+    tip = page.locator(".leaflet-tooltip", has_text="Excluded land")
     tip.wait_for(state="visible")
+    assert "wilderness area (WA)" in tip.inner_text()
+    page.mouse.down()
+    page.mouse.up()
+    popup = page.locator(".leaflet-popup-content", has_text="Excluded land")
+    popup.wait_for(state="visible")
+    assert "wilderness area (WA)" in popup.inner_text()
+    close_popup(page)
+    # So does an excluded cell (with the excluded land switched off).
+    overlay_checkbox(page, "Excluded land").uncheck()
+    page.mouse.move(1, 1)
+    page.wait_for_function("() => !window.sitescore.map.hasLayer(window.sitescore.layers.excluded)")
+    tip = hover_until(page, x0 + 0.5 * CELL_M, y0 + 0.5 * CELL_M, "Cell c0000")
     assert "Excluded: wilderness area (WA)" in tip.inner_text()
+    page.mouse.down()
+    page.mouse.up()
+    popup = page.locator(".leaflet-popup-content .ss-cell-popup")
+    popup.wait_for(state="visible")
+    assert "Excluded: wilderness area (WA)" in popup.inner_text()
+    close_popup(page)
+    overlay_checkbox(page, "Excluded land").check()
+    page.mouse.move(1, 1)
     # An input layer's tooltip (federal land west of the grid).
     land = overlay_checkbox(page, "Federal land")
     land.check()
@@ -239,13 +285,16 @@ def test_screenshot(opened):
 def test_cell_geometry_lands_where_expected(opened):
     """The first cell's corner in the page is where EPSG:5070 says it is (axis order, CRS)."""
     page, _ = opened
-    west, south, _, _ = gpd.GeoSeries([cell_box(0, 0)], crs="EPSG:5070").to_crs(
-        "EPSG:4326").total_bounds
+    x0, y0 = origin()
+    south, west = lat_lon(x0, y0)  # the cell's south-west corner
     got = page.evaluate(
-        """() => { let ll = null; const visit = (l) => { if (l.eachLayer) { l.eachLayer(visit); return; }
-              if (l.feature && l.feature.properties.c === 'c0000') ll = l.getBounds().getSouthWest(); };
-              window.sitescore.layers.cells.eachLayer(visit); return [ll.lat, ll.lng]; }""")
-    assert got == pytest.approx([south, west], abs=2e-5)
+        """() => { const g = SITESCORE.grid; let i = 0;
+              while (i < g.n && SSGRID.cellId(g, i) !== 'c0000') i += 1;
+              const sw = SSGRID.cellCorners(g, g.col[i], g.row[i])[0];
+              const back = SSGRID.cellAt(g, sw[0] + 1e-6, sw[1] + 1e-6);
+              return [sw[0], sw[1], i, back]; }""")
+    assert got[:2] == pytest.approx([south, west], abs=1e-9)
+    assert got[3] == got[2]  # a point just inside the corner is that cell
 
 
 # --------------------------------------------------------------------------- weights, panel, tools
@@ -268,13 +317,24 @@ STATE_JS = """
 }
 """
 
+#: Sets the sliders and dispatches their input event, resolving once the page shows the result
+#: (the page works out a drag's latest position on the next frame).
 SET_SLIDERS_JS = """
-(values) => {
+async (values) => {
   const els = document.querySelectorAll('#sitescore-title .ss-slider');
   values.forEach((v, j) => { els[j].value = String(v); });
   els[0].dispatchEvent(new Event('input', {bubbles: true}));
+  await new Promise((done) => {
+    const check = () => (SITESCORE.idle ? done() : requestAnimationFrame(check));
+    requestAnimationFrame(check);
+  });
 }
 """
+
+
+def shown(page) -> None:
+    """Wait until the page shows what its controls were set to."""
+    page.wait_for_function("() => SITESCORE.idle")
 
 CELLS_COLOURED_JS = """
 () => {
@@ -292,6 +352,63 @@ CELLS_COLOURED_JS = """
   return [checked, wrong, changed];
 }
 """
+
+#: The canvas's pixel at each of some cells' centres, with the colour the legend gives the
+#: cell's score (scores and stretch as the page holds them).
+GRID_PIXELS_JS = """
+(ids) => {
+  const S = SITESCORE, g = S.grid, map = window.sitescore.map, out = [];
+  const rect = map.getContainer().getBoundingClientRect();
+  for (let i = 0; i < g.n; i++) {
+    if (!ids.includes(SSGRID.cellId(g, i))) continue;
+    const ll = SSGRID.cellCentre(g, i), p = map.latLngToContainerPoint(ll);
+    const x = p.x + rect.left, y = p.y + rect.top;
+    const tile = Object.values(S.cellLayer._tiles).map((t) => t.el).find((e) => {
+      const b = e.getBoundingClientRect();
+      return b.left <= x && x < b.right && b.top <= y && y < b.bottom; });
+    if (!tile) { out.push([SSGRID.cellId(g, i), null, null, null]); continue; }
+    const r = tile.getBoundingClientRect();
+    const d = tile.getContext('2d').getImageData(Math.floor(x - r.left), Math.floor(y - r.top), 1, 1).data;
+    const want = S.colour(S.cellScores[i]);
+    out.push([SSGRID.cellId(g, i), [d[0], d[1], d[2]], want, S.cellScores[i]]);
+  }
+  return out;
+}
+"""
+
+
+def cell_scores_for(scene: dict, sliders: list[float] | None) -> dict[str, float]:
+    """Each scored cell's score as the CLI computes it for slider weights (None: the
+    configured weights), by cell id."""
+    cells, criteria = scene["cells"], scene["criteria"]
+    names = [c.name for c in criteria]
+    if sliders is None:
+        w = cells[[f"weight__{c}" for c in names]].iloc[0].to_numpy(dtype=float)
+    else:
+        total = 0.0
+        for s in sliders:
+            total = total + s
+        w = np.array([s / total for s in sliders])
+    values = cells[[f"value__{c}" for c in names]].to_numpy(dtype=float)
+    score = aggregate_scores(values, w, scene.get("aggregation", "weighted_sum"))
+    return dict(zip(cells["cell_id"], score, strict=True))
+
+
+def assert_cells_coloured(page, scene: dict, sliders: list[float] | None) -> None:
+    """Every cell's score in the page is the CLI's, bit for bit, and the canvas shows it."""
+    got = page.evaluate("() => Array.from(SITESCORE.cellScores).map(String)")
+    ids = page.evaluate("() => Array.from({length: SITESCORE.grid.n}, "
+                        "(_, i) => SSGRID.cellId(SITESCORE.grid, i))")
+    excluded = dict(zip(scene["cells"]["cell_id"], scene["cells"]["excluded"], strict=True))
+    want = cell_scores_for(scene, sliders)
+    assert len(got) == len(want)
+    assert all(float(g) == want[i] for g, i in zip(got, ids, strict=True) if not excluded[i])
+    sample = [i for i in ids if not excluded[i]][::37][:8]
+    for cid, pixel, colour, _ in page.evaluate(GRID_PIXELS_JS, sample):
+        assert pixel is not None, f"cell {cid} not drawn"
+        rgb = [int(colour[k:k + 2], 16) for k in (1, 3, 5)]
+        # the canvas's own pixel (before it is laid over the basemap at 80%)
+        assert all(abs(p - c) <= 2 for p, c in zip(pixel, rgb, strict=True)), (cid, pixel, colour)
 
 
 def ready(page) -> None:
@@ -365,6 +482,7 @@ def test_moving_sliders_reranks_like_the_cli(ranked):
                              f"{100 * 60 / 175:.1f}%"]
     # a slider moved the way a person does it (fill dispatches input) re-ranks again
     page.locator("#sitescore-title .ss-slider").nth(0).fill("40")
+    shown(page)
     order, scores = expected_ranking(sites, [40, 100, 15, 60], "weighted_sum")
     assert_ranking(state(page), sites, order, scores, exact=True)
     # the new #1's popup shows its new rank and score
@@ -379,9 +497,8 @@ def test_moving_sliders_reranks_like_the_cli(ranked):
     assert popup.locator("td.ss-w").first.inner_text() == f"{100 * 40 / 215:.1f}%"
     close_popup(page)
     # the cells are re-coloured by their re-computed score
-    page.wait_for_function("() => !SITESCORE.cellsPending")
-    checked, wrong, changed = page.evaluate(CELLS_COLOURED_JS)
-    assert checked > 300 and wrong == 0 and changed > 20
+    page.wait_for_function("() => SITESCORE.idle")
+    assert_cells_coloured(page, scene, [40, 100, 15, 60])
     page.mouse.move(640, 850)
     page.screenshot(path=str(TEST_OUTPUT / "map-weights.png"))
     assert log.errors == [] and log.dialogs == []
@@ -417,6 +534,7 @@ def test_reset_restores_the_configured_ranking(ranked):
     page.evaluate(SET_SLIDERS_JS, [5, 5, 90, 0])
     assert state(page)["moved"] is True
     page.locator("#ss-reset").click()
+    shown(page)
     got = state(page)
     assert got["moved"] is False
     assert_ranking(got, sites, [int(i) for i in sites["site_id"]],
@@ -428,8 +546,8 @@ def test_reset_restores_the_configured_ranking(ranked):
     doc = yaml.safe_load(page.locator("#ss-yaml").input_value())
     assert [v["weight"] for v in doc["criteria"].values()] == \
         [float(sites[f"weight__{c}"].iloc[0]) for c in RANKED_WEIGHTS]
-    page.wait_for_function("() => !SITESCORE.cellsPending")
-    assert page.evaluate(CELLS_COLOURED_JS)[1] > 0  # back to the run's colours (no `cur`)
+    page.wait_for_function("() => SITESCORE.idle")
+    assert_cells_coloured(page, scene, None)  # back to the run's scores
     assert log.errors == []
 
 
@@ -545,6 +663,7 @@ def test_xss_scene_panel_and_ranking(opened):
     page.evaluate(SET_SLIDERS_JS, [0, 100, 0])  # workforce only: site 22 (rows 4-6) first
     assert state(page)["panel"][0][0] == 22
     page.locator("#ss-reset").click()
+    shown(page)
     assert state(page)["panel"][0][0] == 11
     assert log.dialogs == [] and log.errors == []
     assert page.evaluate("() => document.querySelectorAll('img[onerror], img[src=\"x\"]').length") == 0
@@ -567,11 +686,12 @@ def test_offline_page_works_with_all_network_blocked(chromium, tmp_path):
         page.locator(".leaflet-popup-content table.sitescore-breakdown").wait_for(state="visible")
         close_popup(page)
         assert page.evaluate(DRAWN_PATHS_JS, "basemap") == [2, 2]  # the two states
-        assert page.locator(".leaflet-tile").count() == 0
+        assert page.locator("img.leaflet-tile").count() == 0  # no basemap tiles
+        assert page.locator("canvas.leaflet-tile").count() > 0  # the cells, drawn
         for control in (".leaflet-control-zoom-fullscreen", ".leaflet-control-measure",
                         ".leaflet-control-minimap"):
             assert page.locator(control).count() == 1, control
-        assert page.locator(".legend.leaflet-control svg rect").count() > 10  # d3, inline
+        assert_legend(page)
         page.evaluate(SET_SLIDERS_JS, [0, 100, 0])
         assert state(page)["panel"][0][0] == 22
         page.locator("#ss-reset").click()
@@ -585,6 +705,8 @@ def test_block_page_draws_and_rescores(chromium, tmp_path, monkeypatch):
     from sitescore import webmap
 
     scene = make_ranked_scene("weighted_sum")
+    # cells of no lattice (there and back through EPSG:4326) are drawn as features, or blocks
+    scene["cells"] = scene["cells"].to_crs("EPSG:4326").to_crs("EPSG:5070")
     monkeypatch.setattr(webmap.layers, "PAGE_BUDGET_BYTES", 150 * webmap.CELL_BYTES_ESTIMATE)
     path = write_map(tmp_path / "blocks.html", **scene)
     with open_page(chromium, path) as (page, log):
@@ -595,7 +717,7 @@ def test_block_page_draws_and_rescores(chromium, tmp_path, monkeypatch):
         assert "blocks of 2×2 cells" in page.locator("#sitescore-title").inner_text() or \
             "blocks of 4×4 cells" in page.locator("#sitescore-title").inner_text()
         page.evaluate(SET_SLIDERS_JS, [0, 100, 15, 60])
-        page.wait_for_function("() => !SITESCORE.cellsPending")
+        page.wait_for_function("() => SITESCORE.idle")
         checked, wrong, _ = page.evaluate(CELLS_COLOURED_JS)
         assert checked > 0 and wrong == 0
         page.screenshot(path=str(TEST_OUTPUT / "map-blocks.png"))

@@ -199,12 +199,17 @@ def print_sites(result: Any, top: int = 10) -> None:
               help="Scenario preset (a name sitescore ships, or a file) on this study; repeat "
                    "it for several, each its own study <study>-<preset>, run side by side on "
                    "the engine.")
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="FILE",
+              help="Criterion weights from a YAML file (`criteria: {name: {weight: w}}`, what "
+                   "the map's 'Export weights' writes) instead of the config's; criteria it does "
+                   "not name keep theirs.")
 @_cache_dir
 @_allow_partial
 @_engine_options
 def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Path | None,
         no_map: bool, no_report: bool, offline: bool, top: int, verify: bool,
-        presets: tuple[str, ...],
+        presets: tuple[str, ...], weights_file: Path | None,
         cache_dir: Path | None, allow_partial: bool, engine_kind: str | None,
         scheduler: str | None, workers: int | None, partitions: int | None) -> None:
     """Score and rank candidate sites for a study config."""
@@ -215,6 +220,9 @@ def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Pa
     if len(set(presets)) < len(presets):
         raise SitescoreError("each preset once", key="--preset")
     cfgs = [load_config(config, preset=p) for p in presets] or [load_config(config)]
+    if weights_file is not None:
+        for cfg in cfgs:
+            _apply_weights(cfg, weights_file)
     _writing(*(cfg.study for cfg in cfgs if not verify))
     for cfg in cfgs:
         _with_engine(cfg, engine_kind, scheduler, workers, partitions)
@@ -240,6 +248,46 @@ def run(config: Path, data_dir: Path | None, maps_dir: Path | None, runs_dir: Pa
     failed = [r for r in results if isinstance(r, SitescoreError)]
     if failed:
         raise failed[0]
+
+
+def _apply_weights(cfg: Any, path: Path) -> None:
+    """The criteria's weights from a weights file (the map's export): each named criterion takes
+    the weight given, as a direct weight (an AHP study's matrix is set aside, with a note)."""
+    import math
+
+    from .config.yaml_loader import line_of, read_yaml
+    from .errors import ConfigError
+
+    doc = read_yaml(Path(path), "weights")
+
+    def where(*loc: str) -> str:
+        line = line_of(doc, loc)
+        return f"{path}, line {line}" if line else str(path)
+
+    criteria = doc.get("criteria") if isinstance(doc, dict) else None
+    if not isinstance(criteria, dict) or not criteria:
+        raise ConfigError("a weights file needs `criteria:` with one `name: {weight: w}` per "
+                          "criterion", file=path, key="criteria")
+    given: dict[str, float] = {}
+    for name, entry in criteria.items():
+        key = f"criteria.{name}"
+        if name not in cfg.criteria:
+            raise ConfigError(f"'{name}' is not a criterion of study '{cfg.study}'; known: "
+                              f"{', '.join(cfg.criteria)}", file=where("criteria", name), key=key)
+        value = entry.get("weight") if isinstance(entry, dict) else entry
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value) or value < 0:
+            raise ConfigError(f"must be a finite weight >= 0, not {value!r}",
+                              file=where("criteria", name), key=f"{key}.weight")
+        given[name] = float(value)
+    if not any(w > 0 for w in [given.get(n, c.weight or 0.0) for n, c in cfg.criteria.items()]):
+        raise ConfigError("at least one weight must be > 0", file=path, key="criteria")
+    if cfg.weights.method == "ahp":
+        cfg.notes.append(f"weights from {Path(path).name} (--weights) replace the AHP matrix's")
+    for name, w in given.items():
+        cfg.criteria[name].weight = w
+    cfg.weights.method = "direct"
+    cfg.notes.append(f"weights of {len(given)} criteria from {Path(path).name} (--weights)")
 
 
 def _verify(run_dir: Path) -> None:

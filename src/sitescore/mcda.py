@@ -256,7 +256,7 @@ class AggregationMethod:
     config, scorer and map need to know of it (its docstring is its function's).
 
     `normalise` says whether `score` divides the weights by their sum first (the map repeats
-    exactly that); `browser` whether the map's script (assets/sitescore/map.js) can re-rank
+    exactly that); `browser` whether the map's script (assets/sitescore/regrow.js) can re-rank
     with it, so the page offers weight sliders."""
 
     def __init__(self, name: str, label: str, combine: Combine, normalise: bool,
@@ -279,7 +279,7 @@ AGGREGATION_METHODS: dict[str, AggregationMethod] = {}
 def aggregation_method(name: str, label: str, *, normalise: bool = True,
                        browser: bool = True) -> Callable[[Combine], Combine]:
     """Register the decorated `combine(values, weights)` as aggregation method `name`: all a
-    new method needs (the map re-ranks with it once map.js has it and `browser` is True)."""
+    new method needs (the map re-ranks with it once regrow.js has it and `browser` is True)."""
     def register(combine: Combine) -> Combine:
         AGGREGATION_METHODS[name] = AggregationMethod(name, label, combine, normalise, browser)
         return combine

@@ -64,7 +64,8 @@ def _write_pages(result: StudyResult, map_dir: Path, *, report: bool, offline: b
               excluded=excluded, synthetic=cfg.synthetic, notes=result.notes,
               aggregation=cfg.aggregation, offline=offline,
               left_out=[x.record() for x in result.left_out], weight_kept=result.weight_kept,
-              partial=result.partial, routes=getattr(result, "routes", None))
+              partial=result.partial, routes=getattr(result, "routes", None),
+              site_rules=cfg.sites, excluded_acres=result.manifest.get("excluded_acres_by_rule"))
     pages = [map_dir / "index.html"]
     if report:
         from .report import write_report

@@ -465,8 +465,8 @@ def _sources_section(cfg: Any, manifest: Mapping[str, Any]) -> str:
             what = pg.get("table") or "SQL query" if isinstance(pg, Mapping) else pg
             file_cell = f'PostGIS: {esc(what)}'
         else:
-            name = Path(str(rec.get("path", ""))).name
-            file_cell = f'<span title="{esc(rec.get("path"))}">{esc(name)}</span>'
+            # the file's name only: a report is shared, the folders it was made in are not
+            file_cell = esc(Path(str(rec.get("path", ""))).name)
         sha = str(rec.get("sha256") or "")
         features = "" if rec.get("features") is None else _fmt(rec.get("features"))
         rows.append(

@@ -3,8 +3,9 @@
 One function, :func:`write_map`, turns the pipeline's tables (all in EPSG:5070) into a single
 folium/Leaflet HTML page:
 
-- candidate cells coloured by score (a branca colour legend), excluded cells grey with the
-  reason in their tooltip;
+- candidate cells coloured by score (a legend stretched to the scores shown), excluded cells
+  grey with the reason on hover and click; a square grid travels as compact arrays and is
+  painted on canvas tiles (``grid``, ``assets/sitescore/grid.js``), other cells as features;
 - ranked sites outlined and numbered; the number opens a popup with the site's breakdown
   (raw value, 0..1 score, weight and contribution per criterion, as small inline bars);
 - every input layer as its own toggle in the layer control (off by default), styled by what
@@ -12,8 +13,9 @@ folium/Leaflet HTML page:
 - a title box with the criteria and weights, a layer key and the run's notes, and a banner
   when the data is synthetic.
 
-- weight sliders (one per criterion) that re-score and re-rank the sites in the page, with the
-  run's own arithmetic (see ``assets/sitescore/map.js``), "Reset" and "Export weights as YAML";
+- weight sliders (one per criterion) that score every cell again and grow the sites again as
+  `sitescore run --weights` would (``assets/sitescore/regrow.js``; on cells of no square lattice
+  they re-rank the run's sites and say so), "Reset" and "Export weights as YAML";
 - a side panel of the ranked sites (click to zoom and open one; a search box over site and unit
   names), and fullscreen, measure and minimap controls.
 
@@ -30,7 +32,8 @@ outlines stand in for the basemap tiles.
 The parts, each importing only those before it (and :mod:`sitescore.formatting`): ``styles``
 (colours and layer styles), ``assets`` (CDN and vendored files, inlining), ``elements`` (folium
 pieces, the deterministic build), ``popups`` (tooltips, the site breakdown), ``layers`` (input
-layers, cells and blocks, exclusions, rank stability), ``controls`` (title box, site panel, key,
+layers, cells and blocks, exclusions, rank stability), ``grid`` (a square grid's cells as the
+page's packed arrays, places), ``controls`` (title box, site panel, key,
 layer control, basemaps, fullscreen, measure, minimap), ``network`` (a network of parks: parks
 by role, links, its panel) and ``page`` (the build and the atomic write).
 """

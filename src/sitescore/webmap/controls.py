@@ -36,6 +36,7 @@ from .assets import (
     MINIMAP_JS,
 )
 from .layers import SIMPLIFY_M, collection, prepare
+from .popups import place_text
 from .styles import (
     AGENCY_COLORS,
     EXCLUDED_COLOR,
@@ -71,7 +72,8 @@ BASEMAP_MARGIN_M = 1_500_000.0
 # --------------------------------------------------------------------------- title box
 
 _WEIGHT_TOOLS = (
-    '<div id="ss-weight-state">Configured weights (as in the run)</div>'
+    '<div id="ss-weight-state" role="status">Configured weights (as in the run)</div>'
+    '<div id="ss-rank-note" role="status"></div>'
     '<div id="ss-weight-note" role="status"></div>'
     '<div class="ss-weight-tools"><button type="button" id="ss-reset">Reset</button>'
     '<button type="button" id="ss-export">Export weights as YAML</button></div>'
@@ -83,7 +85,7 @@ _WEIGHT_TOOLS = (
 
 
 def _criteria_html(criteria: Sequence[CriterionInfo], weights: Sequence[float],
-                   sliders: Sequence[int] | None, aggregation: str) -> str:
+                   sliders: Sequence[int] | None, aggregation: str, regrow: bool = False) -> str:
     """'Criteria and weights': each criterion with its weight, and a slider when the page can
     re-rank."""
     rows = []
@@ -101,39 +103,67 @@ def _criteria_html(criteria: Sequence[CriterionInfo], weights: Sequence[float],
     tools = _WEIGHT_TOOLS if sliders is not None else ""
     known = AGGREGATION_METHODS.get(aggregation)
     method = known.label if known is not None else aggregation
-    return ('<details open><summary>Criteria and weights</summary>'
+    what = ("; drag a slider to score every cell again and grow the sites as "
+            "<code>sitescore run --weights</code> would" if regrow else
+            "; drag a slider to re-rank the run's sites by their criterion values (the page "
+            "does not grow new sites on these cells: <code>sitescore run --weights</code> "
+            "does)")
+    return ('<details open id="ss-weights"><summary>Criteria and weights</summary>'
             f'<div class="ss-method">Combined by {esc(method)}'
-            f'{"; drag a slider to re-rank the sites" if sliders is not None else ""}'
+            f'{what if sliders is not None else ""}'
             f'</div><table class="ss-criteria">{"".join(rows)}</table>{tools}</details>')
 
 
 def title_box(title: str, *, criteria: Sequence[CriterionInfo], weights: Sequence[float],
               sliders: Sequence[int] | None, aggregation: str, counts: Mapping[str, int],
               n_sites: int, notes: Sequence[str], synthetic: bool, key_html: str,
-              banner: str = "", sub: str | None = None) -> str:
+              banner: str = "", sub: str | None = None,
+              left_out: Sequence[Mapping[str, Any]] = (), weight_kept: float = 1.0,
+              regrow: bool = False) -> str:
     """The title box: counts, criteria with their weights (a slider each when the page can
     re-rank), the map key and the notes. ``weights`` are the normalised weights in use;
     ``banner`` (the criteria left out) goes under the title when no site panel shows it;
-    ``sub`` replaces the counts line (a network map counts parks, not cells)."""
-    parts = ['<div id="sitescore-title" class="sitescore-box">']
+    ``sub`` replaces the counts line (a network map counts parks, not cells); ``left_out`` and
+    ``weight_kept`` make the line under the title saying what the scores leave out; ``regrow``
+    says the sliders grow the sites again."""
+    parts = ['<div id="sitescore-title" class="sitescore-box" role="region" '
+             'aria-label="Study, weights and map key">'
+             '<button type="button" class="ss-toggle" aria-expanded="true" '
+             'aria-controls="ss-title-body">Hide</button>']
     if synthetic:
         parts.append(f'<div class="ss-synthetic-line">{esc(SYNTHETIC_BANNER)}</div>')
-    parts.append(f'<div class="ss-title">{esc(title)}</div>{banner}')
-    parts.append(
-        f'<div class="ss-sub">{esc(sub)}</div>' if sub is not None else
-        f'<div class="ss-sub">{n_sites} ranked site{"s" if n_sites != 1 else ""} · '
-        f'{counts.get("cells", 0) - counts.get("excluded", 0):,} cells scored · '
-        f'{counts.get("excluded", 0):,} excluded</div>'
-    )
+    parts.append(f'<div class="ss-title">{esc(title)}</div>')
+    if left_out:
+        names = ", ".join(esc(x.get("label") or x.get("criterion")) for x in left_out)
+        parts.append(f'<div class="ss-left-out-line" role="note">Scores use '
+                     f'<b>{esc(fmt_pct(weight_kept))}</b> of the configured weight; left out: '
+                     f'{names}</div>')
+    parts.append(f'<div id="ss-title-body" class="ss-body">{banner}')
+    parts.append(f'<div class="ss-sub">{esc(sub)}</div>' if sub is not None else
+                 f'<div class="ss-sub">{_counts_line(n_sites, counts)}</div>')
     if criteria:
-        parts.append(_criteria_html(criteria, weights, sliders, aggregation))
+        parts.append(_criteria_html(criteria, weights, sliders, aggregation, regrow))
     parts.append(f'<details><summary>Map key</summary>{key_html}</details>')
     if notes:
         items = "".join(f"<li>{esc(n)}</li>" for n in notes)
         parts.append(f'<details open><summary>Notes</summary><ul class="ss-notes">{items}'
                      '</ul></details>')
-    parts.append("</div>")
+    parts.append("</div></div>")
     return "".join(parts)
+
+
+def _counts_line(n_sites: int, counts: Mapping[str, Any]) -> str:
+    """'20 ranked sites · 37,539 cells scored · 12 cells excluded by the constraints · 55,345
+    acres excluded before the grid (click the excluded land for why)'."""
+    cells, excluded = counts.get("cells", 0), counts.get("excluded", 0)
+    parts = [f'{n_sites} ranked site{"s" if n_sites != 1 else ""}',
+             f"{cells - excluded:,} cells scored",
+             f'{excluded:,} cell{"s" if excluded != 1 else ""} excluded by the constraints']
+    acres = to_float(counts.get("excluded_acres"))
+    if acres is not None:
+        parts.append(f"{fmt_number(acres)} acres of land excluded before the grid (the "
+                     "excluded land says why)")
+    return " · ".join(parts)
 
 
 #: A banner listing more criteria left out than this opens folded, so the sites stay in view.
@@ -160,14 +190,20 @@ def left_out_banner(left_out: Sequence[Mapping[str, Any]], weight_kept: float,
             f'<ul style="margin:2px 0 0 16px;padding:0">{items}</ul></details></div>')
 
 
+def _place_line(record: Mapping[str, Any]) -> str:
+    text = place_text(record)
+    return f'<span class="ss-site-meta ss-site-place">{text}</span>' if text else ""
+
+
 def _pathway_line(record: Mapping[str, Any]) -> str:
     text = pathway_text(record)
     return f'<span class="ss-site-meta ss-site-pathway">Land: {esc(text)}</span>' if text else ""
 
 
-def site_panel(records: Sequence[Mapping[str, Any]], banner: str = "") -> str:
-    """The ranked sites, in the configured order (the page re-orders them with the sliders),
-    under ``banner`` (`left_out_banner`)."""
+def site_panel(records: Sequence[Mapping[str, Any]], banner: str = "", regrow: bool = False) -> str:
+    """The ranked sites, in the configured order (the page re-orders them with the sliders, or
+    grows new ones when ``regrow``), each with its site id, place and coordinates, under
+    ``banner`` (`left_out_banner`); and the table's downloads."""
     items = []
     for i, r in enumerate(records):
         where = " · ".join(esc(x) for x in (cell_text(r, "agency"), cell_text(r, "unit_name"),
@@ -180,14 +216,22 @@ def site_panel(records: Sequence[Mapping[str, Any]], banner: str = "") -> str:
             f'<span class="ss-site-body"><span class="ss-site-name">{esc(cell_text(r, "name"))}'
             f'</span><span class="ss-site-meta">{where}</span><span class="ss-site-meta">score '
             f'<b class="ss-site-score">{"n/a" if score is None else f"{score:.3f}"}</b> · '
-            f'{esc(fmt_number(r.get("acres")))} acres</span>{_pathway_line(r)}</span></li>')
+            f'{esc(fmt_number(r.get("acres")))} acres</span>{_place_line(r)}{_pathway_line(r)}'
+            '</span></li>')
+    geometry = "the sites' cells" if regrow else "the sites' points"
     return (
-        '<div id="sitescore-panel" class="sitescore-box ss-panel">'
-        f'<div class="ss-panel-title">Ranked sites ({len(records)})</div>{banner}'
-        '<input id="ss-search" type="search" placeholder="Find a site or unit name" '
-        'aria-label="Find a site or unit name" autocomplete="off">'
+        '<div id="sitescore-panel" class="sitescore-box ss-panel" role="region" '
+        'aria-label="Ranked sites"><button type="button" class="ss-toggle" aria-expanded="true" '
+        'aria-controls="ss-panel-body">Hide</button>'
+        f'<div class="ss-panel-title">Ranked sites ({len(records)})</div>'
+        f'<div id="ss-panel-body" class="ss-body">{banner}'
+        '<div class="ss-downloads">Download the table: <button type="button" id="ss-csv">CSV'
+        '</button> <button type="button" id="ss-geojson" title="GeoJSON outlines: '
+        f'{geometry}">GeoJSON</button></div>'
+        '<input id="ss-search" type="search" placeholder="Find a site, unit or place" '
+        'aria-label="Find a site, unit or place" autocomplete="off">'
         '<div id="ss-search-note" role="status"></div>'
-        f'<ol id="ss-site-list">{"".join(items)}</ol></div>'
+        f'<ol id="ss-site-list">{"".join(items)}</ol></div></div>'
     )
 
 

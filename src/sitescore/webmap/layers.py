@@ -137,20 +137,28 @@ def input_layer(name: str, gdf: gpd.GeoDataFrame, clip) -> tuple[folium.GeoJson,
 
 
 def excluded_group(excluded: gpd.GeoDataFrame | None, clip) -> folium.FeatureGroup | None:
-    """'Excluded land (with reason)', off by default; None when nothing is left to draw."""
+    """'Excluded land (with reason)', shown on opening; None when nothing is left to draw."""
     if excluded is None or excluded.empty:
         return None
     rows, geoms = prepare(excluded, name="excluded", clip=clip)
     if not len(geoms):
         return None
     style = {"color": "#4d4d4d", "weight": 0.6, "opacity": 0.8, "fillColor": "#4d4d4d",
-             "fillOpacity": 0.35}
+             "fillOpacity": 0.25}
     props = [{"s": 0, "t": "<div class=\"ss-tip-layer\">Excluded land</div>"
               f"{esc(cell_text(r, 'reason') or 'excluded')}"}
              for r in rows.to_dict("records")]
-    group = folium.FeatureGroup(name="Excluded land (with reason)", show=False)
-    geojson_layer(collection(geoms, props), table_layer_js([style])).add_to(group)
+    group = folium.FeatureGroup(name="Excluded land (with reason)", show=True)
+    geojson_layer(collection(geoms, props), EXCLUDED_JS % js_json([style])).add_to(group)
     return group
+
+
+#: Excluded land says why on hover and on a click (a click there opens no cell under it).
+EXCLUDED_JS = (
+    "function(feature, layer) { var styles = %s; var p = feature.properties;"
+    " layer.setStyle(styles[p.s]); layer.options.bubblingMouseEvents = false;"
+    " layer.bindTooltip(p.t, {sticky: true}); layer.bindPopup(p.t); }"
+)
 
 
 # --------------------------------------------------------------------------- cells

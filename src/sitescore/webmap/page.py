@@ -8,8 +8,12 @@ the elements must be created in the same order every time.
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+import re
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +33,7 @@ from sitescore.formatting import (
     fmt_number,
     is_true,
     js_json,
+    pathway_text,
     script_safe,
     to_float,
     write_atomic,
@@ -53,6 +58,7 @@ from .controls import (
     title_box,
 )
 from .elements import Raw, Script, deterministic_build, geojson_layer
+from .grid import GridData, grid_data, nearest_place, places_table, site_rules
 from .layers import (
     cells_layer,
     collection,
@@ -82,6 +88,12 @@ CONTEXT_MARGIN_M = 25_000.0
 #: Cells get their white outline from this zoom on (below it the outlines would drown them).
 CELL_OUTLINE_MIN_ZOOM = 10
 FIT_MAX_ZOOM = 14
+#: The page's own scripts, in load order (assets/sitescore/).
+PAGE_SCRIPTS = ("regrow.js", "grid.js", "tables.js", "map.js")
+#: Colours of the score stretch (viridis, low to high), as many as the palette has steps.
+PALETTE_STEPS = 256
+LEGEND_NOTE = ("colours stretched over the 2nd\u201398th percentile of the cells' scores (they "
+               "follow the weights); grey: excluded")
 
 
 def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
@@ -91,7 +103,8 @@ def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.Geo
               offline: bool = False, left_out: Sequence[Mapping[str, Any]] = (),
               weight_kept: float = 1.0, partial: bool = False,
               routes: gpd.GeoDataFrame | None = None,
-              network: NetworkLayer | None = None) -> Path:
+              network: NetworkLayer | None = None, site_rules: Any = None,
+              excluded_acres: Mapping[str, float] | None = None) -> Path:
     """Write the run's interactive map to ``path`` (atomically) and return ``path``.
 
     All frames are in EPSG:5070 (others are reprojected); see the package docstring for what
@@ -100,8 +113,11 @@ def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.Geo
     layer drawn instead of basemap tiles). ``left_out`` (the manifest's entries: criterion,
     label, reason, weight_share), ``weight_kept`` and ``partial`` make the banner over the
     ranked sites saying what the scores leave out. ``network`` (a network of parks: parks by
-    role, links, candidates left out, its panel) is drawn over the rest. Same inputs give the
-    same bytes.
+    role, links, candidates left out, its panel) is drawn over the rest. ``site_rules`` (the
+    run's `config.SitesConfig`) lets the page regrow the sites of a square grid when the weights
+    move, as `sitescore run --weights` would; ``excluded_acres`` (acres per rule removed before
+    the grid, the manifest's `excluded_acres_by_rule`) is counted in the header. Same inputs give
+    the same bytes.
     """
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation {aggregation!r}; known: {', '.join(AGGREGATIONS)}")
@@ -112,7 +128,8 @@ def write_map(path: Path, *, title: str, cells: gpd.GeoDataFrame, sites: gpd.Geo
                       layers=layers, excluded=excluded, synthetic=synthetic, notes=list(notes),
                       aggregation=aggregation, offline=offline,
                       banner=left_out_banner(list(left_out), weight_kept, partial), routes=routes,
-                      network=network)
+                      network=network, rules=site_rules, excluded_acres=excluded_acres,
+                      left_out=list(left_out), weight_kept=weight_kept)
     if offline:
         page = inline_assets(page)
     write_atomic(path, page.encode("utf-8"))
@@ -181,12 +198,21 @@ def _add_input_layers(m: folium.Map, layers: Mapping[str, gpd.GeoDataFrame], cli
 
 
 def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, criteria: Sequence[CriterionInfo],
-               sites: gpd.GeoDataFrame, registry: dict[str, Any], notes: list[str]
-               ) -> tuple[dict, dict]:
-    """The scored cells (or blocks of them, noted); returns their lookup tables and counts."""
+               sites: gpd.GeoDataFrame, registry: dict[str, Any], notes: list[str],
+               layers: Mapping[str, gpd.GeoDataFrame]) -> tuple[dict, dict, GridData | None]:
+    """The scored cells: a square grid as the page's arrays (drawn on a canvas by the script,
+    into the group made here), other cells as features (or blocks of them, noted); returns their
+    lookup tables, counts and the grid."""
     rank_of_site = {}
     if {"site_id", "rank"} <= set(sites.columns):
         rank_of_site = {sid: int(r) for sid, r in zip(sites["site_id"], sites["rank"], strict=True)}
+    grid = grid_data(cells, criteria, layers, rank_of_site)
+    if grid is not None:
+        group = folium.FeatureGroup(name="Cells: suitability score (grey = excluded)", show=True)
+        group.add_to(m)
+        registry["cells"] = group
+        tables = {"units": [], "reasons": [], "criteria": [esc(c.label) for c in criteria]}
+        return tables, {"cells": grid.n_cells, "excluded": grid.n_excluded}, grid
     layer, tables, counts, blocks = cells_layer(cells, criteria, rank_of_site)
     if layer is not None:
         label = "Cells: suitability score (grey = excluded)" if blocks is None else \
@@ -203,7 +229,7 @@ def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, criteria: Sequence[Criter
             f"{blocks['budget'] / 1e6:g} MB: they are drawn as {blocks['blocks']:,} blocks of "
             f"{k}×{k} cells, each coloured by the eligible-acre-weighted mean score of its "
             "scored cells (no per-cell tooltips); every site is drawn in full.")
-    return tables, counts
+    return tables, counts, None
 
 
 _OUTLINE_JS = (
@@ -372,12 +398,152 @@ def _page_data(title: str, criteria: Sequence[CriterionInfo], aggregation: str,
     }
 
 
+# --------------------------------------------------------------------------- places, counts
+
+_LOCAL_PATH = re.compile(r"(?<![\w.~])(?:[A-Za-z]:\\|/)(?:[^\s/\\'\"()]+[/\\])*"
+                         r"([^\s/\\'\"()]+)")
+
+
+def public_text(text: str) -> str:
+    """A note as the page may show it: local file paths cut to their file names (a map is
+    shared; the folders on the machine that made it are nobody's business)."""
+    return _LOCAL_PATH.sub(lambda m: m.group(1), str(text))
+
+
+def _excluded_acres(by_rule: Mapping[str, float] | None) -> float | None:
+    """Acres removed before the grid, as the run counted them per rule (None when not given:
+    the excluded land's polygons are whole protected areas and buffers, not the acres taken
+    from the candidate land)."""
+    if not by_rule:
+        return None
+    return float(sum(v for v in (to_float(x) for x in by_rule.values()) if v is not None))
+
+
+def _with_places(sites: gpd.GeoDataFrame, places: Sequence[Sequence[Any]],
+                 counties: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """The sites with the county under their point and the nearest named place."""
+    if not len(sites) or not {"lon", "lat"} <= set(sites.columns):
+        return sites
+    sites = sites.copy()
+    lon = pd.to_numeric(sites["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(sites["lat"], errors="coerce").to_numpy(dtype=float)
+    sites["near"] = [nearest_place(x, y, places) if np.isfinite(x) and np.isfinite(y) else ""
+                     for x, y in zip(lon, lat, strict=True)]
+    if isinstance(counties, gpd.GeoDataFrame) and not counties.empty and counties.crs is not None \
+            and "name" in counties.columns:
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        points = gpd.GeoSeries(gpd.points_from_xy(np.where(ok, lon, 0), np.where(ok, lat, 0)),
+                               crs=WEB_CRS).to_crs(counties.crs).values
+        src, dst = shapely.STRtree(counties.geometry.values).query(points, predicate="within")
+        names = counties["name"].to_numpy(dtype=object)
+        county = [""] * len(sites)
+        for s, d in sorted(zip(src.tolist(), dst.tolist(), strict=True)):
+            if ok[s] and not county[s]:
+                county[s] = cell_text({"n": names[d]}, "n")
+        sites["county"] = county
+    return sites
+
+
+@dataclass
+class _Extra:
+    """What the page adds to the map's own data: the grid's arrays, the site rules, places,
+    the fit, and the criteria the run left out."""
+
+    grid: GridData | None = None
+    rules: Any = None
+    places: list = field(default_factory=list)
+    bounds: list | None = None
+    left_out: list = field(default_factory=list)
+    weight_kept: float = 1.0
+
+
+def table_columns(criteria: Sequence[CriterionInfo]) -> list[str]:
+    """The ranked table the page downloads (sites.csv's columns, with the place columns)."""
+    per = [f"{k}__{c.name}" for k in ("raw", "value", "weight", "contribution") for c in criteria]
+    return ["rank", "site_id", "name", "agency", "unit_name", "state", "county", "near", "acres",
+            "n_cells", "score", "lon", "lat", "land_pathway", *per, "cell_ids"]
+
+
+def _table_rows(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[list[Any]]:
+    rows = []
+    for r in records:
+        row: list[Any] = []
+        for c in columns:
+            value = pathway_text(r) if c == "land_pathway" else r.get(c)
+            number = None if isinstance(value, str) else to_float(value)
+            row.append(number if number is not None else (esc(cell_text({"v": value}, "v")) or None))
+        rows.append(row)
+    return rows
+
+
+def _extra_data(extra: _Extra, records: Sequence[Mapping[str, Any]],
+                criteria: Sequence[CriterionInfo], regrow: bool, legend: bool) -> dict[str, Any]:
+    """SITESCORE_DATA's part for the grid, the regrowing, the downloads and the layout."""
+    columns = table_columns(criteria)
+    colormap = _score_colormap()
+    return {
+        "palette": [score_colour(i / (PALETTE_STEPS - 1), colormap) for i in range(PALETTE_STEPS)],
+        "legend": LEGEND_NOTE if legend else None,
+        "gridMeta": extra.grid.meta if extra.grid is not None else None,
+        "rules": site_rules(extra.rules) if regrow else None,
+        "regrow": regrow,
+        "places": [[esc(name), lon, lat] for name, lon, lat in extra.places],
+        "tableColumns": columns,
+        "tableRows": _table_rows(records, columns),
+        "leftOut": [{"criterion": esc(x.get("criterion")), "reason": esc(x.get("reason")),
+                     "share": to_float(x.get("weight_share")) or 0.0} for x in extra.left_out],
+        "weightKept": extra.weight_kept,
+        "fitTo": extra.bounds,
+        "fitMaxZoom": FIT_MAX_ZOOM,
+    }
+
+
+_SKIP_LINK = ('<a id="ss-skip" class="ss-skip" href="#sitescore-title">Skip to the weights and '
+              'the ranked sites</a>')
+
+
+def _pack_layers(page: str, names: Sequence[str]) -> str:
+    """The named GeoJSON layers' data moved out of the map's script into one deflated, base64
+    block the page's script adds back (input layers are a state's worth of outlines: as JSON
+    text they would be most of the page)."""
+    decoder, payload, out, at = json.JSONDecoder(), [], [], 0
+    for name in names:
+        call = f"{name}_add("
+        start = page.find(call, at)
+        if start < 0:
+            continue
+        data, end = decoder.raw_decode(page, start + len(call))
+        out.append(page[at:start + len(call)] + '{"features":[],"type":"FeatureCollection"}')
+        at = end
+        payload.append([name, data])
+    if not payload:
+        return page
+    out.append(page[at:])
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    blob = base64.b64encode(zlib.compress(text.encode("ascii"), 9)).decode("ascii")
+    page = "".join(out)
+    return page.replace("</body>", f'<script type="text/plain" id="sitescore-layers">{blob}'
+                        "</script></body>", 1)
+
+
+def _finish_page(page: str, packed: Sequence[str] = ()) -> str:
+    """The rendered page with its input layers packed, its language set, pinch zoom allowed
+    and a skip link first."""
+    page = _pack_layers(page, packed)
+    page = page.replace("<!DOCTYPE html>\n<html>", '<!DOCTYPE html>\n<html lang="en">', 1)
+    page = re.sub(r'<meta name="viewport" content="[^"]*"\s*/>',
+                  '<meta name="viewport" content="width=device-width, initial-scale=1.0" />',
+                  page, count=1)
+    return page.replace("<body>", "<body>" + _SKIP_LINK, 1)
+
+
 # --------------------------------------------------------------------------- the page
 
 def _registry_js(m: folium.Map, registry: Mapping[str, Any], drawn: _Sites,
                  kinds: Mapping[str, str], bounds: list | None) -> str:
     """The script that wires the page up: the title box as a control, window.sitescore (layers
-    and markers by name), the stacking of layers switched on, and the fit to the results."""
+    and markers by name), the stacking of layers switched on; the script then fits the map to
+    the results (SITESCORE_DATA.fitTo), clear of the boxes."""
     # Stacking when layers are switched on: input areas < cells < input lines < points < sites.
     stack = (["cells"] + [k for k, v in kinds.items() if v == "line"]
              + [k for k, v in kinds.items() if v == "point"] + ["sites"])
@@ -399,11 +565,7 @@ def _registry_js(m: folium.Map, registry: Mapping[str, Any], drawn: _Sites,
         f" s.stack.forEach(function (k) {{ if (s.map.hasLayer(s.layers[k])) {{"
         f" s.layers[k].bringToFront(); }} }}); }});"
         f" {name}.on('zoomend', SITESCORE.cellZoom);"
-        + (f" {name}.fitBounds({js_json(bounds)}, {{paddingTopLeft: [250, 30],"
-           f" paddingBottomRight: [{290 if drawn.records else 30}, 30],"
-           f" maxZoom: {FIT_MAX_ZOOM}, animate: false}});"
-           if bounds else "")
-        + " SITESCORE.init(); SITESCORE.cellZoom();"
+        " SITESCORE.init();"
     )
 
 
@@ -444,12 +606,14 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | Non
            criteria: list[CriterionInfo], layers: Mapping[str, gpd.GeoDataFrame],
            excluded: gpd.GeoDataFrame | None, synthetic: bool, notes: list[str],
            aggregation: str, offline: bool, banner: str = "",
-           routes: gpd.GeoDataFrame | None = None, network: NetworkLayer | None = None) -> str:
+           routes: gpd.GeoDataFrame | None = None, network: NetworkLayer | None = None,
+           rules: Any = None, excluded_acres: Mapping[str, float] | None = None,
+           left_out: Sequence[Mapping[str, Any]] = (), weight_kept: float = 1.0) -> str:
     """The page's HTML (folium elements are created here in a fixed order: see the module)."""
     sites = _ranked(sites)
     view = _view(cells, sites if network is None else network.parks, layers, excluded)
     m = _new_map(title, view)
-    notes = list(notes)
+    notes = [public_text(n) for n in notes]
     basemap = None
     if offline:
         basemap = offline_basemap(layers.get("states"), view.extent)
@@ -466,15 +630,18 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | Non
     if group is not None:
         group.add_to(m)
         registry["excluded"] = group
-    tables, counts = _add_cells(m, cells, criteria, sites, registry, notes)
+    packed = [child.get_name() for layer in registry.values()
+              for child in layer._children.values() if isinstance(child, folium.GeoJson)]
+    tables, counts, grid = _add_cells(m, cells, criteria, sites, registry, notes, layers)
+    counts["excluded_acres"] = _excluded_acres(excluded_acres)
+    places = places_table(layers)
+    sites = _with_places(sites, places, layers.get("counties"))
     drawn = _add_sites(m, sites, criteria, colormap, registry)
     route_group = routes_group(routes)  # each site's connection routes (config `costs:`)
     if route_group is not None:
         route_group.add_to(m)
     if network is not None:
         add_network(m, network, registry)
-    else:  # a network map colours by role, not by score
-        colormap.add_to(m)
     first = [registry[k] for k in ("network_parks", "network_links", "sites", "cells", "excluded")
              if k in registry]
     LayerControl(first, collapsed=True, position="topright").add_to(m)
@@ -482,31 +649,41 @@ def _build(*, title: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | Non
     figure = _page_chrome(m, title=title, criteria=criteria, aggregation=aggregation,
                           colormap=colormap, tables=tables, drawn=drawn, basemap=basemap,
                           offline=offline, synthetic=synthetic, notes=notes, counts=counts,
-                          kinds=kinds, banner=banner, network=network)
+                          kinds=kinds, banner=banner, network=network,
+                          extra=_Extra(grid, rules, places, view.bounds, list(left_out),
+                                       weight_kept))
     Script(lambda: _registry_js(m, registry, drawn, kinds, view.bounds)).add_to(m)
     if network is not None:
         Script(lambda: network_js(m, network)).add_to(m)
-    return figure.render()
+    return _finish_page(figure.render(), packed)
 
 
 def _page_chrome(m: folium.Map, *, title: str, criteria: list[CriterionInfo], aggregation: str,
                  colormap: Any, tables: Any, drawn: Any, basemap: Any, offline: bool,
                  synthetic: bool, notes: list[str], counts: Any, kinds: Any, banner: str,
-                 network: NetworkLayer | None) -> Any:
+                 network: NetworkLayer | None, extra: _Extra | None = None) -> Any:
     """The page around the map: its data and script, the banner, the title box with the
     sliders, the site and network panels (created in this order, after the map's layers)."""
+    extra = extra or _Extra()
     site_data, weights0, rescorable = _site_data(drawn.records, drawn.frame, criteria)
-    rescorable = rescorable and AGGREGATION_METHODS[aggregation].browser
-    sliders0 = [round(SLIDER_MAX * w) for w in weights0] if rescorable else None
+    browser = AGGREGATION_METHODS[aggregation].browser
+    regrow = browser and extra.grid is not None and extra.rules is not None
+    rescorable = rescorable and browser
+    sliders0 = [round(SLIDER_MAX * w) for w in weights0] if rescorable or regrow else None
     data = _page_data(title, criteria, aggregation, colormap, tables, site_data, weights0,
                       sliders0, rescorable, basemap)
+    data.update(_extra_data(extra, drawn.records, criteria, regrow, network is None))
     figure = _figure(m)
     figure.header.add_child(Raw(f"<style>{asset_text('sitescore/map.css')}"
                                 f"{OFFLINE_CSS if offline else ''}</style>"),
                             name="sitescore_css")
+    scripts = "".join(f"<script>{script_safe(asset_text(f'sitescore/{name}'))}</script>"
+                      for name in PAGE_SCRIPTS)
     figure.header.add_child(Raw(f"<script>var SITESCORE_DATA = {js_json(data)};</script>"
-                                f"<script>{script_safe(asset_text('sitescore/map.js'))}"
-                                "</script>"), name="sitescore_js")
+                                f"{scripts}"), name="sitescore_js")
+    if extra.grid is not None:
+        figure.html.add_child(Raw(f'<script type="text/plain" id="sitescore-cells">'
+                                  f'{extra.grid.packed}</script>'), name="sitescore_cells")
     if synthetic:
         figure.html.add_child(Raw(f'<div id="sitescore-banner" role="alert">'
                                   f'{esc(SYNTHETIC_BANNER)}</div>'), name="sitescore_banner")
@@ -516,12 +693,15 @@ def _page_chrome(m: folium.Map, *, title: str, criteria: list[CriterionInfo], ag
                                         counts=counts, n_sites=n_markers, notes=notes,
                                         synthetic=synthetic, key_html=key_html(set(kinds)),
                                         banner="" if drawn.records else banner,
+                                        left_out=extra.left_out, weight_kept=extra.weight_kept,
+                                        regrow=regrow,
                                         sub=None if network is None else
                                         f"{len(network.parks)} parks in the network · "
                                         f"{len(network.left_out)} candidate sites left out")),
                           name="sitescore_title")
     if drawn.records:
-        figure.html.add_child(Raw(site_panel(drawn.records, banner)), name="sitescore_panel")
+        figure.html.add_child(Raw(site_panel(drawn.records, banner, regrow=regrow)),
+                              name="sitescore_panel")
     if network is not None:
         figure.html.add_child(Raw(network_panel(network)), name="sitescore_network")
     return figure

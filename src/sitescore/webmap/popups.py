@@ -111,6 +111,26 @@ def _breakdown_rows(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
     return rows, total
 
 
+def place_text(site: Mapping[str, Any]) -> str:
+    """Escaped 'Site 7 · 35.2866°N, 106.4880°W · Sandoval County · 12 km from Double Eagle II
+    Airport': what tells sites of one forest apart (the twin of map.js `placeLine`)."""
+    parts = []
+    sid = cell_text(site, "site_id")
+    if sid:
+        parts.append(f"Site {esc(sid)}")
+    lon, lat = to_float(site.get("lon")), to_float(site.get("lat"))
+    if lon is not None and lat is not None:
+        parts.append(f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'}, "
+                     f"{abs(lon):.4f}°{'E' if lon >= 0 else 'W'}")
+    county = cell_text(site, "county")
+    if county:
+        parts.append(f"{esc(county)} County")
+    near = cell_text(site, "near")
+    if near:
+        parts.append(esc(near))
+    return " &middot; ".join(parts)
+
+
 def site_popup(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
                colormap: bcm.LinearColormap) -> str:
     """Escaped popup HTML: the site's identity and its per-criterion breakdown."""
@@ -127,7 +147,8 @@ def site_popup(site: Mapping[str, Any], criteria: Sequence[CriterionInfo],
         f'<div class="ss-popup" data-rank="{rank}">'
         f'<div class="ss-pop-title"><span class="ss-pop-rank">#{rank}</span> '
         f'{esc(cell_text(site, "name"))}</div>'
-        f'<div class="ss-pop-meta">{where}<br>{esc(acres)} acres{cells_text} · '
+        f'<div class="ss-pop-meta">{where}<br><span class="ss-pop-place">{place_text(site)}'
+        f'</span><br>{esc(acres)} acres{cells_text} · '
         f'score <b class="ss-pop-score">{score_text}</b>{_pathway_html(site)}</div>'
         f'<table class="sitescore-breakdown"><thead><tr><th>Criterion</th><th>Raw value</th>'
         f'<th>Score 0..1</th><th>Weight</th><th>Contribution</th></tr></thead>'
