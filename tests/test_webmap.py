@@ -631,7 +631,7 @@ def test_offline_page_loads_nothing_from_the_network(offline_page):
     for host in ("server.arcgisonline.com", "tile.openstreetmap.org", "basemap.nationalmap.gov"):
         assert host not in offline_page
     # Leaflet and the plugins are inline
-    for marker in ("Leaflet 1.9.3", "jQuery v3.7.1", "leaflet.fullscreen", "L.Control.MiniMap"):
+    for marker in ("Leaflet 1.9.3", "jQuery v3.7.1", "leaflet.fullscreen", "_decideZoom"):
         assert marker in offline_page, marker
     data = page_data(offline_page)
     assert data["basemap"]["features"] and data["minimap"] == "basemap"
@@ -643,7 +643,7 @@ def test_offline_page_without_states_says_so(scene, tmp_path):
     assert page_data(text)["basemap"] is None
     assert "no basemap (the study has no state outlines)" in text
     assert page_data(text)["minimap"] is None
-    assert "leaflet-control-minimap" not in text  # the plugin is left out
+    assert "_decideZoom" not in text  # the plugin (Control.MiniMap.min.js) is left out
 
 
 def test_offline_page_keeps_data_escaped(offline_page):

@@ -89,7 +89,7 @@ CONTEXT_MARGIN_M = 25_000.0
 CELL_OUTLINE_MIN_ZOOM = 10
 FIT_MAX_ZOOM = 14
 #: The page's own scripts, in load order (assets/sitescore/).
-PAGE_SCRIPTS = ("regrow.js", "grid.js", "tables.js", "map.js")
+PAGE_SCRIPTS = ("regrow.js", "grid.js", "tables.js", "layout.js", "map.js")
 #: Colours of the score stretch (viridis, low to high), as many as the palette has steps.
 PALETTE_STEPS = 256
 LEGEND_NOTE = ("colours stretched over the 2nd\u201398th percentile of the cells' scores (they "

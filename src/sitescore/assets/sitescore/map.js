@@ -1,8 +1,9 @@
 /* sitescore map: the page's behaviour. Weight sliders re-score every cell and, on a square grid
  * with the run's site rules, regrow the sites as the command line would (regrow.js); the cells
  * drawn on a canvas from the page's arrays (grid.js) or, for other cells, as features; the
- * ranked-sites panel, its search and the table's downloads; the legend, the YAML export and the
- * layout on small screens. Needs Leaflet; reads SITESCORE_DATA.
+ * ranked-sites panel, its search (layout.js) and the table's downloads (tables.js); the legend,
+ * the YAML export and the layout on small screens (layout.js). Needs Leaflet; reads
+ * SITESCORE_DATA.
  *
  * Every text in SITESCORE_DATA is already HTML-escaped by the page's writer: it goes into
  * innerHTML as it is and never gets unescaped, except through a <textarea> (decode) for the
@@ -659,82 +660,13 @@ var SITESCORE = (function () {
     }
   }
 
-  // ------------------------------------------------------------------ search
+  // ------------------------------------------------------------------ search and layout (layout.js)
 
-  S.search = function (query) {
-    var q = (query || "").trim().toLowerCase(), list = document.getElementById("ss-site-list"), shown = [];
-    if (!list) { return shown; }
-    Array.prototype.forEach.call(list.children, function (li) {
-      var hit = !q || li.textContent.toLowerCase().indexOf(q) >= 0;
-      li.hidden = !hit;
-      if (hit) { shown.push(Number(li.getAttribute("data-index"))); }
-    });
-    var note = document.getElementById("ss-search-note");
-    if (note) { note.textContent = q && !shown.length ? "No site matches." : ""; }
-    return shown;
-  };
-
-  // ------------------------------------------------------------------ layout
-
-  // Room the boxes take on the map, so fits and popups keep clear of them.
-  function fitPadding() {
-    var map = window.sitescore.map, size = map.getSize();
-    var title = document.getElementById("sitescore-title"), panel = document.getElementById("sitescore-panel");
-    if (size.x < 700) { return {paddingTopLeft: [10, 10], paddingBottomRight: [10, 10]}; }
-    var left = title && !title.classList.contains("ss-collapsed") ? title.getBoundingClientRect().right
-      - map.getContainer().getBoundingClientRect().left + 10 : 30;
-    var right = panel && !panel.classList.contains("ss-collapsed") ? map.getContainer().getBoundingClientRect().right
-      - panel.getBoundingClientRect().left + 10 : 30;
-    if (left + right > size.x - 200) { left = right = 20; }
-    return {paddingTopLeft: [left, 30], paddingBottomRight: [right, 40]};
-  }
-  S.fitPadding = fitPadding;
-
-  // Boxes end above the controls at the bottom of their side (scale bar and legend, minimap).
-  S.layout = function () {
-    var s = window.sitescore;
-    if (!s) { return; }
-    var rect = s.map.getContainer().getBoundingClientRect();
-    var fit = function (box, corner) {
-      if (!box) { return; }
-      var bottom = document.querySelector(".leaflet-bottom.leaflet-" + corner);
-      var reserve = bottom ? bottom.getBoundingClientRect().height + 16 : 16;
-      var top = box.getBoundingClientRect().top - rect.top;
-      box.style.maxHeight = Math.max(120, rect.height - top - reserve) + "px";
-    };
-    fit(document.getElementById("sitescore-title"), "left");
-    fit(document.getElementById("sitescore-panel"), "right");
-  };
-
-  function collapsible(box, startCollapsed) {
-    if (!box) { return; }
-    var button = box.querySelector(".ss-toggle");
-    if (!button) { return; }
-    var set = function (collapsed) {
-      box.classList.toggle("ss-collapsed", collapsed);
-      button.setAttribute("aria-expanded", String(!collapsed));
-      button.textContent = collapsed ? "Show" : "Hide";
-      S.layout();
-    };
-    button.addEventListener("click", function (e) { e.preventDefault(); set(!box.classList.contains("ss-collapsed")); });
-    set(startCollapsed);
-    box._ssSet = set;
-  }
-
-  // Popups open clear of the boxes (Leaflet pans the map by the padding given).
-  function popupsClearOfBoxes() {
-    L.Popup.include({
-      _ssAdjust: L.Popup.prototype._adjustPan,
-      _adjustPan: function () {
-        if (window.sitescore && this._map === window.sitescore.map) {
-          var p = fitPadding();
-          this.options.autoPanPaddingTopLeft = L.point(p.paddingTopLeft[0], p.paddingTopLeft[1] + 40);
-          this.options.autoPanPaddingBottomRight = L.point(p.paddingBottomRight[0], p.paddingBottomRight[1]);
-        }
-        return this._ssAdjust.apply(this, arguments);
-      }
-    });
-  }
+  S.search = SSLAYOUT.search;
+  S.fitPadding = SSLAYOUT.fitPadding;
+  S.layout = SSLAYOUT.layout;
+  var fitPadding = SSLAYOUT.fitPadding, collapsible = SSLAYOUT.collapsible;
+  var popupsClearOfBoxes = SSLAYOUT.popupsClearOfBoxes;
 
   // ------------------------------------------------------------------ downloads (tables.js)
 
