@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from browser_support import launch_chromium, open_page  # noqa: E402
+from helpers import SHARED_IMPORTS  # noqa: E402
 from sitescore.cli import main  # noqa: E402
 from sitescore.config import SitesConfig  # noqa: E402
 from sitescore.scoring import CriterionInfo, aggregate_scores  # noqa: E402
@@ -37,19 +38,6 @@ from sitescore.webmap import write_map  # noqa: E402
 
 #: The page of features (GeoJSON) the map wrote for New Mexico before, as the issue measured it.
 BASELINE = {"page_mb": 12.1, "load_s": 13.0, "cells": 37_601}
-IMPORTS = [  # (dataset, file under the shared data) as tests/helpers.py imports them
-    ("states", "counties/us_states_us_atlas_10m.geojson"),
-    ("padus", "federal_land/padus3_0_combined_NM_potamap_subset.geojson"),
-    ("gppd", "power_plants/gppd_v1.3.0_usa_source.csv"),
-    ("eia860", "power_plants/eia860_2019_schedule2_plant.csv"),
-    ("us_freeways", "roads/us_freeway_system_scgraph.geojson"),
-    ("us_class1_rail", "rail/narn_class1_scgraph.geojson"),
-    ("ourairports", "airports/ourairports_20221011_airports_US.csv"),
-    ("natural_earth_rivers", "water/ne_50m_rivers_lake_centerlines.zip"),
-    ("counties", "counties/us_counties_us_atlas_10m.geojson"),
-    ("bls_laus", "workforce/bls_laus_county_2016.csv"),
-    ("acs", "workforce/acs5_2018_county_selected.csv"),
-]
 
 
 def cli(*args: str) -> None:
@@ -67,7 +55,7 @@ def demo_page(root: Path) -> Path:
 def new_mexico_page(root: Path, shared: Path) -> Path | None:
     if not shared.is_dir():
         return None
-    for dataset, rel in IMPORTS:
+    for dataset, rel in SHARED_IMPORTS:
         cli("data", "import", dataset, str(shared / rel), "--link", "--data-dir", str(root / "raw"))
     cli("run", str(REPO / "configs" / "new_mexico.yaml"), "--data-dir", str(root / "raw"),
         "--maps-dir", str(root / "maps"), "--runs-dir", str(root / "runs"), "--cache-dir",
