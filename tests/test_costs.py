@@ -55,6 +55,13 @@ def uniform_grid(n: int, cell_m: float = 1000.0) -> Grid:
     return Grid(Affine(cell_m, 0, 0, 0, -cell_m, n * cell_m), (n, n), cell_m)
 
 
+def random_friction(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """n x n friction between 1 and 3 with about `share` of the pixels impassable."""
+    friction = rng.uniform(1, 3, (n, n))
+    friction[rng.random((n, n)) < share] = -1
+    return friction
+
+
 def centre(grid: Grid, row: int, col: int) -> np.ndarray:
     return grid.centres(np.array([row]), np.array([col]))
 
@@ -123,8 +130,7 @@ def test_impassable_pixels_are_never_on_a_route(seed, share):
     rng = np.random.default_rng(seed)
     n = 20
     grid = uniform_grid(n)
-    friction = rng.uniform(1, 3, (n, n))
-    friction[rng.random((n, n)) < share] = -1
+    friction = random_friction(rng, n, share)
     friction[0, 0] = friction[n - 1, n - 1] = 1.0
     surface = accumulate(friction, np.array([[0, 0]]))
     path = trace(surface, grid, centre(grid, n - 1, n - 1)[0])
@@ -390,8 +396,7 @@ def test_corridor_costs_are_never_below_the_exact_ones(seed, share):
     rng = np.random.default_rng(seed)
     n = 80
     grid = uniform_grid(n)
-    friction = rng.uniform(1, 3, (n, n))
-    friction[rng.random((n, n)) < share] = -1
+    friction = random_friction(rng, n, share)
     starts = rng.integers(0, n, (5, 2))
     targets = rng.integers(0, n, (8, 2))
     points = grid.centres(targets[:, 0], targets[:, 1])

@@ -21,6 +21,7 @@ from sitescore.costs.model import cell_costs
 from sitescore.costs.routing import accumulate
 from sitescore.errors import ConfigError, DataError
 from sitescore.schema import CRS
+from test_costs import random_friction
 
 
 def _layers():
@@ -110,8 +111,7 @@ def test_a_corridor_never_makes_a_route_dearer(seed, multiplier):
     whose cheapest route never meets the corridor keep theirs."""
     rng = np.random.default_rng(seed)
     n = 40
-    friction = rng.uniform(1, 3, (n, n))
-    friction[rng.random((n, n)) < 0.15] = -1
+    friction = random_friction(rng, n, 0.15)
     corridor = np.zeros((n, n), dtype=bool)
     corridor[rng.integers(0, n), :] = True
     cheaper = np.where((friction > 0) & corridor, friction * multiplier, friction)
