@@ -140,6 +140,12 @@ def test_the_study_tables_corridor_row_gives_the_multiplier_and_its_range(tmp_pa
     assert ranged["readiness_cost_high_musd"] == pytest.approx(
         fixed["readiness_cost_high_musd"] * 0.9 / 0.5, rel=0.02)
     assert ranged["readiness_cost_low_musd"] < fixed["readiness_cost_low_musd"]
+    # the manifest keeps the corridor, its multipliers and where they came from
+    kept = by_table.record()["corridors"]
+    assert kept == [{"connection": "power", "layer": "tracks", "where": "kind == 'straight'",
+                     "width_km": 0.2, "low": 0.4, "base": 0.5, "high": 0.9,
+                     "source": "made-up test figure"}]
+    assert by_config.record()["corridors"][0]["source"] == "costs.connections.power.along[0].multiplier"
 
 
 def test_no_multiplier_and_no_table_row_is_one_line_naming_the_key(tmp_path):

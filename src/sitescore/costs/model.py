@@ -76,7 +76,7 @@ class Connection:
     surface: Surface
     reason: str | None  # why nothing is reachable, when nothing is
     corridor: np.ndarray | None = None  # per pixel: 0 off any corridor, k on the k-th `along`
-    corridor_levels: list[dict[str, float]] = field(default_factory=list)  # k-1 -> level -> m
+    corridor_levels: list[dict[str, Any]] = field(default_factory=list)  # k-1 -> level -> m, source
 
     @property
     def label(self) -> str:
@@ -118,6 +118,10 @@ class CostModel:
                                 "base": r.base, "high": r.high, "dollar_year": r.dollar_year,
                                 "source": r.source, "file": self.table.origin.get(r.klass)}
                                for r in used.values()],
+                "corridors": [{"connection": c.name, "layer": a.layer, "where": a.where,
+                               "width_km": a.width_km, **lv}
+                              for c in self.connections.values()
+                              for a, lv in zip(c.config.along, c.corridor_levels, strict=True)],
                 "left_out": dict(self.left_out), "notes": list(self.notes)}
 
 
@@ -256,10 +260,11 @@ def _features(layer: Any, conn: ConnectionConfig | CorridorConfig, key: str) -> 
 
 
 def _corridors(grid: Grid, layers: Mapping[str, Any], table: UnitCostTable, conn: ConnectionConfig,
-               key: str) -> tuple[np.ndarray | None, list[dict[str, float]]]:
+               key: str) -> tuple[np.ndarray | None, list[dict[str, Any]]]:
     """Which pixels lie along each of the connection's existing corridors (0: none; k: the k-th
-    `along`, the first where they overlap) and each corridor's friction multiplier per level:
-    the config's (one value) or the unit-cost table's row for the build (low / base / high)."""
+    `along`, the first where they overlap) and each corridor's friction multiplier per level
+    with where it came from: the config's (one value) or the unit-cost table's row for the
+    build (low / base / high, its source)."""
     if not conn.along:
         return None, []
     index = np.zeros(grid.shape, dtype=np.int8)
@@ -269,10 +274,10 @@ def _corridors(grid: Grid, layers: Mapping[str, Any], table: UnitCostTable, conn
         if along.layer not in layers:
             raise ConfigError(f"layer '{along.layer}' is not in 'layers'", key=f"{at}.layer")
         if along.multiplier is not None:
-            levels.append(dict.fromkeys(LEVELS, along.multiplier))
+            levels.append({**dict.fromkeys(LEVELS, along.multiplier), "source": f"{at}.multiplier"})
         else:
             row = table.corridor_row(conn.build, key=f"{at}.multiplier")
-            levels.append({lv: row.level(lv) for lv in LEVELS})
+            levels.append({**{lv: row.level(lv) for lv in LEVELS}, "source": row.source})
         geoms = _features(layers[along.layer], along, at).geometry.values
         near = burn(grid, shapely.buffer(geoms, along.width_km * M_PER_KM))
         index[near & (index == 0)] = k
