@@ -40,6 +40,7 @@ from .friction import (
     excluded_factor,
     friction,
     grid_around,
+    grid_bounds,
     slope_on_grid,
     terrain_classes,
 )
@@ -279,7 +280,9 @@ def _corridors(grid: Grid, layers: Mapping[str, Any], table: UnitCostTable, conn
             row = table.corridor_row(conn.build, key=f"{at}.multiplier")
             levels.append({**{lv: row.level(lv) for lv in LEVELS}, "source": row.source})
         geoms = _features(layers[along.layer], along, at).geometry.values
-        near = burn(grid, shapely.buffer(geoms, along.width_km * M_PER_KM))
+        width = along.width_km * M_PER_KM
+        geoms = geoms[shapely.dwithin(geoms, shapely.box(*grid_bounds(grid)), width)]  # buffer only these
+        near = burn(grid, shapely.buffer(geoms, width))
         index[near & (index == 0)] = k
     return index, levels
 
